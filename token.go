@@ -1,6 +1,13 @@
 package custos
 
-import "time"
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
 
 // Scope is what an API token may do.
 type Scope string
@@ -29,4 +36,30 @@ func (t Token) Allows(s Scope) bool {
 		}
 	}
 	return false
+}
+
+// NewTokenSecret returns a new random bearer secret ("cst_" and 43
+// base64url characters) and the hash under which it is stored.
+func NewTokenSecret() (secret, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("token: %w", err)
+	}
+	secret = "cst_" + base64.RawURLEncoding.EncodeToString(b)
+	return secret, HashTokenSecret(secret), nil
+}
+
+// HashTokenSecret is the stored form of a bearer secret: hex SHA-256.
+func HashTokenSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// ParseScope checks a scope name.
+func ParseScope(s string) (Scope, error) {
+	switch Scope(s) {
+	case ScopeIngest, ScopeRead, ScopeAdmin:
+		return Scope(s), nil
+	}
+	return "", fmt.Errorf("unknown scope %q (want ingest, read or admin)", s)
 }
