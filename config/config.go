@@ -1,0 +1,191 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is the whole of custos.yaml. Field comments are the reference
+// documentation (docs/config.md repeats them with examples).
+type Config struct {
+	// DataDir holds the event store, keys and ledger.
+	DataDir string `yaml:"data_dir"`
+	Log     Log    `yaml:"log"`
+	API     API    `yaml:"api"`
+}
+
+// Log configures Custos's own logs (which never carry personal data).
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// API configures the HTTP API (ingest, queries, metrics).
+type API struct {
+	Enabled      bool   `yaml:"enabled"`
+	Listen       string `yaml:"listen"`         // host:port
+	MaxBatch     int    `yaml:"max_batch"`      // events per ingest request
+	MaxBodyBytes int64  `yaml:"max_body_bytes"` // bytes per request body
+	TLS          TLS    `yaml:"tls"`
+}
+
+// TLS names a certificate and key; both empty means plain HTTP.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Default returns the configuration used when custos.yaml omits a field.
+func Default() Config {
+	return Config{
+		DataDir: "custos-data",
+		Log:     Log{Level: "info", Format: "text"},
+		API: API{
+			Enabled:      true,
+			Listen:       "127.0.0.1:8870",
+			MaxBatch:     10000,
+			MaxBodyBytes: 32 << 20,
+		},
+	}
+}
+
+// Load reads path over the defaults, applies CUSTOS_* environment
+// overrides from env (os.Environ form) and validates the result. An empty
+// path means defaults and environment only.
+func Load(path string, env []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := Parse(path, data, &cfg); err != nil {
+			return cfg, err
+		}
+		if !filepath.IsAbs(cfg.DataDir) {
+			cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", displayName(path), err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML strictly into cfg. Errors read "file:line:column: …".
+func Parse(name string, data []byte, cfg *Config) error {
+	err := yaml.UnmarshalWithOptions(data, cfg, yaml.Strict())
+	if err == nil {
+		return nil
+	}
+	var ye yaml.Error
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		pos := ye.GetToken().Position
+		return fmt.Errorf("%s:%d:%d: %s", displayName(name), pos.Line, pos.Column, ye.GetMessage())
+	}
+	return fmt.Errorf("%s: %w", displayName(name), err)
+}
+
+func displayName(path string) string {
+	if path == "" {
+		return "(defaults)"
+	}
+	return path
+}
+
+// envOverrides maps each environment variable to the field it sets.
+var envOverrides = map[string]func(*Config, string) error{
+	"CUSTOS_DATA_DIR":      func(c *Config, v string) error { c.DataDir = v; return nil },
+	"CUSTOS_LOG_LEVEL":     func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"CUSTOS_LOG_FORMAT":    func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"CUSTOS_API_LISTEN":    func(c *Config, v string) error { c.API.Listen = v; return nil },
+	"CUSTOS_API_TLS_CERT":  func(c *Config, v string) error { c.API.TLS.Cert = v; return nil },
+	"CUSTOS_API_TLS_KEY":   func(c *Config, v string) error { c.API.TLS.Key = v; return nil },
+	"CUSTOS_API_MAX_BATCH": func(c *Config, v string) error { return setInt(&c.API.MaxBatch, v) },
+	"CUSTOS_API_ENABLED": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.API.Enabled = b
+		return err
+	},
+}
+
+// EnvVars lists the supported environment overrides, for --help.
+func EnvVars() []string {
+	var names []string
+	for k := range envOverrides {
+		names = append(names, k)
+	}
+	return names
+}
+
+func applyEnv(cfg *Config, env []string) error {
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "CUSTOS_") {
+			continue
+		}
+		set, known := envOverrides[k]
+		if !known {
+			continue // other CUSTOS_ variables belong to tests and tools
+		}
+		if err := set(cfg, v); err != nil {
+			return fmt.Errorf("config: environment %s: %v", k, err)
+		}
+	}
+	return nil
+}
+
+func setInt(dst *int, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("not an integer")
+	}
+	*dst = n
+	return nil
+}
+
+// Validate checks field values and names every bad field.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	if c.API.Enabled {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			bad("api.listen", "must be host:port (e.g. 127.0.0.1:8870)")
+		}
+		if c.API.MaxBatch < 1 || c.API.MaxBatch > 1_000_000 {
+			bad("api.max_batch", "must be between 1 and 1000000")
+		}
+		if c.API.MaxBodyBytes < 1024 {
+			bad("api.max_body_bytes", "must be at least 1024")
+		}
+		if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
+			bad("api.tls", "cert and key must both be set or both be empty")
+		}
+	}
+	return errors.Join(errs...)
+}
