@@ -79,6 +79,10 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		return &usageError{msg: fmt.Sprintf("%s (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(
+		newInitCmd(e),
+		newServeCmd(e),
+		newTokenCmd(e),
+		newConfigCmd(e),
 		newVersionCmd(e),
 	)
 	return root
