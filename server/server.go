@@ -32,6 +32,7 @@ type Server struct {
 	log      *slog.Logger
 	listener net.Listener
 	http     *http.Server
+	tls      bool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	errc     chan error
@@ -110,10 +111,11 @@ func (s *Server) startAPI(index *blind.Index) error {
 			return fmt.Errorf("server: api tls: %w", err)
 		}
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.tls = true
 	}
 	go func() {
 		var err error
-		if s.http.TLSConfig != nil {
+		if s.tls {
 			err = s.http.ServeTLS(ln, "", "")
 		} else {
 			err = s.http.Serve(ln)
@@ -122,7 +124,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 			s.errc <- fmt.Errorf("server: api: %w", err)
 		}
 	}()
-	s.log.Info("api listening", "addr", ln.Addr().String(), "tls", s.http.TLSConfig != nil)
+	s.log.Info("api listening", "addr", ln.Addr().String(), "tls", s.tls)
 	return nil
 }
 
@@ -137,7 +139,7 @@ func (s *Server) Addr() string {
 // URL is the API's base URL.
 func (s *Server) URL() string {
 	scheme := "http"
-	if s.http != nil && s.http.TLSConfig != nil {
+	if s.tls {
 		scheme = "https"
 	}
 	return scheme + "://" + s.Addr()

@@ -1,0 +1,385 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/server"
+	"github.com/custos-dev/custos/store/sqlite"
+)
+
+// start runs a node in-process on a free port with a fresh data dir and
+// returns it with an admin token's secret.
+func start(t *testing.T, logs io.Writer) (*server.Server, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := server.Init(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	secret := adminToken(t, dir)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.API.Listen = "127.0.0.1:0"
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.Start(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	return srv, secret
+}
+
+func adminToken(t *testing.T, dir string) string {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, secret, err := server.CreateToken(context.Background(), st, "test", []custos.Scope{custos.ScopeAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+func do(t *testing.T, method, url, secret, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func accessJSON(id, actor, idType, value string, at time.Time) string {
+	return fmt.Sprintf(`{"id":%q,"time":%q,"actor":{"id":%q,"roles":["agent"]},"channel":"ingest","action":"read","resource":{"system":"pss","object":"passengers"},"purpose":{"name":"customer_service","ticket":"INC-1"},"subjects":[{"type":%q,"value":%q}],"records":1}`,
+		id, at.UTC().Format(time.RFC3339Nano), actor, idType, value)
+}
+
+func TestIngestAndHistory(t *testing.T) {
+	srv, secret := start(t, io.Discard)
+	base := srv.URL() + "/api/v1"
+	at := time.Now().Add(-time.Hour)
+	batch := accessJSON("e-1", "emp-1", "cn_id", "11010119900307123X", at) + "\n" +
+		accessJSON("e-2", "emp-2", "cn_id", "11010119900307123x", at.Add(time.Minute)) + "\n" +
+		accessJSON("e-3", "emp-2", "cn_mobile", "+86 138 0013 8000", at.Add(2*time.Minute)) + "\n"
+
+	if code, body := do(t, "POST", base+"/events", "", batch); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	code, body := do(t, "POST", base+"/events", secret, batch)
+	if code != 200 || !strings.Contains(body, `"stored":3`) {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	// Replaying the same batch changes nothing.
+	if code, body := do(t, "POST", base+"/events", secret, batch); code != 200 || !strings.Contains(body, `"duplicates":3`) {
+		t.Fatalf("replay: %d %s", code, body)
+	}
+	// The full-width, lower-case-x form of the same ID finds both accesses.
+	code, body = do(t, "GET", base+"/subjects/cn_id/"+"１１０１０１１９９００３０７１２３x"+"/accesses", secret, "")
+	if code != 200 {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	var ans struct {
+		Accesses []custos.StoredAccess `json:"accesses"`
+	}
+	json.Unmarshal([]byte(body), &ans)
+	if len(ans.Accesses) != 2 || ans.Accesses[0].ID != "e-2" || ans.Accesses[1].ID != "e-1" {
+		t.Fatalf("history answer: %s", body)
+	}
+	// The look-up itself is now part of that subject's history.
+	_, body = do(t, "GET", base+"/subjects/cn_id/11010119900307123X/accesses", secret, "")
+	if !strings.Contains(body, `"object":"subject_history"`) {
+		t.Errorf("look-up not recorded: %s", body)
+	}
+	code, body = do(t, "GET", base+"/actors/emp-2/events?limit=1", secret, "")
+	if code != 200 || !strings.Contains(body, `"id":"e-3"`) || !strings.Contains(body, `"next_before"`) {
+		t.Errorf("actor history: %d %s", code, body)
+	}
+}
+
+func TestInvalidBatchStoresNothing(t *testing.T) {
+	srv, secret := start(t, io.Discard)
+	base := srv.URL() + "/api/v1"
+	at := time.Now().Add(-time.Hour)
+	good := accessJSON("g-1", "emp-1", "cn_id", "11010119900307123X", at)
+	bad := strings.Replace(accessJSON("b-1", "emp-1", "cn_id", "11010119900307123X", at), `"action":"read"`, `"action":"peek"`, 1)
+	shortID := accessJSON("b-2", "emp-1", "cn_id", "1101011990", at)
+	code, body := do(t, "POST", base+"/events", secret, "["+good+","+bad+","+shortID+"]")
+	if code != 400 {
+		t.Fatalf("want 400, got %d %s", code, body)
+	}
+	for _, want := range []string{`"index":1,"field":"action"`, `"index":2,"field":"subjects[0].value"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("error body lacks %s: %s", want, body)
+		}
+	}
+	if strings.Contains(body, "1101011990") {
+		t.Errorf("error body echoes a subject value: %s", body)
+	}
+	_, body = do(t, "GET", base+"/actors/emp-1/events", secret, "")
+	if !strings.Contains(body, `"events":[]`) {
+		t.Errorf("part of a rejected batch was stored: %s", body)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	srv, admin := start(t, io.Discard)
+	st := srv.Store
+	_, ingestOnly, err := server.CreateToken(context.Background(), st, "pss", []custos.Scope{custos.ScopeIngest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := srv.URL() + "/api/v1"
+	if code, _ := do(t, "GET", base+"/actors/x/events", ingestOnly, ""); code != http.StatusForbidden {
+		t.Errorf("ingest token read history: %d", code)
+	}
+	if code, _ := do(t, "GET", base+"/actors/x/events", admin, ""); code != 200 {
+		t.Errorf("admin token: %d", code)
+	}
+	if code, _ := do(t, "GET", base+"/actors/x/events", "cst_forged", ""); code != http.StatusUnauthorized {
+		t.Errorf("forged token: %d", code)
+	}
+}
+
+// TestNoRawValuesInOutputs ingests events with known ID numbers and phones
+// and then looks for those values, in every form we know, in the data
+// directory, the logs and /metrics.
+func TestNoRawValuesInOutputs(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	srv, secret := start(t, lockedWriter{&mu, &logs})
+	base := srv.URL() + "/api/v1"
+	at := time.Now().Add(-time.Hour)
+	values := map[string][]string{
+		"cn_id":     {"11010119900307123X", "44030619851212002X", "320102198001010015"},
+		"cn_mobile": {"13800138000", "13912345678", "18600001111"},
+		"email":     {"zhang.san@example.com"},
+	}
+	var lines []string
+	n := 0
+	for typ, vs := range values {
+		for _, v := range vs {
+			n++
+			lines = append(lines, accessJSON(fmt.Sprintf("p-%d", n), "emp-9", typ, v, at))
+		}
+	}
+	if code, body := do(t, "POST", base+"/events", secret, strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	for typ, vs := range values {
+		for _, v := range vs {
+			if code, body := do(t, "GET", base+"/subjects/"+typ+"/"+v+"/accesses", secret, ""); code != 200 {
+				t.Fatalf("history: %d %s", code, body)
+			}
+		}
+	}
+	// A rejected event with a raw value must not leak it either.
+	do(t, "POST", base+"/events", secret, strings.Replace(accessJSON("x", "emp-9", "cn_mobile", "13800138000", at), `"read"`, `"peek"`, 1))
+	_, metrics := do(t, "GET", srv.URL()+"/metrics", "", "")
+	if err := srv.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	var needles []string
+	for typ, vs := range values {
+		for _, v := range vs {
+			needles = append(needles, v, strings.ToLower(v))
+			if typ != "email" { // masked e-mail keeps the domain on purpose
+				needles = append(needles, v[len(v)-8:]) // more digits than any mask keeps
+			}
+		}
+	}
+	check := func(where, text string) {
+		for _, nd := range needles {
+			if len(nd) >= 8 && strings.Contains(text, nd) {
+				t.Errorf("%s contains a raw subject value (…%s)", where, nd[len(nd)-4:])
+			}
+		}
+	}
+	mu.Lock()
+	check("logs", logs.String())
+	mu.Unlock()
+	check("/metrics", metrics)
+	dataDir := filepath.Dir(srv.Store.Path())
+	filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(path, string(b))
+		return nil
+	})
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestAcknowledgedBatchesSurviveSIGKILL posts batches from several clients
+// to a real `custos serve` process, kills it with SIGKILL mid-load, and
+// checks that every batch answered 2xx is in the store after restart.
+func TestAcknowledgedBatchesSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a server process")
+	}
+	bin := filepath.Join(t.TempDir(), "custos")
+	build := exec.Command("go", "build", "-o", bin, "github.com/custos-dev/custos/cmd/custos")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	if err := server.Init(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	secret := adminToken(t, dir)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "--data", dir)
+	cmd.Env = append(os.Environ(), "CUSTOS_API_LISTEN="+addr, "CUSTOS_LOG_LEVEL=warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, "http://"+addr)
+
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+		stop  = make(chan struct{})
+	)
+	at := time.Now().Add(-time.Hour)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := 0; ; b++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var sb strings.Builder
+				var ids []string
+				for i := range 200 {
+					id := fmt.Sprintf("k-%d-%d-%d", w, b, i)
+					ids = append(ids, id)
+					sb.WriteString(accessJSON(id, fmt.Sprintf("emp-%d", i%50), "cn_mobile", fmt.Sprintf("138%08d", b*200+i), at))
+					sb.WriteByte('\n')
+				}
+				req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/events", strings.NewReader(sb.String()))
+				req.Header.Set("Authorization", "Bearer "+secret)
+				resp, err := client.Do(req)
+				if err != nil {
+					continue // the server is gone; nothing was acknowledged
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					acked = append(acked, ids...)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no batch was acknowledged before the kill")
+	}
+
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stored := map[string]bool{}
+	for seq := int64(0); ; {
+		evs, err := st.AccessSince(context.Background(), seq, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			stored[e.ID] = true
+		}
+		seq = evs[len(evs)-1].Seq
+	}
+	missing := 0
+	for _, id := range acked {
+		if !stored[id] {
+			missing++
+		}
+	}
+	t.Logf("acknowledged %d events before SIGKILL, %d stored after restart", len(acked), len(stored))
+	if missing > 0 {
+		t.Fatalf("%d acknowledged events are missing after SIGKILL", missing)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	for range 100 {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("server did not become healthy")
+}
