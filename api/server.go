@@ -33,6 +33,7 @@ type Tokens interface {
 type Server struct {
 	Pipeline *ingest.Pipeline
 	History  History
+	Feed     Feed
 	Index    *blind.Index
 	Tokens   Tokens
 	Log      *slog.Logger
@@ -62,6 +63,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/subjects/{type}/{value}/accesses", s.auth(custos.ScopeRead, s.subjectAccesses))
 	mux.Handle("GET /api/v1/actors/{id}/events", s.auth(custos.ScopeRead, s.actorEvents))
 	mux.Handle("GET /api/v1/accounts/{account}/logins", s.auth(custos.ScopeRead, s.accountLogins))
+	mux.Handle("GET /api/v1/events", s.auth(custos.ScopeRead, s.eventFeed))
+	mux.Handle("GET /api/v1/logins", s.auth(custos.ScopeRead, s.loginFeed))
 	for _, rt := range s.extra {
 		mux.Handle(rt.pattern, s.auth(rt.scope, rt.h.ServeHTTP))
 	}

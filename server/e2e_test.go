@@ -116,6 +116,10 @@ func TestIngestAndHistory(t *testing.T) {
 	if !strings.Contains(body, `"object":"subject_history"`) {
 		t.Errorf("look-up not recorded: %s", body)
 	}
+	code, body = do(t, "GET", base+"/events?after=1&limit=1&format=ocsf", secret, "")
+	if code != 200 || !strings.Contains(body, `"class_uid":6005`) || !strings.Contains(body, `"uid":"e-2"`) || !strings.Contains(body, `"next":2`) {
+		t.Errorf("ocsf feed: %d %s", code, body)
+	}
 	code, body = do(t, "GET", base+"/actors/emp-2/events?limit=1", secret, "")
 	if code != 200 || !strings.Contains(body, `"id":"e-3"`) || !strings.Contains(body, `"next_before"`) {
 		t.Errorf("actor history: %d %s", code, body)

@@ -85,6 +85,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 	a := &api.Server{
 		Pipeline: s.Pipeline,
 		History:  s.Store,
+		Feed:     s.Store,
 		Index:    index,
 		Tokens:   s.Store,
 		Log:      s.log,

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/ocsf"
+)
+
+// Feed is the part of the store a SIEM pull feed reads: events after a
+// sequence number, in order.
+type Feed interface {
+	AccessSince(ctx context.Context, seq int64, limit int) ([]custos.StoredAccess, error)
+	LoginsSince(ctx context.Context, seq int64, limit int) ([]custos.StoredLogin, error)
+}
+
+type feedAnswer[T any] struct {
+	Events []T   `json:"events"`
+	Next   int64 `json:"next"` // pass as after= to continue
+}
+
+// parseFeed reads after (a sequence number; 0 from the start), limit and
+// format (custos or ocsf).
+func parseFeed(r *http.Request) (after int64, limit int, asOCSF bool, msg string) {
+	v := r.URL.Query()
+	limit = 1000
+	if s := v.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, "query parameter after: want a sequence number ≥ 0"
+		}
+		after = n
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > custos.MaxLimit {
+			return 0, 0, false, "query parameter limit: want 1 to 10000"
+		}
+		limit = n
+	}
+	switch v.Get("format") {
+	case "", "custos":
+	case "ocsf":
+		asOCSF = true
+	default:
+		return 0, 0, false, "query parameter format: want custos or ocsf"
+	}
+	return after, limit, asOCSF, ""
+}
+
+// eventFeed serves stored access events in sequence order, as Custos v1
+// documents or OCSF Datastore Activity, for SIEMs that pull.
+func (s *Server) eventFeed(w http.ResponseWriter, r *http.Request) {
+	after, limit, asOCSF, msg := parseFeed(r)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	evs, err := s.Feed.AccessSince(r.Context(), after, limit)
+	if err != nil {
+		s.Log.Error("api: event feed", "err", err)
+		writeError(w, http.StatusInternalServerError, "feed query failed")
+		return
+	}
+	next := after
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].Seq
+	}
+	if asOCSF {
+		out := make([]ocsf.Event, len(evs))
+		for i, e := range evs {
+			out[i] = ocsf.Access(e)
+		}
+		writeJSON(w, http.StatusOK, feedAnswer[ocsf.Event]{Events: out, Next: next})
+		return
+	}
+	writeJSON(w, http.StatusOK, feedAnswer[custos.StoredAccess]{Events: nonNil(evs), Next: next})
+}
+
+// loginFeed is eventFeed for logins (OCSF Authentication).
+func (s *Server) loginFeed(w http.ResponseWriter, r *http.Request) {
+	after, limit, asOCSF, msg := parseFeed(r)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	ls, err := s.Feed.LoginsSince(r.Context(), after, limit)
+	if err != nil {
+		s.Log.Error("api: login feed", "err", err)
+		writeError(w, http.StatusInternalServerError, "feed query failed")
+		return
+	}
+	next := after
+	if len(ls) > 0 {
+		next = ls[len(ls)-1].Seq
+	}
+	if asOCSF {
+		out := make([]ocsf.Event, len(ls))
+		for i, e := range ls {
+			out[i] = ocsf.Login(e)
+		}
+		writeJSON(w, http.StatusOK, feedAnswer[ocsf.Event]{Events: out, Next: next})
+		return
+	}
+	if ls == nil {
+		ls = []custos.StoredLogin{}
+	}
+	writeJSON(w, http.StatusOK, feedAnswer[custos.StoredLogin]{Events: ls, Next: next})
+}
