@@ -1,0 +1,164 @@
+package policy
+
+import (
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
+)
+
+// RelationshipChecker answers need-to-know questions: does actor have a
+// relationship of kind with the subject (a blind-index hash) right now.
+// Implementations must be safe for concurrent use and fast: the policy
+// calls it inline on every request whose rules ask.
+type RelationshipChecker interface {
+	HasRelationship(actor, subject, kind string) bool
+}
+
+// celVariables are the names a condition can use. Dotted names are
+// declared as variables of their own so that the activation resolves each
+// with one switch and no maps are built per request. `actor` alone is the
+// actor id, so that has_relationship(actor, subject, "booking") reads as
+// the sentence it is.
+var celVariables = []cel.EnvOption{
+	cel.Variable("actor", cel.StringType),
+	cel.Variable("actor.id", cel.StringType),
+	cel.Variable("actor.roles", cel.ListType(cel.StringType)),
+	cel.Variable("actor.org_unit", cel.StringType),
+	cel.Variable("actor.attributes", cel.MapType(cel.StringType, cel.StringType)),
+	cel.Variable("resource.system", cel.StringType),
+	cel.Variable("resource.object", cel.StringType),
+	cel.Variable("resource.route", cel.StringType),
+	cel.Variable("purpose.name", cel.StringType),
+	cel.Variable("purpose.ticket", cel.StringType),
+	cel.Variable("source.ip", cel.StringType),
+	cel.Variable("source.device", cel.StringType),
+	cel.Variable("source.session", cel.StringType),
+	cel.Variable("action", cel.StringType),
+	cel.Variable("channel", cel.StringType),
+	cel.Variable("data_types", cel.ListType(cel.StringType)),
+	cel.Variable("categories", cel.ListType(cel.StringType)),
+	cel.Variable("subjects", cel.ListType(cel.StringType)),
+	cel.Variable("subject", cel.StringType),
+	cel.Variable("subject_count", cel.IntType),
+	cel.Variable("records", cel.IntType),
+	cel.Variable("time", cel.TimestampType),
+	cel.Variable("hour", cel.IntType),
+	cel.Variable("weekday", cel.IntType),
+}
+
+// newEnv builds the CEL environment with has_relationship bound to rel
+// (nil: no relationship exists).
+func newEnv(rel RelationshipChecker) (*cel.Env, error) {
+	has := func(actor, subject, kind ref.Val) bool {
+		if rel == nil {
+			return false
+		}
+		a, _ := actor.Value().(string)
+		s, _ := subject.Value().(string)
+		k, _ := kind.Value().(string)
+		return s != "" && rel.HasRelationship(a, s, k)
+	}
+	opts := append([]cel.EnvOption{}, celVariables...)
+	opts = append(opts, cel.Function("has_relationship",
+		cel.Overload("has_relationship_string_string_string",
+			[]*cel.Type{cel.StringType, cel.StringType, cel.StringType}, cel.BoolType,
+			cel.FunctionBinding(func(args ...ref.Val) ref.Val {
+				return types.Bool(has(args[0], args[1], args[2]))
+			})),
+		// With a list of subjects: true only if every one is related, and
+		// there is at least one.
+		cel.Overload("has_relationship_string_list_string",
+			[]*cel.Type{cel.StringType, cel.ListType(cel.StringType), cel.StringType}, cel.BoolType,
+			cel.FunctionBinding(func(args ...ref.Val) ref.Val {
+				l, ok := args[1].(traits.Lister)
+				if !ok {
+					return types.False
+				}
+				n := l.Size().(types.Int)
+				if n == 0 {
+					return types.False
+				}
+				for i := types.Int(0); i < n; i++ {
+					if !has(args[0], l.Get(i), args[2]) {
+						return types.False
+					}
+				}
+				return types.True
+			})),
+	))
+	return cel.NewEnv(opts...)
+}
+
+// activation resolves condition variables straight from the request.
+type activation struct {
+	r   *Request
+	loc *time.Location
+}
+
+var _ interpreter.Activation = (*activation)(nil)
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	r := a.r
+	switch name {
+	case "actor", "actor.id":
+		return types.String(r.Actor.ID), true
+	case "actor.roles":
+		return types.NewStringList(types.DefaultTypeAdapter, r.Actor.Roles), true
+	case "actor.org_unit":
+		return types.String(r.Actor.OrgUnit), true
+	case "actor.attributes":
+		m := r.Actor.Attributes
+		if m == nil {
+			m = map[string]string{}
+		}
+		return types.NewStringStringMap(types.DefaultTypeAdapter, m), true
+	case "resource.system":
+		return types.String(r.Resource.System), true
+	case "resource.object":
+		return types.String(r.Resource.Object), true
+	case "resource.route":
+		return types.String(r.Resource.Route), true
+	case "purpose.name":
+		return types.String(r.Purpose.Name), true
+	case "purpose.ticket":
+		return types.String(r.Purpose.Ticket), true
+	case "source.ip":
+		return types.String(r.Source.IP), true
+	case "source.device":
+		return types.String(r.Source.Device), true
+	case "source.session":
+		return types.String(r.Source.Session), true
+	case "action":
+		return types.String(r.Action), true
+	case "channel":
+		return types.String(r.Channel), true
+	case "data_types":
+		return types.NewStringList(types.DefaultTypeAdapter, r.DataTypes), true
+	case "categories":
+		return types.NewStringList(types.DefaultTypeAdapter, r.Categories), true
+	case "subjects":
+		return types.NewStringList(types.DefaultTypeAdapter, r.Subjects), true
+	case "subject":
+		if len(r.Subjects) == 0 {
+			return types.String(""), true
+		}
+		return types.String(r.Subjects[0]), true
+	case "subject_count":
+		return types.Int(len(r.Subjects)), true
+	case "records":
+		return types.Int(r.Records), true
+	case "time":
+		return types.Timestamp{Time: r.Time}, true
+	case "hour":
+		return types.Int(r.Time.In(a.loc).Hour()), true
+	case "weekday":
+		return types.Int(r.Time.In(a.loc).Weekday()), true
+	}
+	return nil, false
+}
