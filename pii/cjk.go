@@ -1,0 +1,292 @@
+package pii
+
+import (
+	"strings"
+
+	"github.com/custos-dev/custos"
+)
+
+func isHan(r rune) bool { return r >= 0x4E00 && r <= 0x9FFF || r >= 0x3400 && r <= 0x4DBF }
+
+// byFirst indexes dictionary words by their first character, longest
+// first so that "收货地址" wins over "地址"-like prefixes.
+func byFirst(words []string) map[rune][]string {
+	m := make(map[rune][]string)
+	for _, w := range words {
+		var r rune
+		for _, r = range w {
+			break
+		}
+		m[r] = append(m[r], w)
+	}
+	for _, ws := range m {
+		for i := 1; i < len(ws); i++ {
+			for j := i; j > 0 && len(ws[j]) > len(ws[j-1]); j-- {
+				ws[j], ws[j-1] = ws[j-1], ws[j]
+			}
+		}
+	}
+	return m
+}
+
+var (
+	nameContextIdx    = byFirst(nameContext)
+	addressContextIdx = byFirst(addressContext)
+	divisionIdx       = byFirst(divisions)
+)
+
+// prefixAt returns the length of the longest word of ws at text[i], or 0.
+func prefixAt(text []byte, i int, ws []string) int {
+	for _, w := range ws {
+		if len(text)-i >= len(w) && string(text[i:i+len(w)]) == w {
+			return len(w)
+		}
+	}
+	return 0
+}
+
+// cjk handles the 3-byte character at text[i]: full-width digits and
+// Chinese numerals start a numeric run; province abbreviations a plate;
+// context words a name or an address; division names an address.
+func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
+	r := decode3(text, i)
+	if r == 0 {
+		return dst, i + 1
+	}
+	f := anchors[r]
+	if f == 0 {
+		return dst, i + 3
+	}
+	if f&anchorPlate != 0 {
+		if e, ok := plateAt(text, i); ok {
+			_, c := adjust(text, i, custos.TypeCNPlate, 0.85, false)
+			if c >= MinConfidence {
+				dst = append(dst, Match{Type: custos.TypeCNPlate, Offset: i, Length: e - i, Confidence: c})
+			}
+			return dst, e
+		}
+	}
+	if f&anchorName != 0 {
+		if l := prefixAt(text, i, nameContextIdx[r]); l > 0 {
+			return d.nameAfter(dst, text, i+l, i)
+		}
+	}
+	if f&anchorAddressContext != 0 {
+		if l := prefixAt(text, i, addressContextIdx[r]); l > 0 {
+			p := skipSeps(text, i+l)
+			if e, ok := addressAt(text, p); ok {
+				return append(dst, Match{Type: custos.TypeCNAddress, Offset: p, Length: e - p, Confidence: 0.92}), e
+			}
+			return dst, i + l
+		}
+	}
+	if f&anchorAddress != 0 {
+		if l := prefixAt(text, i, divisionIdx[r]); l > 0 {
+			if e, ok := addressAt(text, i); ok {
+				c := 0.85
+				if hasWord(window(text, i), addressContext) {
+					c = 0.95
+				}
+				return append(dst, Match{Type: custos.TypeCNAddress, Offset: i, Length: e - i, Confidence: c}), e
+			}
+		}
+	}
+	if f&anchorDigit != 0 {
+		return d.numeric(dst, text, i, false)
+	}
+	return dst, i + 3
+}
+
+// skipSeps skips what separates a label from its value: spaces, colons,
+// equals signs, quotes, full-width colon and space.
+func skipSeps(text []byte, p int) int {
+	for k := 0; k < 4 && p < len(text); k++ {
+		switch text[p] {
+		case ' ', '\t', ':', '=', '"', '\'':
+			p++
+			continue
+		}
+		if r := decode3(text, p); r == '：' || r == '\u3000' || r == '】' || r == '」' {
+			p += 3
+			continue
+		}
+		break
+	}
+	return p
+}
+
+// nameAfter reads a Chinese name after a context word ending at p
+// (further context words, as in 乘客姓名, are skipped). A name is a known
+// surname and one or two more Han characters, followed by a non-Han
+// character or a word that usually follows names (先生, 的, 电话…).
+// Anything else is not reported: precision over recall.
+func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int) {
+	n := len(text)
+	for k := 0; k < 3; k++ {
+		p = skipSeps(text, p)
+		r := decode3(text, p)
+		if r == 0 || anchors[r]&anchorName == 0 {
+			break
+		}
+		l := prefixAt(text, p, nameContextIdx[r])
+		if l == 0 {
+			break
+		}
+		p += l
+	}
+	var offs [8]int
+	var rs [7]rune
+	cnt := 0
+	q := p
+	offs[0] = q
+	for cnt < 7 && q < n {
+		r := decode3(text, q)
+		if !isHan(r) {
+			break
+		}
+		rs[cnt] = r
+		cnt++
+		q += 3
+		offs[cnt] = q
+	}
+	if cnt < 2 {
+		return dst, max(p, ctx+3)
+	}
+	sl := 0
+	switch {
+	case cnt >= 3 && compoundSurname(text[p:p+6]):
+		sl = 2
+	case isSurname[rs[0]]:
+		sl = 1
+	default:
+		return dst, max(p, ctx+3)
+	}
+	pick, c := -1, 0.0
+	switch g := cnt - sl; {
+	case (g == 1 || g == 2) && cnt < 7:
+		pick, c = cnt, 0.9
+	case g > 2:
+		for g := 1; g <= 2; g++ {
+			if prefixAt(text, offs[sl+g], nameStop) > 0 {
+				pick, c = sl+g, 0.85
+				break
+			}
+		}
+	}
+	if pick < 0 {
+		return dst, max(p, ctx+3)
+	}
+	return append(dst, Match{Type: custos.TypeCNName, Offset: p, Length: offs[pick] - p, Confidence: c}), offs[pick]
+}
+
+func compoundSurname(b []byte) bool {
+	for _, s := range compoundSurnames {
+		if string(b) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Address markers: a road-level word and a number-level word (after a
+// digit or a letter) must both appear.
+const (
+	roadMarks   = "路街道巷村镇乡里弄胡同"
+	numberMarks = "号室栋幢楼层座弄"
+)
+
+// addressAt reads an address starting at text[p]: Han characters, digits
+// (ASCII, full-width, Chinese numerals), ASCII letters, '-' and '#', up
+// to 64 characters. It must contain a road word and a number word after a
+// digit; the match ends after the last number word (号, 室, 栋…).
+func addressAt(text []byte, p int) (int, bool) {
+	n := len(text)
+	q, runes, last := p, 0, -1
+	road, prevNum := false, false
+	for q < n && runes < 64 {
+		c := text[q]
+		runes++
+		switch {
+		case isDigit(c) || isUpper(c):
+			prevNum = true
+			q++
+			continue
+		case c == '-' || c == '#':
+			prevNum = false
+			q++
+			continue
+		case c < 0xE0 || c > 0xEF:
+			runes = 64
+			continue
+		}
+		r := decode3(text, q)
+		switch {
+		case r >= 0xFF10 && r <= 0xFF19, cnDigit(r) != 0 && prevNum:
+			prevNum = true
+		case r >= 0xFF21 && r <= 0xFF3A: // full-width capital
+			prevNum = true
+		case isHan(r):
+			if strings.ContainsRune(roadMarks, r) {
+				road = true
+			}
+			if prevNum && strings.ContainsRune(numberMarks, r) {
+				last = q + 3
+			} else if prevNum && r == '单' && decode3(text, q+3) == '元' {
+				last = q + 6
+			}
+			prevNum = cnDigit(r) != 0
+		default:
+			runes = 64
+			continue
+		}
+		q += 3
+	}
+	if !road || last < 0 || last-p < 18 {
+		return 0, false
+	}
+	return last, true
+}
+
+// plateAt reads a vehicle plate at the province abbreviation text[i]:
+// a letter (not I or O), an optional '·', and five characters (at most
+// two letters) or a new-energy serial of six.
+func plateAt(text []byte, i int) (int, bool) {
+	n := len(text)
+	q := i + 3
+	if q >= n || !isUpper(text[q]) || text[q] == 'I' || text[q] == 'O' {
+		return 0, false
+	}
+	q++
+	switch {
+	case q+1 < n && text[q] == 0xC2 && text[q+1] == 0xB7: // ·
+		q += 2
+	case q+2 < n && text[q] == 0xE2 && text[q+1] == 0x80 && text[q+2] == 0xA2: // •
+		q += 3
+	case q < n && (text[q] == ' ' || text[q] == '-'):
+		q++
+	}
+	s := q
+	letters := 0
+	for q < n && q-s < 7 && (isUpper(text[q]) || isDigit(text[q])) {
+		if text[q] == 'I' || text[q] == 'O' {
+			return 0, false
+		}
+		if isUpper(text[q]) {
+			letters++
+		}
+		q++
+	}
+	if q < n && isWord(text[q]) {
+		return 0, false
+	}
+	sr := text[s:q]
+	switch len(sr) {
+	case 5:
+		return q, letters <= 2
+	case 6:
+		small := strings.IndexByte("ABCDEFGHJK", sr[0]) >= 0 && allDigits(sr[2:])
+		large := allDigits(sr[:5]) && (sr[5] == 'D' || sr[5] == 'F')
+		return q, small || large
+	}
+	return 0, false
+}

@@ -1,0 +1,601 @@
+package pii
+
+import "github.com/custos-dev/custos"
+
+const (
+	maxGroups = 24 // digit groups kept per numeric run
+	maxDigits = 48 // digits kept per numeric run
+)
+
+// Byte classes of the first pass. Everything else is skipped at once.
+const (
+	clsNone = iota
+	clsDigit
+	clsLetter
+	clsAt
+	clsColon
+	clsPlus
+	clsCJK // lead byte of a 3-byte UTF-8 sequence
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = clsDigit
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = clsLetter
+		t[c-'a'+'A'] = clsLetter
+	}
+	t['@'] = clsAt
+	t[':'] = clsColon
+	t['+'] = clsPlus
+	for c := 0xE0; c <= 0xEF; c++ {
+		t[c] = clsCJK
+	}
+	return t
+}()
+
+// group is a run of digits (ASCII, full-width or Chinese numerals) with no
+// separator inside: bytes text[start:end], digits d.digits[dstart:dend].
+type group struct {
+	start, end   int
+	dstart, dend int
+}
+
+// A Detector finds personal information. Its zero value is ready to use;
+// it keeps scratch space between calls so that AppendMatches does not
+// allocate beyond growing dst. A Detector must not be used by two
+// goroutines at once.
+type Detector struct {
+	digits [maxDigits]byte
+	groups [maxGroups]group
+	alnum  [40]byte // normalized alphanumeric candidate (IBAN, HKID)
+}
+
+// AppendMatches appends the matches in text to dst, ordered by offset,
+// and returns the extended slice.
+func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
+	base := len(dst)
+	n := len(text)
+	for i := 0; i < n; {
+		switch byteClass[text[i]] {
+		case clsNone:
+			i++
+		case clsDigit:
+			if i > 0 && isWord(text[i-1]) {
+				i = wordEnd(text, i)
+				continue
+			}
+			dst, i = d.numeric(dst, text, i, false)
+		case clsLetter:
+			dst, i = d.word(dst, text, i)
+		case clsAt:
+			dst, i = emailAt(dst, base, text, i)
+		case clsColon:
+			dst, i = ipv6At(dst, base, text, i)
+		case clsPlus:
+			if i+1 < n && (i == 0 || !isWord(text[i-1])) {
+				if _, w := digitAt(text, i+1); w > 0 {
+					dst, i = d.numeric(dst, text, i, true)
+					continue
+				}
+			}
+			i++
+		case clsCJK:
+			dst, i = d.cjk(dst, text, i)
+		}
+	}
+	return dst
+}
+
+func isWord(c byte) bool {
+	return c-'0' < 10 || c|0x20-'a' < 26 || c == '_'
+}
+
+func isDigit(c byte) bool { return c-'0' < 10 }
+
+func isUpper(c byte) bool { return c-'A' < 26 }
+
+func wordEnd(text []byte, i int) int {
+	for i < len(text) && isWord(text[i]) {
+		i++
+	}
+	return i
+}
+
+// decode3 decodes the 3-byte UTF-8 sequence at text[i], or returns 0.
+func decode3(text []byte, i int) rune {
+	if i+2 >= len(text) {
+		return 0
+	}
+	b1, b2 := text[i+1], text[i+2]
+	if b1&0xC0 != 0x80 || b2&0xC0 != 0x80 {
+		return 0
+	}
+	return rune(text[i]&0x0F)<<12 | rune(b1&0x3F)<<6 | rune(b2&0x3F)
+}
+
+// digitAt returns the ASCII digit written at text[i] — an ASCII digit, a
+// full-width digit or a Chinese numeral — and its width in bytes, or
+// width 0.
+func digitAt(text []byte, i int) (byte, int) {
+	c := text[i]
+	if c-'0' < 10 {
+		return c, 1
+	}
+	if c < 0xE3 || c > 0xEF {
+		return 0, 0
+	}
+	if c == 0xEF {
+		if i+2 < len(text) && text[i+1] == 0xBC && text[i+2]-0x90 < 10 {
+			return '0' + text[i+2] - 0x90, 3
+		}
+		return 0, 0
+	}
+	if v := cnDigit(decode3(text, i)); v != 0 {
+		return v, 3
+	}
+	return 0, 0
+}
+
+// cnDigit maps Chinese numerals used to spell out digits to ASCII.
+func cnDigit(r rune) byte {
+	switch r {
+	case '〇', '零':
+		return '0'
+	case '一', '壹', '幺':
+		return '1'
+	case '二', '贰', '两':
+		return '2'
+	case '三', '叁':
+		return '3'
+	case '四', '肆':
+		return '4'
+	case '五', '伍':
+		return '5'
+	case '六', '陆':
+		return '6'
+	case '七', '柒':
+		return '7'
+	case '八', '捌':
+		return '8'
+	case '九', '玖':
+		return '9'
+	}
+	return 0
+}
+
+// sepAt returns the width of a digit-group separator at text[i]: space,
+// dash, dot, and their full-width forms; 0 for none.
+func sepAt(text []byte, i int) int {
+	switch text[i] {
+	case ' ', '-', '.':
+		return 1
+	case 0xEF: // － ．
+		if i+2 < len(text) && text[i+1] == 0xBC && (text[i+2] == 0x8D || text[i+2] == 0x8E) {
+			return 3
+		}
+	case 0xE3: // ideographic space
+		if i+2 < len(text) && text[i+1] == 0x80 && text[i+2] == 0x80 {
+			return 3
+		}
+	}
+	return 0
+}
+
+// readRun collects the digit groups of the numeric run at text[p]. It
+// returns the number of groups and where the run ends. A group glued to a
+// letter ends the run and is dropped (a digit run inside a longer
+// alphanumeric token is not a match); glued reports that it happened on
+// the first group. A final X or x is kept as a digit (18-digit IDs).
+func (d *Detector) readRun(text []byte, p int) (ng, end int, glued bool) {
+	n := len(text)
+	nd := 0
+	for {
+		gs, ds, ascii := p, nd, true
+		for p < n {
+			v, w := digitAt(text, p)
+			if w == 0 {
+				break
+			}
+			ascii = w == 1
+			if nd < maxDigits {
+				d.digits[nd] = v
+			}
+			nd++
+			p += w
+		}
+		if p == gs {
+			return ng, end, false
+		}
+		if p < n && isWord(text[p]) {
+			if (text[p] == 'X' || text[p] == 'x') && ascii && (p+1 == n || !isWord(text[p+1])) {
+				if nd < maxDigits {
+					d.digits[nd] = 'X'
+				}
+				nd++
+				p++
+				if nd <= maxDigits && ng < maxGroups {
+					d.groups[ng] = group{gs, p, ds, nd}
+					ng++
+				}
+				return ng, p, false
+			}
+			return ng, wordEnd(text, p), ng == 0
+		}
+		if nd > maxDigits || ng == maxGroups {
+			return ng, p, false
+		}
+		d.groups[ng] = group{gs, p, ds, nd}
+		ng++
+		end = p
+		if p < n {
+			if w := sepAt(text, p); w > 0 && p+w < n {
+				if _, dw := digitAt(text, p+w); dw > 0 {
+					p += w
+					continue
+				}
+			}
+		}
+		return ng, end, false
+	}
+}
+
+// numeric handles the numeric run starting at text[i] (at '+' when plus).
+func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match, int) {
+	p := i
+	if plus {
+		p++
+	}
+	if !plus && isDigit(text[i]) {
+		if m, end, ok := d.shaped(text, i); ok {
+			if m.Type != "" {
+				dst = append(dst, m)
+			}
+			return dst, end
+		}
+	}
+	ng, end, glued := d.readRun(text, p)
+	if glued {
+		return d.word(dst, text, i)
+	}
+	for s := 0; s < ng; {
+		best := -1
+		var bt custos.DataType
+		var bc float64
+		for e := s; e < ng; e++ {
+			cnt := d.groups[e].dend - d.groups[s].dstart
+			if cnt > 19 {
+				break
+			}
+			if cnt < 8 {
+				continue
+			}
+			t, c := d.classify(text, s, e, plus && s == 0)
+			if t != "" {
+				best, bt, bc = e, t, c
+				if e == s {
+					break // a whole unseparated group that validates wins
+				}
+			}
+		}
+		if best < 0 {
+			s++
+			continue
+		}
+		start := d.groups[s].start
+		if plus && s == 0 {
+			start = i
+		}
+		if bc >= MinConfidence {
+			dst = append(dst, Match{Type: bt, Offset: start, Length: d.groups[best].end - start, Confidence: bc})
+		}
+		s = best + 1
+	}
+	return dst, end
+}
+
+// classify judges the digits of groups s..e as one candidate.
+func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, float64) {
+	dg := d.digits[d.groups[s].dstart:d.groups[e].dend]
+	n := len(dg)
+	start := d.groups[s].start
+	k := e - s + 1
+	if plus {
+		if n == 13 && dg[0] == '8' && dg[1] == '6' && mobileSegment(dg[2:]) {
+			return custos.TypeCNMobile, 0.97
+		}
+		if cc := countryCode(dg); cc > 0 && n >= 8 && n <= 15 && n-cc >= 6 && !(cc == 2 && dg[0] == '8' && dg[1] == '6' && dg[2] == '1') {
+			return adjust(text, start, custos.TypeIntlPhone, 0.85, false)
+		}
+		return "", 0
+	}
+	if dg[n-1] == 'X' {
+		if validCNID18(dg) {
+			return adjust(text, start, custos.TypeCNID, 0.97, true)
+		}
+		return "", 0
+	}
+	switch n {
+	case 18:
+		if validCNID18(dg) {
+			return adjust(text, start, custos.TypeCNID, 0.97, true)
+		}
+		if validUSCC(dg) {
+			return adjust(text, start, custos.TypeCNUSCC, 0.95, true)
+		}
+	case 15:
+		if validCNID15(dg) {
+			return adjust(text, start, custos.TypeCNID, 0.7, false)
+		}
+		if dg[0] == '0' && dg[1] == '0' && dg[2] == '8' && dg[3] == '6' && mobileSegment(dg[4:]) {
+			return adjust(text, start, custos.TypeCNMobile, 0.9, false)
+		}
+		if validBankCard(dg) {
+			return adjust(text, start, custos.TypeBankCard, 0.85, false)
+		}
+		if validIMEI(dg) {
+			ctx := contextOf(text, start, custos.TypeIMEI)
+			if ctx > 0 {
+				return custos.TypeIMEI, 0.97
+			}
+			if imeiBody(dg) && ctx == 0 {
+				return custos.TypeIMEI, 0.8
+			}
+		}
+		return "", 0
+	case 13:
+		if dg[0] == '8' && dg[1] == '6' && mobileSegment(dg[2:]) {
+			return adjust(text, start, custos.TypeCNMobile, 0.85, false)
+		}
+	case 11:
+		if mobileSegment(dg) {
+			return adjust(text, start, custos.TypeCNMobile, 0.9, false)
+		}
+		if landline(dg) {
+			return d.landlineConf(text, s, e, start)
+		}
+		return "", 0
+	case 10, 12:
+		if landline(dg) {
+			return d.landlineConf(text, s, e, start)
+		}
+	case 9:
+		if !validSSN(dg) {
+			return "", 0
+		}
+		g := d.groups[s : e+1]
+		if k == 3 && g[0].end-g[0].start == 3 && g[1].end-g[1].start == 2 && g[2].end-g[2].start == 4 && text[g[0].end] == text[g[1].end] && (text[g[0].end] == '-' || text[g[0].end] == ' ') {
+			return adjust(text, start, custos.TypeUSSSN, 0.8, false)
+		}
+		if contextOf(text, start, custos.TypeUSSSN) > 0 {
+			return custos.TypeUSSSN, 0.9
+		}
+		return "", 0
+	case 8:
+		if k == 1 && contextOf(text, start, custos.TypeDateOfBirth) > 0 {
+			y := atoi(dg[:4])
+			if y >= 1900 && y <= 2030 && validDate(y, atoi(dg[4:6]), atoi(dg[6:8])) {
+				return custos.TypeDateOfBirth, 0.9
+			}
+		}
+		return "", 0
+	}
+	if n >= 13 && validBankCard(dg) {
+		return adjust(text, start, custos.TypeBankCard, 0.9, false)
+	}
+	return "", 0
+}
+
+// landlineConf rates a fixed-line candidate: an area code written as its
+// own group ("010-12345678") is the usual form.
+func (d *Detector) landlineConf(text []byte, s, e, start int) (custos.DataType, float64) {
+	c := 0.7
+	if e > s && areaCode(d.digits[d.groups[s].dstart:d.groups[s].dend]) {
+		c = 0.85
+	}
+	return adjust(text, start, custos.TypeCNLandline, c, false)
+}
+
+// adjust applies context to a base confidence. Strong candidates (long
+// checksums that random numbers pass rarely) keep most of their
+// confidence next to a negative word; weak ones fall below MinConfidence.
+func adjust(text []byte, start int, t custos.DataType, c float64, strong bool) (custos.DataType, float64) {
+	switch contextOf(text, start, t) {
+	case 1:
+		c += (1 - c) * 0.7
+	case -1:
+		if strong {
+			c *= 0.9
+		} else {
+			c *= 0.5
+		}
+	}
+	return t, c
+}
+
+// shaped recognizes numbers with an inner shape — IPv4 addresses,
+// coordinates, dates — at the ASCII digit text[i]. ok means the bytes up
+// to end are consumed (m.Type is empty when they are no personal data,
+// such as a date outside a birth-date context).
+func (d *Detector) shaped(text []byte, i int) (m Match, end int, ok bool) {
+	q := i
+	for q < len(text) && isDigit(text[q]) {
+		q++
+	}
+	if q >= len(text) {
+		return m, 0, false
+	}
+	glen := q - i
+	switch text[q] {
+	case '.':
+		if glen <= 3 {
+			if e, ok := parseIPv4(text, i); ok {
+				return Match{Type: custos.TypeIPv4, Offset: i, Length: e - i, Confidence: 0.9}, e, true
+			}
+			if s, e, ok := parseGeo(text, i); ok {
+				_, c := adjust(text, s, custos.TypeGeoCoord, 0.75, false)
+				return Match{Type: custos.TypeGeoCoord, Offset: s, Length: e - s, Confidence: c}, e, true
+			}
+		}
+		if glen == 4 {
+			return dateAt(text, i)
+		}
+	case '-', '/', 0xE5:
+		if glen == 4 {
+			return dateAt(text, i)
+		}
+	}
+	return m, 0, false
+}
+
+// dateAt parses a date written YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD or
+// YYYY年M月D日 at text[i]. A valid date is consumed; it is a date of
+// birth when a birth-date word precedes it on the line.
+func dateAt(text []byte, i int) (Match, int, bool) {
+	n := len(text)
+	y := atoi(text[i : i+4])
+	if y < 1900 || y > 2099 {
+		return Match{}, 0, false
+	}
+	q := i + 4
+	han := false
+	sep := text[q]
+	if sep == 0xE5 {
+		if decode3(text, q) != '年' {
+			return Match{}, 0, false
+		}
+		han = true
+		q += 3
+	} else {
+		q++
+	}
+	num := func() int {
+		v, l := 0, 0
+		for q < n && isDigit(text[q]) && l < 3 {
+			v = v*10 + int(text[q]-'0')
+			q++
+			l++
+		}
+		if l == 0 || l > 2 {
+			return -1
+		}
+		return v
+	}
+	mo := num()
+	if mo < 0 || q >= n {
+		return Match{}, 0, false
+	}
+	if han {
+		if decode3(text, q) != '月' {
+			return Match{}, 0, false
+		}
+		q += 3
+	} else if text[q] != sep {
+		return Match{}, 0, false
+	} else {
+		q++
+	}
+	day := num()
+	if day < 0 || !validDate(y, mo, day) {
+		return Match{}, 0, false
+	}
+	if han && decode3(text, q) == '日' {
+		q += 3
+	}
+	if q < n && (isDigit(text[q]) || sep == '.' && q+1 < n && text[q] == '.' && isDigit(text[q+1])) {
+		return Match{}, 0, false
+	}
+	if contextOf(text, i, custos.TypeDateOfBirth) > 0 && (q == n || !isWord(text[q])) {
+		return Match{Type: custos.TypeDateOfBirth, Offset: i, Length: q - i, Confidence: 0.9}, q, true
+	}
+	return Match{}, q, true
+}
+
+// parseIPv4 parses a dotted quad at text[i] with word boundaries.
+func parseIPv4(text []byte, i int) (int, bool) {
+	if i > 0 && text[i-1] == '.' {
+		return 0, false
+	}
+	n := len(text)
+	q := i
+	for part := 0; part < 4; part++ {
+		st, v := q, 0
+		for q < n && isDigit(text[q]) && q-st < 4 {
+			v = v*10 + int(text[q]-'0')
+			q++
+		}
+		l := q - st
+		if l == 0 || l > 3 || v > 255 || l > 1 && text[st] == '0' {
+			return 0, false
+		}
+		if part < 3 {
+			if q >= n || text[q] != '.' {
+				return 0, false
+			}
+			q++
+		}
+	}
+	if q < n && isWord(text[q]) || q+1 < n && text[q] == '.' && isDigit(text[q+1]) {
+		return 0, false
+	}
+	return q, true
+}
+
+// parseGeo parses a latitude/longitude pair ("39.9042, 116.4074"): two
+// decimals with at least four fraction digits, one within ±90 and both
+// within ±180. It returns the span including a leading minus sign.
+func parseGeo(text []byte, i int) (start, end int, ok bool) {
+	n := len(text)
+	dec := func(q int) (int, int, bool) { // integer part, end
+		st, v := q, 0
+		for q < n && isDigit(text[q]) && q-st < 4 {
+			v = v*10 + int(text[q]-'0')
+			q++
+		}
+		if q == st || q-st > 3 || q >= n || text[q] != '.' {
+			return 0, 0, false
+		}
+		q++
+		fs := q
+		for q < n && isDigit(text[q]) {
+			q++
+		}
+		if q-fs < 4 || q-fs > 15 {
+			return 0, 0, false
+		}
+		return v, q, true
+	}
+	start = i
+	if i > 0 && text[i-1] == '-' {
+		start = i - 1
+	}
+	a, q, ok := dec(i)
+	if !ok {
+		return 0, 0, false
+	}
+	switch {
+	case q+1 < n && text[q] == ',' && text[q+1] == ' ':
+		q += 2
+	case q < n && (text[q] == ',' || text[q] == ' '):
+		q++
+	case q+2 < n && text[q] == 0xEF && text[q+1] == 0xBC && text[q+2] == 0x8C: // ，
+		q += 3
+	default:
+		return 0, 0, false
+	}
+	if q < n && text[q] == '-' {
+		q++
+	}
+	if q >= n || !isDigit(text[q]) {
+		return 0, 0, false
+	}
+	b, e, ok := dec(q)
+	if !ok || a > 180 || b > 180 || a > 90 && b > 90 {
+		return 0, 0, false
+	}
+	if e < n && (isWord(text[e]) || text[e] == '.') {
+		return 0, 0, false
+	}
+	return start, e, true
+}
