@@ -27,7 +27,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "8 passed, 0 failed") {
+	if !strings.Contains(out, "11 passed, 0 failed") {
 		t.Errorf("output:\n%s", out)
 	}
 	dir := t.TempDir()

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -19,6 +20,7 @@ import (
 // them, with the relationships they assume (`custos policy test`).
 type CaseFile struct {
 	Relationships []Relationship `yaml:"relationships"`
+	Watchlist     []WatchEntry   `yaml:"watchlist"`
 	Cases         []Case         `yaml:"cases"`
 
 	name string
@@ -32,13 +34,15 @@ type Case struct {
 	Expect  Expect  `yaml:"expect"`
 }
 
-// Expect is the expected decision. Decision is required; Rules, Limit and
-// Mask are compared when given.
+// Expect is the expected decision. Decision is required; Rules, Limit,
+// Mask, Alert and Alarm are compared when given.
 type Expect struct {
 	Decision custos.Decision           `yaml:"decision"`
 	Rules    []string                  `yaml:"rules"`
 	Limit    int64                     `yaml:"limit"`
 	Mask     map[string]mask.Transform `yaml:"mask"`
+	Alert    *bool                     `yaml:"alert"`
+	Alarm    *bool                     `yaml:"alarm"`
 }
 
 // CaseResult is the outcome of one case.
@@ -91,7 +95,9 @@ func ParseCases(name string, data []byte) (*CaseFile, error) {
 }
 
 // RunCases compiles the policy with the case file's relationships and
-// decides every case.
+// watchlist and decides every case in order with a full Engine: quotas
+// count across cases, at each request's time, so a file can show the 21st
+// credit report of an hour being refused.
 func RunCases(policyName string, policyData []byte, cf *CaseFile) ([]CaseResult, error) {
 	rel := NewRelationships()
 	rel.Add(cf.Relationships...)
@@ -102,15 +108,23 @@ func RunCases(policyName string, policyData []byte, cf *CaseFile) ([]CaseResult,
 	if len(cf.Cases) == 0 {
 		return nil, errors.New("policy cases: no cases")
 	}
+	wl := NewWatchlist()
+	if err := wl.Set(cf.Watchlist...); err != nil {
+		return nil, fmt.Errorf("policy cases %s: %w", cf.name, err)
+	}
+	var clock time.Time
+	eng := &Engine{Policies: NewHolderWith(p, Options{}, nil), Quotas: NewQuotas(), Watchlist: wl, Now: func() time.Time { return clock }}
+	rel.Now = func() time.Time { return clock }
 	out := make([]CaseResult, 0, len(cf.Cases))
 	for i, cs := range cf.Cases {
 		req := cs.Request
-		// Expiry is judged at the request's time, so cases are repeatable.
-		if !req.Time.IsZero() {
-			t := req.Time
-			rel.Now = func() time.Time { return t }
+		// Expiry and quota windows are judged at the request's time, so
+		// cases are repeatable.
+		clock = req.Time
+		if clock.IsZero() {
+			clock = time.Now()
 		}
-		got := p.Decide(&req)
+		got := eng.Decide(context.Background(), &req)
 		res := CaseResult{Name: cs.Name, Got: got}
 		if i < len(cf.pos) {
 			res.Pos = cf.pos[i]
@@ -127,6 +141,12 @@ func RunCases(policyName string, policyData []byte, cf *CaseFile) ([]CaseResult,
 		}
 		if e.Mask != nil && !maps.Equal(got.Mask, e.Mask) {
 			res.Failures = append(res.Failures, fmt.Sprintf("mask %v, want %v", got.Mask, e.Mask))
+		}
+		if e.Alert != nil && got.Alert != *e.Alert {
+			res.Failures = append(res.Failures, fmt.Sprintf("alert %v, want %v", got.Alert, *e.Alert))
+		}
+		if e.Alarm != nil && got.Alarm != *e.Alarm {
+			res.Failures = append(res.Failures, fmt.Sprintf("alarm %v, want %v", got.Alarm, *e.Alarm))
 		}
 		res.Pass = len(res.Failures) == 0
 		out = append(out, res)

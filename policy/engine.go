@@ -2,6 +2,9 @@ package policy
 
 import (
 	"context"
+	"time"
+
+	"github.com/custos-dev/custos"
 )
 
 // Classifier says which data types and categories a resource holds; the
@@ -11,16 +14,26 @@ type Classifier interface {
 }
 
 // Engine makes the full decision for a request: the policy's rules, then
-// quotas, watchlists and honeytokens. Fields left nil are skipped.
+// quotas, then watchlists and honeytokens. Fields left nil are skipped.
 type Engine struct {
 	Policies *Holder
 	// Catalog fills a request's data types and categories when the gateway
 	// sent none.
 	Catalog Classifier
+	// Quotas holds the quota counters; nil disables quotas.
+	Quotas *Quotas
+	// Watchlist flags watched and honeytoken subjects; nil disables it.
+	Watchlist *Watchlist
+	// Now is the clock for quota windows; time.Now when nil.
+	Now func() time.Time
 }
 
 // Decide returns the decision for r. It fills r.DataTypes and
 // r.Categories from the catalogue when both are empty.
+//
+// Quotas count only what is actually released (allow and mask decisions),
+// so a denied or pending request uses none; a request that would exceed a
+// quota is not counted either, and gets the quota's on_exceed effect.
 func (e *Engine) Decide(ctx context.Context, r *Request) Decision {
 	if e.Catalog != nil && len(r.DataTypes) == 0 && len(r.Categories) == 0 {
 		obj := r.Resource.Object
@@ -29,5 +42,42 @@ func (e *Engine) Decide(ctx context.Context, r *Request) Decision {
 		}
 		r.DataTypes, r.Categories = e.Catalog.Classify(r.Resource.System, obj)
 	}
-	return e.Policies.Policy().Decide(r)
+	p := e.Policies.Policy()
+	d := p.Decide(r)
+	if e.Watchlist != nil && len(r.Subjects) > 0 {
+		d = e.Watchlist.apply(d, r.Subjects)
+	}
+	if e.Quotas != nil && len(p.quotas) > 0 && (d.Effect == custos.DecisionAllow || d.Effect == custos.DecisionMask) {
+		d = e.applyQuotas(p, r, d)
+	}
+	return d
+}
+
+func (e *Engine) applyQuotas(p *Policy, r *Request, d Decision) Decision {
+	f := featuresOf(r)
+	var buf [8]*QuotaRule
+	matched := buf[:0]
+	for _, q := range p.quotas {
+		if q.match.matches(r, &f) {
+			matched = append(matched, q)
+		}
+	}
+	if len(matched) == 0 {
+		return d
+	}
+	records := r.Records
+	if d.Limit > 0 && records > d.Limit {
+		records = d.Limit
+	}
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	ex := e.Quotas.Admit(matched, r.Actor.ID, r.Subjects, records, now())
+	if ex == nil {
+		return d
+	}
+	rules := make([]string, 0, len(d.Rules)+1)
+	rules = append(append(rules, d.Rules...), "quota:"+ex.ID)
+	return Decision{Effect: ex.OnExceed, Rules: rules, Reason: "quota " + ex.ID + " exceeded", Alert: d.Alert, Alarm: d.Alarm}
 }

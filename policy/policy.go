@@ -32,6 +32,7 @@ type document struct {
 	Timezone string      `yaml:"timezone"`
 	Defaults defaultsDoc `yaml:"defaults"`
 	Rules    []ruleDoc   `yaml:"rules"`
+	Quotas   []quotaDoc  `yaml:"quotas"`
 }
 
 type defaultsDoc struct {
@@ -89,6 +90,7 @@ type Policy struct {
 	bySystem map[string][]*rule
 	anySys   []*rule
 	defaults defaults
+	quotas   []*QuotaRule
 	doc      document
 }
 
@@ -418,6 +420,7 @@ func (c *compiler) build(doc document, env *cel.Env) *Policy {
 		}
 		p.rules = append(p.rules, r)
 	}
+	c.buildQuotas(p, doc.Quotas)
 	// Index by system: each system's list holds the rules naming it and
 	// the rules naming no system, in policy order.
 	systems := map[string]bool{}
