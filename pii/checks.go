@@ -97,10 +97,8 @@ func cardIssuer(d []byte) bool {
 		return n >= 16
 	case p4 == 6011, p3 >= 644 && p3 <= 649, p2 == 65: // Discover
 		return n >= 16
-	case p3 >= 300 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39: // Diners
+	case p3 >= 300 && p3 <= 305, p2 == 36: // Diners
 		return n >= 14 && n <= 16
-	case p2 == 50, p2 >= 56 && p2 <= 58: // Maestro
-		return n >= 16
 	}
 	return false
 }
@@ -162,11 +160,17 @@ func validUSCC(d []byte) bool {
 	if usccValue(d[17]) != c {
 		return false
 	}
-	if !allDigits(d[2:8]) {
+	if !validRegion(d[2:8]) {
 		return false
 	}
+	// registration authority and organization type (GB 32100 table 1)
 	switch d[0] {
 	case '1', '2', '3', '4', '5', '6', '7', '8', '9', 'A', 'N', 'Y':
+	default:
+		return false
+	}
+	switch d[1] {
+	case '1', '2', '3', '4', '5', '9':
 	default:
 		return false
 	}

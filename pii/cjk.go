@@ -290,3 +290,43 @@ func plateAt(text []byte, i int) (int, bool) {
 	}
 	return 0, false
 }
+
+// isFieldSep reports whether c separates fields in lists and tables.
+func isFieldSep(c byte) bool { return c == ',' || c == '\t' || c == '|' || c == ';' || c == ' ' }
+
+// nameBefore finds a name written as the field right before a phone
+// number or ID ("张伟,13800138000" or "张伟 13800138000", as in leaked
+// lists): a whole field of a known surname and one or two Han characters.
+func nameBefore(dst []Match, text []byte, start int) []Match {
+	if start < 7 || !isFieldSep(text[start-1]) {
+		return dst
+	}
+	e := start - 1
+	q := e
+	for k := 0; k < 4 && q >= 3 && isHan(decode3(text, q-3)); k++ {
+		q -= 3
+	}
+	if q == e || q > 0 && !isFieldSep(text[q-1]) && text[q-1] != '\n' {
+		return dst
+	}
+	if len(dst) > 0 && dst[len(dst)-1].Offset+dst[len(dst)-1].Length > q {
+		return dst
+	}
+	if !nameShape(text[q:e]) {
+		return dst
+	}
+	return append(dst, Match{Type: custos.TypeCNName, Offset: q, Length: e - q, Confidence: 0.75})
+}
+
+// nameShape reports whether b (Han characters only) is a known surname
+// and one or two more characters.
+func nameShape(b []byte) bool {
+	n := len(b) / 3
+	switch {
+	case n >= 3 && n <= 4 && compoundSurname(b[:6]):
+		return true
+	case n >= 2 && n <= 3:
+		return isSurname[decode3(b, 0)]
+	}
+	return false
+}

@@ -32,7 +32,7 @@ var contextWords = map[custos.DataType][]string{
 // negativeWords say the number next to them is a business identifier,
 // not a person's.
 var negativeWords = []string{"订单", "单号", "运单", "快递", "流水号", "交易号", "序列号", "批次", "工单",
-	"order", "tracking", "serial", "invoice", "sku", "txn", "transaction", "ref no", "batch"}
+	"order", "tracking", "serial", "invoice", "sku", "txn", "transaction", "ref no", "batch", "_id", "uid", "msgid"}
 
 // window returns the bytes before start that can label a candidate
 // there: at most contextWindow of them, on the same line, and after the
@@ -133,4 +133,28 @@ func contextOf(text []byte, start int, t custos.DataType) int {
 // inContext reports whether the line before start names type t.
 func inContext(text []byte, start int, t custos.DataType) bool {
 	return hasWord(window(text, start), contextWords[t])
+}
+
+// labelledBy reports whether one of words labels the token at start
+// directly: only separators (spaces, colons, full-width punctuation, Han
+// characters) lie between them, no other ASCII value. Used where a token
+// shape alone says little (PNRs are any six capitals).
+func labelledBy(text []byte, start int, words []string) bool {
+	w := window(text, start)
+	k := lastFold(w, words)
+	if k < 0 {
+		return false
+	}
+	rest := w[k:]
+	// skip the word itself (its ASCII letters, if any)
+	j := 0
+	for j < len(rest) && isWord(rest[j]) {
+		j++
+	}
+	for ; j < len(rest); j++ {
+		if isWord(rest[j]) {
+			return false
+		}
+	}
+	return true
 }

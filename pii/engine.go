@@ -62,7 +62,8 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 		case clsNone:
 			i++
 		case clsDigit:
-			if i > 0 && isWord(text[i-1]) {
+			if i > 0 && (isWord(text[i-1]) || i > 1 && (text[i-1] == '-' || text[i-1] == '.') && isWord(text[i-2])) {
+				// inside a longer token: ORDER2024…, a UUID's last group, SKU-123…
 				i = wordEnd(text, i)
 				continue
 			}
@@ -208,19 +209,19 @@ func (d *Detector) readRun(text []byte, p int) (ng, end int, glued bool) {
 		if p == gs {
 			return ng, end, false
 		}
-		if p < n && isWord(text[p]) {
-			if (text[p] == 'X' || text[p] == 'x') && ascii && (p+1 == n || !isWord(text[p+1])) {
-				if nd < maxDigits {
-					d.digits[nd] = 'X'
-				}
-				nd++
-				p++
-				if nd <= maxDigits && ng < maxGroups {
-					d.groups[ng] = group{gs, p, ds, nd}
-					ng++
-				}
-				return ng, p, false
+		if xw := checkX(text, p, ascii); xw > 0 {
+			if nd < maxDigits {
+				d.digits[nd] = 'X'
 			}
+			nd++
+			p += xw
+			if nd <= maxDigits && ng < maxGroups {
+				d.groups[ng] = group{gs, p, ds, nd}
+				ng++
+			}
+			return ng, p, false
+		}
+		if p < n && isWord(text[p]) {
 			return ng, wordEnd(text, p), ng == 0
 		}
 		if nd > maxDigits || ng == maxGroups {
@@ -239,6 +240,28 @@ func (d *Detector) readRun(text []byte, p int) (ng, end int, glued bool) {
 		}
 		return ng, end, false
 	}
+}
+
+// checkX returns the width of a check character X (x, Ｘ, ｘ) ending a
+// digit group at text[p], or 0. An ASCII X must follow ASCII digits and
+// end the token.
+func checkX(text []byte, p int, ascii bool) int {
+	n := len(text)
+	if p >= n {
+		return 0
+	}
+	if c := text[p]; c == 'X' || c == 'x' {
+		if ascii && (p+1 == n || !isWord(text[p+1])) {
+			return 1
+		}
+		return 0
+	}
+	if !ascii && p+2 < n && text[p] == 0xEF && (text[p+1] == 0xBC && text[p+2] == 0xB8 || text[p+1] == 0xBD && text[p+2] == 0x98) {
+		if p+3 == n || !isWord(text[p+3]) {
+			return 3
+		}
+	}
+	return 0
 }
 
 // numeric handles the numeric run starting at text[i] (at '+' when plus).
@@ -288,6 +311,9 @@ func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match,
 			start = i
 		}
 		if bc >= MinConfidence {
+			if bt == custos.TypeCNMobile || bt == custos.TypeCNID {
+				dst = nameBefore(dst, text, start)
+			}
 			dst = append(dst, Match{Type: bt, Offset: start, Length: d.groups[best].end - start, Confidence: bc})
 		}
 		s = best + 1
@@ -314,6 +340,9 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		if validCNID18(dg) {
 			return adjust(text, start, custos.TypeCNID, 0.97, true)
 		}
+		if validUSCC(dg) {
+			return adjust(text, start, custos.TypeCNUSCC, 0.95, true)
+		}
 		return "", 0
 	}
 	switch n {
@@ -324,8 +353,14 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		if validUSCC(dg) {
 			return adjust(text, start, custos.TypeCNUSCC, 0.95, true)
 		}
+		if validRegion(dg) && validDate(atoi(dg[6:10]), atoi(dg[10:12]), atoi(dg[12:14])) {
+			return "", 0 // an ID with a wrong check digit, not a card
+		}
 	case 15:
-		if validCNID15(dg) {
+		if validIMEI(dg) && contextOf(text, start, custos.TypeIMEI) > 0 {
+			return custos.TypeIMEI, 0.97
+		}
+		if validCNID15(dg) && !hasWord(window(text, start), contextWords[custos.TypeBankCard]) {
 			return adjust(text, start, custos.TypeCNID, 0.7, false)
 		}
 		if dg[0] == '0' && dg[1] == '0' && dg[2] == '8' && dg[3] == '6' && mobileSegment(dg[4:]) {

@@ -30,7 +30,7 @@ func (d *Detector) word(dst []Match, text []byte, i int) ([]Match, int) {
 			return d.ibanGrouped(dst, text, i, e)
 		}
 	case 6:
-		if upperAlnum(tok) && hasDigitOrUpper(tok) && contextOf(text, i, custos.TypeFlightPNR) > 0 {
+		if upperAlnum(tok) && hasUpper(tok) && labelledBy(text, i, contextWords[custos.TypeFlightPNR]) {
 			t, c = custos.TypeFlightPNR, 0.85
 		}
 	case 7, 8:
@@ -92,9 +92,9 @@ func upperAlnum(b []byte) bool {
 	return true
 }
 
-// hasDigitOrUpper: a PNR of six capitals is common, but six digits is a
-// number, not a record locator.
-func hasDigitOrUpper(b []byte) bool {
+// hasUpper: a PNR of six capitals is common, but six digits is a number,
+// not a record locator.
+func hasUpper(b []byte) bool {
 	for _, c := range b {
 		if isUpper(c) {
 			return true
