@@ -1,0 +1,269 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/store/storetest"
+)
+
+// opener gives each test its own data directory and reopens the same one
+// when a test asks again, as storetest.Opener requires.
+func opener() storetest.Opener {
+	var mu sync.Mutex
+	dirs := map[*testing.T]string{}
+	return func(t *testing.T) custos.EventStore {
+		t.Helper()
+		mu.Lock()
+		dir, ok := dirs[t]
+		if !ok {
+			dir = t.TempDir()
+			dirs[t] = dir
+		}
+		mu.Unlock()
+		s, err := Open(context.Background(), dir)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, opener())
+}
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	db, err := sql.Open("sqlite", dsn(s.Path(), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, 'future.sql', 0)`, SchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	_, err = Open(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), "newer than this build") {
+		t.Fatalf("Open of a newer database: %v, want a 'newer than this build' error", err)
+	}
+}
+
+func TestMigrationsAreRecorded(t *testing.T) {
+	s := openTest(t)
+	var n, max int
+	if err := s.rdb.QueryRow(`SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	if n != SchemaVersion() || max != SchemaVersion() || n == 0 {
+		t.Errorf("schema_migrations has %d rows up to %d, want %d", n, max, SchemaVersion())
+	}
+	// Reopening applies nothing twice.
+	s.Close()
+	s2, err := Open(context.Background(), strings.TrimSuffix(s.Path(), "/"+FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.rdb.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != SchemaVersion() {
+		t.Errorf("after reopen schema_migrations has %d rows, want %d", n, SchemaVersion())
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTest(t)
+	// The write connection belongs to the writer goroutine, so its pragmas
+	// are read from inside a write request.
+	writePragmas := map[string]string{}
+	_, err := s.submit(context.Background(), 0, func(w *writer) (custos.AppendResult, error) {
+		for _, p := range []string{"journal_mode", "synchronous", "foreign_keys", "busy_timeout"} {
+			var v string
+			if err := w.conn.QueryRowContext(context.Background(), "PRAGMA "+p).Scan(&v); err != nil {
+				return custos.AppendResult{}, err
+			}
+			writePragmas[p] = v
+		}
+		return custos.AppendResult{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000"} {
+		if got := writePragmas[p]; got != want {
+			t.Errorf("writer PRAGMA %s = %s, want %s", p, got, want)
+		}
+	}
+	for p, want := range map[string]string{"query_only": "1", "busy_timeout": "10000", "journal_mode": "wal"} {
+		var got string
+		if err := s.rdb.QueryRow("PRAGMA " + p).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("reader PRAGMA %s = %s, want %s", p, got, want)
+		}
+	}
+	if _, err := s.rdb.Exec(`DELETE FROM events`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+}
+
+// TestQueryPlans keeps history queries on their indexes: no full scans and
+// no sorting, whatever the table size.
+func TestQueryPlans(t *testing.T) {
+	s := openTest(t)
+	for name, q := range map[string]struct {
+		sql  string
+		args []any
+	}{
+		"subject":  {subjectQuery, []any{"cn_id", "h", 1, 2, 3, 4}},
+		"actor":    {actorQuery, []any{"a", 1, 2, 3, 4}},
+		"system":   {systemQuery, []any{"s", 1, 2, 3, 4}},
+		"resource": {resourceQuery, []any{"s", "o", 1, 2, 3, 4}},
+		"account":  {accountQuery, []any{"a", 1, 2, 3, 4}},
+		"since":    {accessSinceQuery, []any{1, 2}},
+		"logins":   {loginsSinceQuery, []any{1, 2}},
+	} {
+		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q.sql, q.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		text := strings.Join(plan, "; ")
+		for _, bad := range []string{"TEMP B-TREE", "SCAN "} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s query plan contains %q: %s", name, bad, text)
+			}
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	created := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	a := custos.Token{ID: "tok-a", Name: "ingest from pss", Scopes: []custos.Scope{custos.ScopeIngest}, Hash: strings.Repeat("a", 64), Created: created}
+	b := custos.Token{ID: "tok-b", Name: "admin", Scopes: []custos.Scope{custos.ScopeRead, custos.ScopeAdmin}, Hash: strings.Repeat("b", 64), Created: created.Add(time.Second)}
+	for _, tok := range []custos.Token{a, b} {
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		tok  custos.Token
+	}{
+		{"same id", custos.Token{ID: "tok-a", Hash: strings.Repeat("c", 64)}},
+		{"same hash", custos.Token{ID: "tok-c", Hash: a.Hash}},
+		{"no hash", custos.Token{ID: "tok-d"}},
+	} {
+		if err := s.CreateToken(ctx, tt.tok); err == nil {
+			t.Errorf("CreateToken with %s succeeded", tt.name)
+		}
+	}
+
+	got, err := s.TokenByHash(ctx, b.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != b.ID || got.Name != b.Name || !got.Created.Equal(b.Created) || len(got.Scopes) != 2 || !got.Allows(custos.ScopeIngest) {
+		t.Errorf("TokenByHash = %+v, want %+v", got, b)
+	}
+	if _, err := s.TokenByHash(ctx, strings.Repeat("f", 64)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TokenByHash of unknown hash: %v, want ErrNotFound", err)
+	}
+
+	list, err := s.ListTokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != "tok-a" || list[1].ID != "tok-b" {
+		t.Errorf("ListTokens = %+v", list)
+	}
+
+	if err := s.RevokeToken(ctx, "tok-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByHash(ctx, a.Hash); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TokenByHash of revoked token: %v, want ErrNotFound", err)
+	}
+	if err := s.RevokeToken(ctx, "tok-a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RevokeToken twice: %v, want ErrNotFound", err)
+	}
+	list, _ = s.ListTokens(ctx)
+	if len(list) != 1 || list[0].ID != "tok-b" {
+		t.Errorf("ListTokens after revoke = %+v", list)
+	}
+}
+
+// TestFailedRequestLeavesGroupIntact checks that one request failing inside
+// a group commit is undone alone: a token insert that violates UNIQUE,
+// queued between appends, fails while the appends around it commit.
+func TestFailedRequestLeavesGroupIntact(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.CreateToken(ctx, custos.Token{ID: "t1", Hash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%5 == 0 {
+				errs[i] = s.CreateToken(ctx, custos.Token{ID: "t1", Hash: "h1"})
+				return
+			}
+			_, errs[i] = s.AppendAccess(ctx, []custos.AccessEvent{storetest.Access("g-"+string(rune('a'+i)), time.Now(), "emp-1")})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%5 == 0) != (err != nil) {
+			t.Errorf("request %d: err = %v", i, err)
+		}
+	}
+	all, err := s.AccessSince(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 16 {
+		t.Errorf("stored %d events, want 16", len(all))
+	}
+}

@@ -1,0 +1,358 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/custos-dev/custos"
+)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("sqlite: store is closed")
+
+// maxGroupEvents caps how many events one group transaction takes, so that
+// one commit (and the callers waiting on it) stays short under a flood.
+const maxGroupEvents = 20000
+
+// request is one caller's write, waiting in the queue for the writer.
+type request struct {
+	ctx   context.Context
+	size  int                                          // events, for group sizing
+	apply func(w *writer) (custos.AppendResult, error) // runs inside the group transaction
+	reply chan reply                                   // buffered: the writer never blocks on it
+}
+
+type reply struct {
+	res custos.AppendResult
+	err error
+}
+
+// submit queues a write and waits for the group commit that carries it.
+//
+// If ctx ends before the writer takes the request, nothing of it is
+// written. If ctx ends after, submit returns ctx.Err() without waiting and
+// the request is committed (or not) as a whole; retrying is safe because
+// appends are idempotent.
+func (s *Store) submit(ctx context.Context, size int, apply func(w *writer) (custos.AppendResult, error)) (custos.AppendResult, error) {
+	r := &request{ctx: ctx, size: size, apply: apply, reply: make(chan reply, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return custos.AppendResult{}, ErrClosed
+	}
+	select {
+	case s.queue <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return custos.AppendResult{}, ctx.Err()
+	}
+	select {
+	case rep := <-r.reply:
+		return rep.res, rep.err
+	case <-ctx.Done():
+		return custos.AppendResult{}, ctx.Err()
+	}
+}
+
+// accessRow is an access event encoded for insertion. Encoding happens in
+// the caller's goroutine so that the single writer only runs SQL.
+type accessRow struct {
+	id                                                      string
+	time                                                    int64
+	actor, channel, action, system, object, purpose, ticket string
+	records                                                 int64
+	decision, outcome                                       string
+	doc                                                     []byte
+	subjects                                                []custos.Subject
+}
+
+type loginRow struct {
+	id                                 string
+	time                               int64
+	account, sourceIP, system, outcome string
+	doc                                []byte
+}
+
+// AppendAccess stores events durably, skipping IDs already stored. It
+// returns custos.ErrUnsealed, storing nothing, if any subject still carries
+// a raw value or lacks its blind-index hash.
+func (s *Store) AppendAccess(ctx context.Context, events []custos.AccessEvent) (custos.AppendResult, error) {
+	rows := make([]accessRow, len(events))
+	for i := range events {
+		e := &events[i]
+		if e.ID == "" {
+			return custos.AppendResult{}, fmt.Errorf("sqlite: append access: event %d has no id", i)
+		}
+		for j, sub := range e.Subjects {
+			if sub.Value != "" || sub.Hash == "" || sub.Type == "" {
+				// The index, not the ID, goes into the error: IDs are safe
+				// but the subject's value is not.
+				return custos.AppendResult{}, fmt.Errorf("sqlite: append access: event %d subjects[%d]: %w", i, j, custos.ErrUnsealed)
+			}
+		}
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return custos.AppendResult{}, fmt.Errorf("sqlite: append access: encode %s: %w", e.ID, err)
+		}
+		rows[i] = accessRow{
+			id: e.ID, time: e.Time.UnixNano(), actor: e.Actor.ID,
+			channel: string(e.Channel), action: string(e.Action),
+			system: e.Resource.System, object: e.Resource.Object,
+			purpose: e.Purpose.Name, ticket: e.Purpose.Ticket, records: e.Records,
+			decision: string(e.Decision), outcome: string(e.Outcome),
+			doc: doc, subjects: e.Subjects,
+		}
+	}
+	if len(rows) == 0 {
+		return custos.AppendResult{}, nil
+	}
+	res, err := s.submit(ctx, len(rows), func(w *writer) (custos.AppendResult, error) {
+		return w.appendAccess(rows)
+	})
+	if err != nil {
+		return res, fmt.Errorf("sqlite: append %d access events: %w", len(rows), err)
+	}
+	return res, nil
+}
+
+// AppendLogins stores login events durably, skipping IDs already stored.
+func (s *Store) AppendLogins(ctx context.Context, events []custos.LoginEvent) (custos.AppendResult, error) {
+	rows := make([]loginRow, len(events))
+	for i := range events {
+		e := &events[i]
+		if e.ID == "" {
+			return custos.AppendResult{}, fmt.Errorf("sqlite: append logins: event %d has no id", i)
+		}
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return custos.AppendResult{}, fmt.Errorf("sqlite: append logins: encode %s: %w", e.ID, err)
+		}
+		rows[i] = loginRow{
+			id: e.ID, time: e.Time.UnixNano(), account: e.Account,
+			sourceIP: e.Source.IP, system: e.System, outcome: string(e.Outcome), doc: doc,
+		}
+	}
+	if len(rows) == 0 {
+		return custos.AppendResult{}, nil
+	}
+	res, err := s.submit(ctx, len(rows), func(w *writer) (custos.AppendResult, error) {
+		return w.appendLogins(rows)
+	})
+	if err != nil {
+		return res, fmt.Errorf("sqlite: append %d login events: %w", len(rows), err)
+	}
+	return res, nil
+}
+
+// SetOffset durably records a consumer's position.
+func (s *Store) SetOffset(ctx context.Context, consumer string, seq int64) error {
+	_, err := s.submit(ctx, 1, func(w *writer) (custos.AppendResult, error) {
+		_, err := w.setOffset.Exec(consumer, seq, time.Now().UnixNano())
+		return custos.AppendResult{}, err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set offset of %s: %w", consumer, err)
+	}
+	return nil
+}
+
+// writer owns the write connection. Only the writer goroutine touches it.
+type writer struct {
+	conn *sql.Conn
+
+	insertEvent   *sql.Stmt
+	insertSubject *sql.Stmt
+	insertLogin   *sql.Stmt
+	setOffset     *sql.Stmt
+
+	// Next sequence numbers, read at the start of each transaction.
+	nextSeq      int64
+	nextLoginSeq int64
+}
+
+func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{conn: conn}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&w.insertEvent, `INSERT INTO events (seq, id, time, actor, channel, action, system, object, purpose, ticket, records, decision, outcome, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		// A subject listed twice in one event is one row.
+		{&w.insertSubject, `INSERT INTO event_subjects (subject_type, subject_hash, seq, time, actor)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&w.insertLogin, `INSERT INTO logins (seq, id, time, account, source_ip, system, outcome, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&w.setOffset, `INSERT INTO consumer_offsets (consumer, seq, updated) VALUES (?, ?, ?)
+			ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated = excluded.updated`},
+	} {
+		if *p.stmt, err = conn.PrepareContext(ctx, p.sql); err != nil {
+			w.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	for _, st := range []*sql.Stmt{w.insertEvent, w.insertSubject, w.insertLogin, w.setOffset} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	w.conn.Close()
+}
+
+// run commits groups of queued requests until the queue is closed and
+// drained. While one group is being committed (most of that time is the
+// fsync), new requests pile up in the queue and form the next group.
+func (w *writer) run(queue <-chan *request) {
+	defer w.close()
+	for first := range queue {
+		group := []*request{first}
+		n := first.size
+	fill:
+		for n < maxGroupEvents {
+			select {
+			case r, ok := <-queue:
+				if !ok {
+					break fill
+				}
+				group = append(group, r)
+				n += r.size
+			default:
+				break fill
+			}
+		}
+		w.commit(group)
+	}
+}
+
+// commit writes a group in one transaction. Each request runs under its
+// own savepoint, so a request that fails is undone alone and the others
+// still commit. Statements run under a background context: once taken, a
+// request is written whole or not at all, whatever its caller does.
+func (w *writer) commit(group []*request) {
+	ctx := context.Background()
+	live := make([]*request, 0, len(group))
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.reply <- reply{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	replies := make([]reply, len(live))
+	err := w.inTx(ctx, func() error {
+		for i, r := range live {
+			replies[i] = w.applyOne(ctx, r)
+		}
+		return nil
+	})
+	for i, r := range live {
+		if err != nil && replies[i].err == nil {
+			replies[i] = reply{err: err}
+		}
+		r.reply <- replies[i]
+	}
+}
+
+func (w *writer) inTx(ctx context.Context, fn func() error) (err error) {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			w.conn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM events`).Scan(&w.nextSeq); err != nil {
+		return fmt.Errorf("read next seq: %w", err)
+	}
+	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM logins`).Scan(&w.nextLoginSeq); err != nil {
+		return fmt.Errorf("read next login seq: %w", err)
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) applyOne(ctx context.Context, r *request) reply {
+	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT request"); err != nil {
+		return reply{err: fmt.Errorf("savepoint: %w", err)}
+	}
+	seq, loginSeq := w.nextSeq, w.nextLoginSeq
+	res, err := r.apply(w)
+	if err != nil {
+		w.nextSeq, w.nextLoginSeq = seq, loginSeq
+		if _, rbErr := w.conn.ExecContext(ctx, "ROLLBACK TO request"); rbErr != nil {
+			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
+		}
+	}
+	if _, relErr := w.conn.ExecContext(ctx, "RELEASE request"); relErr != nil && err == nil {
+		err = fmt.Errorf("release savepoint: %w", relErr)
+	}
+	return reply{res: res, err: err}
+}
+
+func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
+	var res custos.AppendResult
+	for i := range rows {
+		e := &rows[i]
+		r, err := w.insertEvent.Exec(w.nextSeq, e.id, e.time, e.actor, e.channel, e.action,
+			e.system, e.object, e.purpose, e.ticket, e.records, e.decision, e.outcome, e.doc)
+		if err != nil {
+			return custos.AppendResult{}, fmt.Errorf("insert %s: %w", e.id, err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return custos.AppendResult{}, fmt.Errorf("insert %s: %w", e.id, err)
+		} else if n == 0 {
+			res.Duplicates++
+			continue
+		}
+		for _, sub := range e.subjects {
+			if _, err := w.insertSubject.Exec(sub.Type, sub.Hash, w.nextSeq, e.time, e.actor); err != nil {
+				return custos.AppendResult{}, fmt.Errorf("index subjects of %s: %w", e.id, err)
+			}
+		}
+		w.nextSeq++
+		res.Stored++
+	}
+	return res, nil
+}
+
+func (w *writer) appendLogins(rows []loginRow) (custos.AppendResult, error) {
+	var res custos.AppendResult
+	for i := range rows {
+		e := &rows[i]
+		r, err := w.insertLogin.Exec(w.nextLoginSeq, e.id, e.time, e.account, e.sourceIP, e.system, e.outcome, e.doc)
+		if err != nil {
+			return custos.AppendResult{}, fmt.Errorf("insert login %s: %w", e.id, err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return custos.AppendResult{}, fmt.Errorf("insert login %s: %w", e.id, err)
+		} else if n == 0 {
+			res.Duplicates++
+			continue
+		}
+		w.nextLoginSeq++
+		res.Stored++
+	}
+	return res, nil
+}
