@@ -84,7 +84,7 @@ func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
 		if l := prefixAt(text, i, divisionIdx[r]); l > 0 {
 			if e, ok := addressAt(text, i); ok {
 				c := 0.85
-				if hasWord(window(text, i), addressContext) {
+				if inContext(text, i, custos.TypeCNAddress) {
 					c = 0.95
 				}
 				return append(dst, Match{Type: custos.TypeCNAddress, Offset: i, Length: e - i, Confidence: c}), e
@@ -156,7 +156,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 	switch {
 	case cnt >= 3 && compoundSurname(text[p:p+6]):
 		sl = 2
-	case isSurname[rs[0]]:
+	case anchors[rs[0]]&anchorSurname != 0:
 		sl = 1
 	default:
 		return dst, max(p, ctx+3)
@@ -226,10 +226,11 @@ func addressAt(text []byte, p int) (int, bool) {
 		case r >= 0xFF21 && r <= 0xFF3A: // full-width capital
 			prevNum = true
 		case isHan(r):
-			if strings.ContainsRune(roadMarks, r) {
+			f := anchors[r]
+			if f&anchorRoad != 0 {
 				road = true
 			}
-			if prevNum && strings.ContainsRune(numberMarks, r) {
+			if prevNum && f&anchorNumber != 0 {
 				last = q + 3
 			} else if prevNum && r == '单' && decode3(text, q+3) == '元' {
 				last = q + 6
@@ -326,7 +327,7 @@ func nameShape(b []byte) bool {
 	case n >= 3 && n <= 4 && compoundSurname(b[:6]):
 		return true
 	case n >= 2 && n <= 3:
-		return isSurname[decode3(b, 0)]
+		return anchors[decode3(b, 0)]&anchorSurname != 0
 	}
 	return false
 }

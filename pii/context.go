@@ -27,6 +27,7 @@ var contextWords = map[custos.DataType][]string{
 	custos.TypeTWID:        {"身分證", "身份证", "統一編號", "id"},
 	custos.TypeIBAN:        {"iban", "account", "账户", "账号"},
 	custos.TypeCNUSCC:      {"信用代码", "统一社会", "uscc", "税号"},
+	custos.TypeCNAddress:   addressContext,
 }
 
 // negativeWords say the number next to them is a business identifier,
@@ -51,39 +52,6 @@ func window(text []byte, start int) []byte {
 	return text[lo:start]
 }
 
-// hasWord reports whether w contains any of words (ASCII folded).
-func hasWord(w []byte, words []string) bool {
-	for _, k := range words {
-		if containsFold(w, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold is bytes.Contains with ASCII letters of k matched
-// case-insensitively (k is lower case).
-func containsFold(s []byte, k string) bool {
-	n := len(k)
-	if n == 0 || n > len(s) {
-		return false
-	}
-	first := k[0]
-	for i := 0; i+n <= len(s); i++ {
-		if lower(s[i]) != first {
-			continue
-		}
-		j := 1
-		for j < n && lower(s[i+j]) == k[j] {
-			j++
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
-}
-
 func lower(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + 'a' - 'A'
@@ -91,40 +59,91 @@ func lower(c byte) byte {
 	return c
 }
 
-// lastFold returns the index of the last occurrence in s of any of words
-// (ASCII folded), or -1.
-func lastFold(s []byte, words []string) int {
-	best := -1
-	for _, k := range words {
-		n := len(k)
-		for i := len(s) - n; i > best; i-- {
-			if lower(s[i]) != k[0] {
+// ctxWord is one context word in the combined dictionary.
+type ctxWord struct {
+	w    string // lower case
+	mask uint32 // bit per type (ctxBit), negBit for negative words
+}
+
+const negBit = 1 << 31
+
+// ctxBit gives each type with context words its bit.
+var ctxBit = func() map[custos.DataType]uint32 {
+	m := make(map[custos.DataType]uint32)
+	for i, t := range custos.DataTypes {
+		m[t] = 1 << i
+	}
+	return m
+}()
+
+// Context words are indexed by their first two bytes (ASCII folded), so
+// that scanning a window costs one table load per byte.
+var (
+	ctxBuckets [][]ctxWord
+	ctxIndex   = func() *[1 << 16]uint16 {
+		var idx [1 << 16]uint16
+		ctxBuckets = [][]ctxWord{nil}
+		add := func(w string, mask uint32) {
+			key := uint16(lower(w[0]))<<8 | uint16(lower(w[1]))
+			b := idx[key]
+			if b == 0 {
+				b = uint16(len(ctxBuckets))
+				ctxBuckets = append(ctxBuckets, nil)
+				idx[key] = b
+			}
+			for k, cw := range ctxBuckets[b] {
+				if cw.w == w {
+					ctxBuckets[b][k].mask |= mask
+					return
+				}
+			}
+			ctxBuckets[b] = append(ctxBuckets[b], ctxWord{w, mask})
+		}
+		for t, ws := range contextWords {
+			for _, w := range ws {
+				add(w, ctxBit[t])
+			}
+		}
+		for _, w := range negativeWords {
+			add(w, negBit)
+		}
+		return &idx
+	}()
+)
+
+// ctxScan returns the start of the last context word in w whose mask
+// meets mask, and that word's mask; -1 when there is none.
+func ctxScan(w []byte, mask uint32) (int, uint32) {
+	for i := len(w) - 2; i >= 0; i-- {
+		b := ctxIndex[uint16(lower(w[i]))<<8|uint16(lower(w[i+1]))]
+		if b == 0 {
+			continue
+		}
+		for _, cw := range ctxBuckets[b] {
+			if cw.mask&mask == 0 || len(cw.w) > len(w)-i {
 				continue
 			}
-			j := 1
-			for j < n && lower(s[i+j]) == k[j] {
+			j := 2
+			for j < len(cw.w) && lower(w[i+j]) == cw.w[j] {
 				j++
 			}
-			if j == n {
-				best = i
-				break
+			if j == len(cw.w) {
+				return i, cw.mask
 			}
 		}
 	}
-	return best
+	return -1, 0
 }
 
 // contextOf says what the line before start suggests about a candidate of
 // type t: +1 when a word of t is nearer than any negative word, -1 when a
 // negative word (order, tracking, serial number) is nearer, 0 for neither.
 func contextOf(text []byte, start int, t custos.DataType) int {
-	w := window(text, start)
-	pos := lastFold(w, contextWords[t])
-	neg := lastFold(w, negativeWords)
+	k, m := ctxScan(window(text, start), ctxBit[t]|negBit)
 	switch {
-	case pos < 0 && neg < 0:
+	case k < 0:
 		return 0
-	case pos > neg:
+	case m&ctxBit[t] != 0:
 		return 1
 	}
 	return -1
@@ -132,21 +151,21 @@ func contextOf(text []byte, start int, t custos.DataType) int {
 
 // inContext reports whether the line before start names type t.
 func inContext(text []byte, start int, t custos.DataType) bool {
-	return hasWord(window(text, start), contextWords[t])
+	k, _ := ctxScan(window(text, start), ctxBit[t])
+	return k >= 0
 }
 
-// labelledBy reports whether one of words labels the token at start
-// directly: only separators (spaces, colons, full-width punctuation, Han
-// characters) lie between them, no other ASCII value. Used where a token
-// shape alone says little (PNRs are any six capitals).
-func labelledBy(text []byte, start int, words []string) bool {
+// labelledBy reports whether a context word of t labels the token at
+// start directly: only separators (spaces, colons, full-width punctuation,
+// Han characters) lie between them, no other ASCII value. Used where a
+// token shape alone says little (PNRs are any six capitals).
+func labelledBy(text []byte, start int, t custos.DataType) bool {
 	w := window(text, start)
-	k := lastFold(w, words)
+	k, _ := ctxScan(w, ctxBit[t])
 	if k < 0 {
 		return false
 	}
 	rest := w[k:]
-	// skip the word itself (its ASCII letters, if any)
 	j := 0
 	for j < len(rest) && isWord(rest[j]) {
 		j++

@@ -52,6 +52,9 @@ const (
 	anchorAddress
 	anchorAddressContext
 	anchorDigit
+	anchorRoad    // 路街道… in an address
+	anchorNumber  // 号室栋… in an address
+	anchorSurname // single-character surname
 )
 
 // anchors[r] says which detectors a BMP character can start.
@@ -75,6 +78,15 @@ var anchors = func() *[0x10000]uint8 {
 	for _, w := range addressContext {
 		t[first(w)] |= anchorAddressContext
 	}
+	for _, r := range roadMarks {
+		t[r] |= anchorRoad
+	}
+	for _, r := range numberMarks {
+		t[r] |= anchorNumber
+	}
+	for _, r := range surnames {
+		t[r] |= anchorSurname
+	}
 	for r := rune(0xFF10); r <= 0xFF19; r++ {
 		t[r] |= anchorDigit
 	}
@@ -84,11 +96,3 @@ var anchors = func() *[0x10000]uint8 {
 	return &t
 }()
 
-// isSurname[r] marks single-character surnames.
-var isSurname = func() map[rune]bool {
-	m := make(map[rune]bool, 256)
-	for _, r := range surnames {
-		m[r] = true
-	}
-	return m
-}()

@@ -360,7 +360,7 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		if validIMEI(dg) && contextOf(text, start, custos.TypeIMEI) > 0 {
 			return custos.TypeIMEI, 0.97
 		}
-		if validCNID15(dg) && !hasWord(window(text, start), contextWords[custos.TypeBankCard]) {
+		if validCNID15(dg) && !inContext(text, start, custos.TypeBankCard) {
 			return adjust(text, start, custos.TypeCNID, 0.7, false)
 		}
 		if dg[0] == '0' && dg[1] == '0' && dg[2] == '8' && dg[3] == '6' && mobileSegment(dg[4:]) {

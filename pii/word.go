@@ -30,7 +30,7 @@ func (d *Detector) word(dst []Match, text []byte, i int) ([]Match, int) {
 			return d.ibanGrouped(dst, text, i, e)
 		}
 	case 6:
-		if upperAlnum(tok) && hasUpper(tok) && labelledBy(text, i, contextWords[custos.TypeFlightPNR]) {
+		if upperAlnum(tok) && hasUpper(tok) && labelledBy(text, i, custos.TypeFlightPNR) {
 			t, c = custos.TypeFlightPNR, 0.85
 		}
 	case 7, 8:
