@@ -88,7 +88,7 @@ func Load(path string) (*Catalog, error) {
 // validates it. Errors name name:line:column.
 func Parse(name string, data []byte) (*Catalog, error) {
 	var f File
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
+	if err := unmarshalStrict(data, &f); err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
 			pos := ye.GetToken().Position
@@ -101,6 +101,17 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return c, nil
+}
+
+// unmarshalStrict decodes strictly, turning a panic inside the YAML library
+// (go-yaml v1.19.2 panics on some tagged empty nodes) into an error.
+func unmarshalStrict(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (decoder failure: %v)", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
 }
 
 // New validates f and indexes it.

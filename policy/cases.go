@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/custos-dev/custos"
@@ -74,7 +73,7 @@ func ParseCases(name string, data []byte) (*CaseFile, error) {
 	c.ast = f
 	cf := &CaseFile{name: name}
 	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
-		if err := yaml.NodeToValue(f.Docs[0].Body, cf, yaml.Strict()); err != nil {
+		if err := decodeNode(f.Docs[0].Body, cf); err != nil {
 			c.yamlErr(err)
 			return nil, &LoadError{Problems: c.problems}
 		}

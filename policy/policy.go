@@ -220,7 +220,7 @@ func compile(name string, data []byte, opts Options) (*Policy, []Problem) {
 	c.ast = f
 	var doc document
 	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
-		if err := yaml.NodeToValue(f.Docs[0].Body, &doc, yaml.Strict()); err != nil {
+		if err := decodeNode(f.Docs[0].Body, &doc); err != nil {
 			c.yamlErr(err)
 			return nil, c.problems
 		}
@@ -236,6 +236,18 @@ func compile(name string, data []byte, opts Options) (*Policy, []Problem) {
 	}
 	lint(p, c)
 	return p, c.problems
+}
+
+// decodeNode decodes strictly, turning a panic inside the YAML library
+// (go-yaml v1.19.2 panics on some tagged empty nodes, found by FuzzParse)
+// into an error: a bad policy file must never crash the server.
+func decodeNode(n ast.Node, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (decoder failure: %v)", r)
+		}
+	}()
+	return yaml.NodeToValue(n, v, yaml.Strict())
 }
 
 type compiler struct {

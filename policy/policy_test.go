@@ -330,3 +330,6 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func actorID(id string) custos.Actor         { return custos.Actor{ID: id} }
+func resource(system string) custos.Resource { return custos.Resource{System: system} }

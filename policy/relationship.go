@@ -24,6 +24,9 @@ type relKey struct{ actor, subject, kind string }
 type Relationships struct {
 	// Now is the clock for expiry; time.Now when nil.
 	Now func() time.Time
+	// Sources are asked, in order, when the table has no answer (a
+	// SQLRelationships per kind). Set before use.
+	Sources []RelationshipChecker
 
 	mu sync.RWMutex
 	m  map[relKey]int64 // expiry in Unix nanoseconds, 0 for none
@@ -49,7 +52,8 @@ func (s *Relationships) Add(rs ...Relationship) {
 	defer s.mu.Unlock()
 	for _, r := range rs {
 		var exp int64
-		if !r.Expires.IsZero() {
+		// Beyond 2262 Unix nanoseconds overflow; such an expiry is never.
+		if !r.Expires.IsZero() && r.Expires.Year() < 2262 {
 			exp = r.Expires.UnixNano()
 		}
 		s.m[relKey{r.Actor, r.Subject, r.Kind}] = exp
@@ -69,10 +73,15 @@ func (s *Relationships) HasRelationship(actor, subject, kind string) bool {
 	s.mu.RLock()
 	exp, ok := s.m[relKey{actor, subject, kind}]
 	s.mu.RUnlock()
-	if !ok {
-		return false
+	if ok && (exp == 0 || s.now().UnixNano() < exp) {
+		return true
 	}
-	return exp == 0 || s.now().UnixNano() < exp
+	for _, src := range s.Sources {
+		if src.HasRelationship(actor, subject, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // Len returns the number of relationships held, expired ones included
