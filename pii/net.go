@@ -30,6 +30,11 @@ func emailAt(dst []Match, base int, text []byte, at int) ([]Match, int) {
 	for ls < at && (text[ls] == '.' || text[ls] == '-' || text[ls] == '+') {
 		ls++
 	}
+	for j := ls + 1; j < at; j++ {
+		if text[j] == '.' && text[j-1] == '.' {
+			ls = j + 1
+		}
+	}
 	if ls == at || text[at-1] == '.' {
 		return dst, at + 1
 	}
