@@ -13,6 +13,12 @@ type Classifier interface {
 	Classify(system, object string) (types, categories []string)
 }
 
+// GrantChecker finds an active approval grant covering a request: kind is
+// "unmask", "export" or "quota_raise" (approval.Service implements it).
+type GrantChecker interface {
+	ActiveGrant(r *Request, kind string) (id string, ok bool)
+}
+
 // Engine makes the full decision for a request: the policy's rules, then
 // quotas, then watchlists and honeytokens. Fields left nil are skipped.
 type Engine struct {
@@ -24,6 +30,9 @@ type Engine struct {
 	Quotas *Quotas
 	// Watchlist flags watched and honeytoken subjects; nil disables it.
 	Watchlist *Watchlist
+	// Grants turns approval_required into allow where an approver has
+	// granted the access, and lets a quota_raise grant pass a quota.
+	Grants GrantChecker
 	// Now is the clock for quota windows; time.Now when nil.
 	Now func() time.Time
 }
@@ -46,6 +55,16 @@ func (e *Engine) Decide(ctx context.Context, r *Request) Decision {
 	d := p.Decide(r)
 	if e.Watchlist != nil && len(r.Subjects) > 0 {
 		d = e.Watchlist.apply(d, r.Subjects)
+	}
+	if e.Grants != nil && d.Effect == custos.DecisionApprovalRequired {
+		kind := "unmask"
+		if r.Action == custos.ActionExport {
+			kind = "export"
+		}
+		if id, ok := e.Grants.ActiveGrant(r, kind); ok {
+			d.Effect, d.Mask, d.Reason = custos.DecisionAllow, nil, ""
+			d.Rules = appendRule(d.Rules, "grant:"+id)
+		}
 	}
 	if e.Quotas != nil && len(p.quotas) > 0 && (d.Effect == custos.DecisionAllow || d.Effect == custos.DecisionMask) {
 		d = e.applyQuotas(p, r, d)
@@ -76,6 +95,14 @@ func (e *Engine) applyQuotas(p *Policy, r *Request, d Decision) Decision {
 	ex := e.Quotas.Admit(matched, r.Actor.ID, r.Subjects, records, now())
 	if ex == nil {
 		return d
+	}
+	if ex.OnExceed == custos.DecisionApprovalRequired && e.Grants != nil {
+		// A raise lets this request through uncounted: the grant, not the
+		// quota, bounds it now, and the raise is itself on record.
+		if id, ok := e.Grants.ActiveGrant(r, "quota_raise"); ok {
+			d.Rules = appendRule(d.Rules, "grant:"+id)
+			return d
+		}
 	}
 	rules := make([]string, 0, len(d.Rules)+1)
 	rules = append(append(rules, d.Rules...), "quota:"+ex.ID)
