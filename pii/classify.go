@@ -71,15 +71,17 @@ func Valid(t custos.DataType, v string) bool {
 	case custos.TypeCNAddress:
 		e, ok := addressAt(b, 0)
 		return ok && e == len(b)
-	case custos.TypeUSSSN, custos.TypeIMEI:
+	case custos.TypeUSSSN, custos.TypeIMEI, custos.TypeCNID, custos.TypeCNMobile, custos.TypeBankCard,
+		custos.TypeCNLandline, custos.TypeIntlPhone, custos.TypeCNUSCC, custos.TypeHKID, custos.TypeTWID,
+		custos.TypeIBAN:
+		if !writtenAs(t, v) {
+			return false
+		}
 		n, err := Normalize(t, v)
 		if err != nil {
 			return false
 		}
-		if t == custos.TypeUSSSN {
-			return validSSN([]byte(n))
-		}
-		return validIMEI([]byte(n))
+		return validNormalized(t, []byte(n))
 	}
 	for _, m := range Classify(v) {
 		if m.Type == t {
@@ -203,4 +205,66 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// writtenAs is a cheap pre-check for Valid: the characters of v are
+// ones a written form of t can hold (digits of any script, separators,
+// and the letters of the type). It keeps Valid from accepting values that
+// normalize to a valid identifier only because Normalize drops noise.
+func writtenAs(t custos.DataType, v string) bool {
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9', r >= '０' && r <= '９', cnDigit(r) != 0:
+		case r == ' ' || r == '-' || r == '.' || r == '\u3000' || r == '－' || r == '．':
+		case r == '+' && (t == custos.TypeCNMobile || t == custos.TypeIntlPhone):
+		case (r == '(' || r == ')') && (t == custos.TypeHKID || t == custos.TypeIntlPhone):
+		case r == 'x' || r == 'X' || r == 'Ｘ' || r == 'ｘ':
+			if t != custos.TypeCNID && t != custos.TypeCNUSCC && t != custos.TypeIBAN {
+				return false
+			}
+		case r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z':
+			switch t {
+			case custos.TypeCNUSCC, custos.TypeHKID, custos.TypeTWID, custos.TypeIBAN:
+			default:
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validNormalized applies the detectors' validators to a normalized value.
+func validNormalized(t custos.DataType, n []byte) bool {
+	switch t {
+	case custos.TypeCNID:
+		return validCNID18(n) || validCNID15(n)
+	case custos.TypeCNMobile:
+		return mobileSegment(n)
+	case custos.TypeBankCard:
+		return validBankCard(n)
+	case custos.TypeCNLandline:
+		return landline(n)
+	case custos.TypeIntlPhone:
+		if len(n) < 2 || n[0] != '+' {
+			return false
+		}
+		d := n[1:]
+		cc := countryCode(d)
+		return cc > 0 && len(d) >= 8 && len(d) <= 15 && len(d)-cc >= 6
+	case custos.TypeUSSSN:
+		return validSSN(n)
+	case custos.TypeIMEI:
+		return validIMEI(n)
+	case custos.TypeCNUSCC:
+		return validUSCC(n)
+	case custos.TypeHKID:
+		return validHKID(n)
+	case custos.TypeTWID:
+		return validTWID(n)
+	case custos.TypeIBAN:
+		return validIBAN(n)
+	}
+	return false
 }

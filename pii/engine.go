@@ -58,6 +58,7 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	base := len(dst)
 	n := len(text)
 	for i := 0; i < n; {
+		last := i
 		switch byteClass[text[i]] {
 		case clsNone:
 			i++
@@ -84,6 +85,9 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			i++
 		case clsCJK:
 			dst, i = d.cjk(dst, text, i)
+		}
+		if i <= last {
+			i = last + 1 // defensive: every handler must advance
 		}
 	}
 	return dst
@@ -280,7 +284,10 @@ func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match,
 	}
 	ng, end, glued := d.readRun(text, p)
 	if glued {
-		return d.word(dst, text, i)
+		if plus {
+			return dst, end
+		}
+		return d.word(dst, text, p)
 	}
 	for s := 0; s < ng; {
 		best := -1
