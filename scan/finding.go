@@ -1,0 +1,177 @@
+package scan
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/custos-dev/custos"
+)
+
+// Finding is one piece of personal information found in a file, or one
+// classified column of a database table. File findings fill Path, Offset,
+// Length and possibly Location; database findings fill System, Schema,
+// Table, Column and the sampling counts. Value is masked by
+// mask.Partial unless the scan was asked to reveal values.
+type Finding struct {
+	// Files.
+	Path     string // "dir/a.csv", or "a.zip!inner/b.csv" for a member of an archive
+	Location string // "" for bytes of Path; "Sheet1!B7" or an xlsx/docx part for extracted text
+	Offset   int64  // bytes from the start of Path (Location "") or of the extracted text
+	Length   int    // bytes
+
+	// Databases.
+	System      string // the DSN without credentials, e.g. postgres://127.0.0.1:5432/test
+	Schema      string
+	Table       string
+	Column      string
+	SQLType     string // the column's declared type
+	Sampled     int    // non-null values sampled
+	Matched     int    // sampled values in which Type was found
+	RowEstimate int64  // the database's estimate of the table's rows; -1 if unknown
+	Basis       string // "values", "name" or "values+name": what the classification rests on
+
+	// Both.
+	Type       custos.DataType
+	Category   custos.Category
+	Sensitive  bool    // Category is sensitive under PIPL Art. 28
+	Confidence float64 // 0..1
+	Value      string  // masked example of the value unless revealed
+}
+
+// IsColumn reports whether f describes a database column.
+func (f Finding) IsColumn() bool { return f.Table != "" }
+
+// Level is the sensitivity level of f's category: "sensitive" for the
+// PIPL Art. 28 sensitive categories, "personal" for other personal
+// information.
+func (f Finding) Level() string {
+	if f.Sensitive {
+		return "sensitive"
+	}
+	return "personal"
+}
+
+// fileJSON and columnJSON are the versioned wire forms (docs/scan.md).
+// Files and columns have different fields; neither carries zero-valued
+// fields of the other.
+type fileJSON struct {
+	Path       string  `json:"path"`
+	Location   string  `json:"location,omitempty"`
+	Offset     int64   `json:"offset"`
+	Length     int     `json:"length"`
+	Type       string  `json:"type"`
+	Category   string  `json:"category"`
+	Level      string  `json:"level"`
+	Confidence float64 `json:"confidence"`
+	Value      string  `json:"value"`
+}
+
+type columnJSON struct {
+	System      string  `json:"system"`
+	Schema      string  `json:"schema,omitempty"`
+	Table       string  `json:"table"`
+	Column      string  `json:"column"`
+	SQLType     string  `json:"sql_type,omitempty"`
+	Type        string  `json:"type"`
+	Category    string  `json:"category"`
+	Level       string  `json:"level"`
+	Confidence  float64 `json:"confidence"`
+	Basis       string  `json:"basis"`
+	Sampled     int     `json:"sampled"`
+	Matched     int     `json:"matched"`
+	RowEstimate int64   `json:"row_estimate"`
+	Value       string  `json:"value,omitempty"`
+}
+
+// MarshalJSON writes the file or the column form of f.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	if f.IsColumn() {
+		return json.Marshal(columnJSON{
+			System: f.System, Schema: f.Schema, Table: f.Table, Column: f.Column, SQLType: f.SQLType,
+			Type: f.Type, Category: f.Category, Level: f.Level(), Confidence: round3(f.Confidence),
+			Basis: f.Basis, Sampled: f.Sampled, Matched: f.Matched, RowEstimate: f.RowEstimate, Value: f.Value,
+		})
+	}
+	return json.Marshal(fileJSON{
+		Path: f.Path, Location: f.Location, Offset: f.Offset, Length: f.Length,
+		Type: f.Type, Category: f.Category, Level: f.Level(), Confidence: round3(f.Confidence), Value: f.Value,
+	})
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+// Note is something the scan could not do on one input: a skipped binary
+// file, an unreadable or malformed file. Notes never carry file content.
+type Note struct {
+	Path    string `json:"path"`
+	Kind    string `json:"kind"` // NoteSkipped or NoteError
+	Message string `json:"message"`
+}
+
+const (
+	NoteSkipped = "skipped"
+	NoteError   = "error"
+)
+
+// Summary counts what a scan did.
+type Summary struct {
+	Files      int                     `json:"files"`  // inputs read, archive members included
+	Bytes      int64                   `json:"bytes"`  // bytes scanned (decompressed, extracted)
+	Tables     int                     `json:"tables"` // database tables sampled
+	Columns    int                     `json:"columns"`
+	Skipped    int                     `json:"skipped"`
+	Errors     int                     `json:"errors"`
+	Findings   int                     `json:"findings"`
+	ByType     map[custos.DataType]int `json:"by_type"`
+	ByCategory map[custos.Category]int `json:"by_category"`
+	Sensitive  int                     `json:"sensitive"`
+	Duration   time.Duration           `json:"-"`
+	Seconds    float64                 `json:"seconds"`
+}
+
+// add counts f in s.
+func (s *Summary) add(f Finding) {
+	if s.ByType == nil {
+		s.ByType = map[custos.DataType]int{}
+		s.ByCategory = map[custos.Category]int{}
+	}
+	s.Findings++
+	s.ByType[f.Type]++
+	s.ByCategory[f.Category]++
+	if f.Sensitive {
+		s.Sensitive++
+	}
+}
+
+// Merge adds the counts of o to s (a file scan and a database scan in
+// one command).
+func (s *Summary) Merge(o Summary) {
+	s.Files += o.Files
+	s.Bytes += o.Bytes
+	s.Tables += o.Tables
+	s.Columns += o.Columns
+	s.Skipped += o.Skipped
+	s.Errors += o.Errors
+	s.Findings += o.Findings
+	s.Sensitive += o.Sensitive
+	if s.ByType == nil {
+		s.ByType = map[custos.DataType]int{}
+		s.ByCategory = map[custos.Category]int{}
+	}
+	for k, v := range o.ByType {
+		s.ByType[k] += v
+	}
+	for k, v := range o.ByCategory {
+		s.ByCategory[k] += v
+	}
+	s.Duration += o.Duration
+}
+
+// Count adds f to s; database scanners call it for each column finding.
+func (s *Summary) Count(f Finding) { s.add(f) }
+
+// Sink receives findings and notes in order. A Writer is a Sink.
+type Sink interface {
+	Finding(Finding) error
+	Note(Note) error
+}
