@@ -173,7 +173,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 			}
 		}
 	}
-	if pick < 0 {
+	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 {
 		return dst, max(p, ctx+3)
 	}
 	return append(dst, Match{Type: custos.TypeCNName, Offset: p, Length: offs[pick] - p, Confidence: c}), offs[pick]
@@ -327,7 +327,7 @@ func nameShape(b []byte) bool {
 	case n >= 3 && n <= 4 && compoundSurname(b[:6]):
 		return true
 	case n >= 2 && n <= 3:
-		return anchors[decode3(b, 0)]&anchorSurname != 0
+		return anchors[decode3(b, 0)]&anchorSurname != 0 && prefixAt(b, 3, titles) == 0
 	}
 	return false
 }

@@ -33,7 +33,8 @@ var contextWords = map[custos.DataType][]string{
 // negativeWords say the number next to them is a business identifier,
 // not a person's.
 var negativeWords = []string{"订单", "单号", "运单", "快递", "流水号", "交易号", "序列号", "批次", "工单",
-	"order", "tracking", "serial", "invoice", "sku", "txn", "transaction", "ref no", "batch", "_id", "uid", "msgid"}
+	"order", "tracking", "serial", "invoice", "sku", "txn", "transaction", "ref no", "batch", "_id", "uid", "msgid",
+	"version", "firmware", "版本", "固件", "build"}
 
 // window returns the bytes before start that can label a candidate
 // there: at most contextWindow of them, on the same line, and after the

@@ -335,6 +335,9 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 	start := d.groups[s].start
 	k := e - s + 1
 	if plus {
+		if dg[n-1] == 'X' {
+			return "", 0
+		}
 		if n == 13 && dg[0] == '8' && dg[1] == '6' && mobileSegment(dg[2:]) {
 			return custos.TypeCNMobile, 0.97
 		}
@@ -473,7 +476,11 @@ func (d *Detector) shaped(text []byte, i int) (m Match, end int, ok bool) {
 	case '.':
 		if glen <= 3 {
 			if e, ok := parseIPv4(text, i); ok {
-				return Match{Type: custos.TypeIPv4, Offset: i, Length: e - i, Confidence: 0.9}, e, true
+				_, c := adjust(text, i, custos.TypeIPv4, 0.9, false)
+				if c < MinConfidence {
+					return Match{}, e, true
+				}
+				return Match{Type: custos.TypeIPv4, Offset: i, Length: e - i, Confidence: c}, e, true
 			}
 			if s, e, ok := parseGeo(text, i); ok {
 				_, c := adjust(text, s, custos.TypeGeoCoord, 0.75, false)

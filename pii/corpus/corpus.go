@@ -96,7 +96,15 @@ func (g *Generator) filler() {
 // negative writes a hard negative: text shaped like personal data that is
 // not, or fails its check.
 func (g *Generator) negative() {
-	switch g.r.IntN(28) {
+	switch g.r.IntN(32) {
+	case 28: // a title, not a name
+		g.text(g.one("联系人：", "客户", "收件人 ") + string(nameSurnames[g.r.IntN(len(nameSurnames))]) + g.one("经理", "先生", "女士", "老师", "总", "师傅", "小姐") + "，")
+	case 29: // a firmware version shaped like an IPv4 address
+		g.text(fmt.Sprintf("firmware version %d.%d.%d.%d ", 1+g.r.IntN(9), g.r.IntN(20), g.r.IntN(10), g.r.IntN(200)))
+	case 30: // a 16-digit reference number with no label: sometimes passes Luhn and an issuer prefix
+		g.text("ref " + string(rune('1'+g.r.IntN(9))) + g.digits(15) + " ")
+	case 31: // Chinese numerals that are a quantity, not digits
+		g.text("共计一千二百三十四万五千六百七十八元，")
 	case 18:
 		g.text("user_id=" + string(rune('1'+g.r.IntN(9))) + g.digits(15) + " ")
 	case 19:
