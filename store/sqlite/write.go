@@ -237,12 +237,16 @@ func (w *writer) run(queue <-chan *request) {
 	}
 }
 
-// commit writes a group in one transaction. Each request runs under its
-// own savepoint, so a request that fails is undone alone and the others
-// still commit. Statements run under a background context: once taken, a
-// request is written whole or not at all, whatever its caller does.
+// commit writes a group in one transaction and answers its callers.
+// Statements run under a background context: once taken, a request is
+// written whole or not at all, whatever its caller does.
+//
+// Requests are not expected to fail on their own (appends skip duplicates
+// and validation happened in the caller), so there is no savepoint per
+// request: they cost more than the rest of the write. If the group fails
+// anyway, each request is retried alone, so that one bad request cannot
+// fail the others.
 func (w *writer) commit(group []*request) {
-	ctx := context.Background()
 	live := make([]*request, 0, len(group))
 	for _, r := range group {
 		if err := r.ctx.Err(); err != nil {
@@ -254,24 +258,28 @@ func (w *writer) commit(group []*request) {
 	if len(live) == 0 {
 		return
 	}
-	replies := make([]reply, len(live))
-	err := w.inTx(ctx, func() error {
-		for i, r := range live {
-			replies[i] = w.applyOne(ctx, r)
+	replies, err := w.commitGroup(live)
+	if err != nil && len(live) > 1 {
+		for _, r := range live {
+			w.commit([]*request{r})
 		}
-		return nil
-	})
+		return
+	}
 	for i, r := range live {
-		if err != nil && replies[i].err == nil {
-			replies[i] = reply{err: err}
+		if err != nil {
+			r.reply <- reply{err: err}
+			continue
 		}
 		r.reply <- replies[i]
 	}
 }
 
-func (w *writer) inTx(ctx context.Context, fn func() error) (err error) {
+// commitGroup applies every request in one transaction. It fails as a
+// whole if any request fails.
+func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
+	ctx := context.Background()
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -279,36 +287,23 @@ func (w *writer) inTx(ctx context.Context, fn func() error) (err error) {
 		}
 	}()
 	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM events`).Scan(&w.nextSeq); err != nil {
-		return fmt.Errorf("read next seq: %w", err)
+		return nil, fmt.Errorf("read next seq: %w", err)
 	}
 	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM logins`).Scan(&w.nextLoginSeq); err != nil {
-		return fmt.Errorf("read next login seq: %w", err)
+		return nil, fmt.Errorf("read next login seq: %w", err)
 	}
-	if err := fn(); err != nil {
-		return err
+	replies = make([]reply, len(group))
+	for i, r := range group {
+		res, err := r.apply(w)
+		if err != nil {
+			return nil, err
+		}
+		replies[i] = reply{res: res}
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	return nil
-}
-
-func (w *writer) applyOne(ctx context.Context, r *request) reply {
-	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT request"); err != nil {
-		return reply{err: fmt.Errorf("savepoint: %w", err)}
-	}
-	seq, loginSeq := w.nextSeq, w.nextLoginSeq
-	res, err := r.apply(w)
-	if err != nil {
-		w.nextSeq, w.nextLoginSeq = seq, loginSeq
-		if _, rbErr := w.conn.ExecContext(ctx, "ROLLBACK TO request"); rbErr != nil {
-			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
-		}
-	}
-	if _, relErr := w.conn.ExecContext(ctx, "RELEASE request"); relErr != nil && err == nil {
-		err = fmt.Errorf("release savepoint: %w", relErr)
-	}
-	return reply{res: res, err: err}
+	return replies, nil
 }
 
 func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {

@@ -1,0 +1,310 @@
+// Command store measures the embedded event store (store/sqlite): it
+// bulk-loads synthetic access events through AppendAccess in batches from
+// several concurrent writers (so group commit is exercised as the API
+// would), then measures the latency of history queries over random keys.
+// With -pg it also copies the subject index into PostgreSQL and measures
+// the same subject-history query there, as a peer on the same data.
+//
+//	go run ./bench/store -dir /tmp/custos-bench-1m -events 1000000
+//	go run ./bench/store -dir /tmp/custos-bench-1m -load=false -pg 'postgres://postgres@127.0.0.1:5432/test'
+//
+// Events are a pure function of (seed, index), so a reused data dir and
+// the query sampler agree on what was loaded.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/store/sqlite"
+)
+
+type config struct {
+	dir      string
+	events   int
+	actors   int
+	subjects int
+	days     int
+	batch    int
+	writers  int
+	queries  int
+	load     bool
+	seed     uint64
+	pg       string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.dir, "dir", "", "data directory (required; use a fresh one under /tmp to load)")
+	flag.IntVar(&c.events, "events", 1_000_000, "events to load")
+	flag.IntVar(&c.actors, "actors", 5000, "distinct actors")
+	flag.IntVar(&c.subjects, "subjects", 2_000_000, "distinct data subjects")
+	flag.IntVar(&c.days, "days", 90, "days the events are spread over")
+	flag.IntVar(&c.batch, "batch", 500, "events per AppendAccess call")
+	flag.IntVar(&c.writers, "writers", 4, "concurrent AppendAccess callers")
+	flag.IntVar(&c.queries, "queries", 1000, "random queries per kind")
+	flag.BoolVar(&c.load, "load", true, "load events (false: query an existing dir loaded with the same flags)")
+	flag.Uint64Var(&c.seed, "seed", 1, "generator seed")
+	flag.StringVar(&c.pg, "pg", "", "PostgreSQL URL: also measure the subject-history query there")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "store bench:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if c.dir == "" {
+		fmt.Fprintln(os.Stderr, "store bench: -dir is required")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), c); err != nil {
+		fmt.Fprintln(os.Stderr, "store bench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config) error {
+	fmt.Printf("# store bench: %d events, %d actors, %d subjects, %d days, batch %d, %d writers, GOMAXPROCS %d, %s\n",
+		c.events, c.actors, c.subjects, c.days, c.batch, c.writers, runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	s, err := sqlite.Open(ctx, c.dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	g := newGenerator(c)
+	if c.load {
+		if err := load(ctx, s, g, c); err != nil {
+			return err
+		}
+	}
+	if fi, err := os.Stat(s.Path()); err == nil {
+		fmt.Printf("database file: %.2f GiB\n", float64(fi.Size())/(1<<30))
+	}
+	samples := g.samples(c.queries)
+	if err := queries(ctx, s, g, samples); err != nil {
+		return err
+	}
+	if c.pg != "" {
+		if err := pgPeer(ctx, c, s, samples); err != nil {
+			return fmt.Errorf("postgres peer: %w", err)
+		}
+	}
+	return nil
+}
+
+// generator makes event i deterministically.
+type generator struct {
+	c     config
+	start time.Time
+	step  time.Duration
+}
+
+var systems = []struct {
+	name    string
+	objects []string
+}{
+	{"pss", []string{"passengers", "bookings", "tickets", "loyalty", "checkin", "baggage"}},
+	{"crm", []string{"customers", "contacts", "cases", "complaints"}},
+	{"billing", []string{"accounts", "invoices", "payments", "refunds", "cards"}},
+	{"hr", []string{"employees", "payroll", "leave"}},
+	{"credit", []string{"reports", "applications", "consents", "scores", "disputes", "inquiries", "limits"}},
+}
+
+var actions = []custos.Action{custos.ActionRead, custos.ActionRead, custos.ActionRead, custos.ActionSearch, custos.ActionExport, custos.ActionUpdate}
+
+func newGenerator(c config) *generator {
+	end := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	span := time.Duration(c.days) * 24 * time.Hour
+	return &generator{c: c, start: end.Add(-span), step: span / time.Duration(c.events)}
+}
+
+func (g *generator) end() time.Time { return g.start.Add(time.Duration(g.c.days) * 24 * time.Hour) }
+
+func subjectHash(n int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "subject-%d", n))
+	return hex.EncodeToString(sum[:])
+}
+
+func (g *generator) event(i int) custos.AccessEvent {
+	r := rand.New(rand.NewPCG(g.c.seed, uint64(i)))
+	sys := systems[r.IntN(len(systems))]
+	// Events arrive roughly in time order, a few seconds of jitter apart.
+	at := g.start.Add(time.Duration(i)*g.step + time.Duration(r.IntN(5000))*time.Millisecond)
+	actor := r.IntN(g.c.actors)
+	e := custos.AccessEvent{
+		ID:   fmt.Sprintf("ev-%010d", i),
+		Time: at,
+		Actor: custos.Actor{ID: fmt.Sprintf("emp-%05d", actor), Roles: []string{"agent"},
+			OrgUnit: fmt.Sprintf("unit-%03d", actor/50)},
+		Source:   custos.Source{IP: fmt.Sprintf("10.%d.%d.%d", actor/65536%256, actor/256%256, actor%256), Session: fmt.Sprintf("s-%d-%d", actor, i/200)},
+		Channel:  custos.ChannelIngest,
+		Action:   actions[r.IntN(len(actions))],
+		Resource: custos.Resource{System: sys.name, Object: sys.objects[r.IntN(len(sys.objects))], Route: "/api/v1/records/{id}"},
+		Purpose:  custos.Purpose{Name: "customer_service", Ticket: fmt.Sprintf("INC-%d", r.IntN(1_000_000))},
+		Decision: custos.DecisionAllow,
+		Outcome:  custos.OutcomeSuccess,
+	}
+	n := 1 + r.IntN(3)
+	for range n {
+		e.Subjects = append(e.Subjects, custos.Subject{Type: "cn_id", Hash: subjectHash(r.IntN(g.c.subjects)), Masked: "110***********123X"})
+	}
+	e.DataTypes = []string{"cn_id", "cn_mobile"}
+	e.Categories = []string{"identity", "contact"}
+	e.Records = int64(n)
+	e.Bytes = int64(200 * n)
+	return e
+}
+
+func load(ctx context.Context, s *sqlite.Store, g *generator, c config) error {
+	batches := make(chan []custos.AccessEvent, 2*c.writers)
+	go func() {
+		defer close(batches)
+		for i := 0; i < c.events; i += c.batch {
+			b := make([]custos.AccessEvent, 0, c.batch)
+			for j := i; j < min(i+c.batch, c.events); j++ {
+				b = append(b, g.event(j))
+			}
+			batches <- b
+		}
+	}()
+	var (
+		mu       sync.Mutex
+		stored   int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	begin := time.Now()
+	lastReport, lastStored := begin, 0
+	for range c.writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				res, err := s.AppendAccess(ctx, b)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				stored += res.Stored
+				if now := time.Now(); now.Sub(lastReport) >= 30*time.Second {
+					slog.Info("loading", "stored", stored, "events_per_s", int(float64(stored-lastStored)/now.Sub(lastReport).Seconds()))
+					lastReport, lastStored = now, stored
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	elapsed := time.Since(begin)
+	fmt.Printf("load: %d events stored in %s: %.0f events/s (every AppendAccess fsync'd)\n",
+		stored, elapsed.Round(time.Millisecond), float64(stored)/elapsed.Seconds())
+	return nil
+}
+
+// sample is one random query's keys, drawn from loaded events so that
+// subject queries hit subjects that exist.
+type sample struct {
+	subject     string
+	actor       string
+	system      string
+	object      string
+	windowStart time.Time
+}
+
+func (g *generator) samples(n int) []sample {
+	r := rand.New(rand.NewPCG(g.c.seed+1, 0))
+	span := time.Duration(g.c.days) * 24 * time.Hour
+	out := make([]sample, n)
+	for k := range out {
+		e := g.event(r.IntN(g.c.events))
+		out[k] = sample{
+			subject:     e.Subjects[0].Hash,
+			actor:       e.Actor.ID,
+			system:      e.Resource.System,
+			object:      e.Resource.Object,
+			windowStart: g.start.Add(time.Duration(r.Int64N(int64(span - 24*time.Hour)))),
+		}
+	}
+	return out
+}
+
+type latencies struct {
+	d    []time.Duration
+	rows int
+}
+
+func pct(l *latencies, p float64) time.Duration {
+	slices.Sort(l.d)
+	return l.d[min(len(l.d)-1, int(p*float64(len(l.d))))]
+}
+
+func (l *latencies) String() string {
+	return fmt.Sprintf("n=%d p50=%s p99=%s max=%s mean_rows=%.1f", len(l.d),
+		pct(l, 0.50).Round(time.Microsecond), pct(l, 0.99).Round(time.Microsecond), pct(l, 1).Round(time.Microsecond),
+		float64(l.rows)/float64(len(l.d)))
+}
+
+func measure(samples []sample, q func(sample) (int, error)) (*latencies, error) {
+	l := &latencies{}
+	for _, s := range samples {
+		t0 := time.Now()
+		n, err := q(s)
+		if err != nil {
+			return nil, err
+		}
+		l.d = append(l.d, time.Since(t0))
+		l.rows += n
+	}
+	return l, nil
+}
+
+func queries(ctx context.Context, s *sqlite.Store, g *generator, samples []sample) error {
+	last30 := g.end().Add(-30 * 24 * time.Hour)
+	for _, q := range []struct {
+		name string
+		fn   func(sample) ([]custos.StoredAccess, error)
+	}{
+		{"SubjectAccesses (limit 100)", func(x sample) ([]custos.StoredAccess, error) {
+			return s.SubjectAccesses(ctx, "cn_id", x.subject, custos.Query{Limit: 100})
+		}},
+		{"ActorAccesses (limit 100, last 30 days)", func(x sample) ([]custos.StoredAccess, error) {
+			return s.ActorAccesses(ctx, x.actor, custos.Query{From: last30, Limit: 100})
+		}},
+		{"ResourceAccesses system+object (limit 100)", func(x sample) ([]custos.StoredAccess, error) {
+			return s.ResourceAccesses(ctx, x.system, x.object, custos.Query{Limit: 100})
+		}},
+		{"ResourceAccesses system, random 1-day window (limit 100)", func(x sample) ([]custos.StoredAccess, error) {
+			return s.ResourceAccesses(ctx, x.system, "", custos.Query{From: x.windowStart, To: x.windowStart.Add(24 * time.Hour), Limit: 100})
+		}},
+	} {
+		l, err := measure(samples, func(x sample) (int, error) {
+			res, err := q.fn(x)
+			return len(res), err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.name, err)
+		}
+		fmt.Printf("sqlite %-58s %s\n", q.name, l)
+	}
+	return nil
+}
