@@ -218,10 +218,7 @@ func writtenAs(t custos.DataType, v string) bool {
 		case r == ' ' || r == '-' || r == '.' || r == '\u3000' || r == '－' || r == '．':
 		case r == '+' && (t == custos.TypeCNMobile || t == custos.TypeIntlPhone):
 		case (r == '(' || r == ')') && (t == custos.TypeHKID || t == custos.TypeIntlPhone):
-		case r == 'x' || r == 'X' || r == 'Ｘ' || r == 'ｘ':
-			if t != custos.TypeCNID && t != custos.TypeCNUSCC && t != custos.TypeIBAN {
-				return false
-			}
+		case (r == 'x' || r == 'X' || r == 'Ｘ' || r == 'ｘ') && t == custos.TypeCNID:
 		case r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z':
 			switch t {
 			case custos.TypeCNUSCC, custos.TypeHKID, custos.TypeTWID, custos.TypeIBAN:

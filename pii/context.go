@@ -116,7 +116,11 @@ var (
 // meets mask, and that word's mask; -1 when there is none.
 func ctxScan(w []byte, mask uint32) (int, uint32) {
 	for i := len(w) - 2; i >= 0; i-- {
-		b := ctxIndex[uint16(lower(w[i]))<<8|uint16(lower(w[i+1]))]
+		key := uint16(lower(w[i]))<<8 | uint16(lower(w[i+1]))
+		if ctxBits[key>>6]&(1<<(key&63)) == 0 {
+			continue
+		}
+		b := ctxIndex[key]
 		if b == 0 {
 			continue
 		}
@@ -178,3 +182,15 @@ func labelledBy(text []byte, start int, t custos.DataType) bool {
 	}
 	return true
 }
+
+// ctxBits is the set of keys in ctxIndex as an 8 KiB bitmap that stays in
+// the L1 cache while windows are scanned.
+var ctxBits = func() *[1 << 10]uint64 {
+	var b [1 << 10]uint64
+	for k, v := range ctxIndex {
+		if v != 0 {
+			b[k>>6] |= 1 << (k & 63)
+		}
+	}
+	return &b
+}()

@@ -99,3 +99,16 @@ var anchors = func() *[0x10000]uint8 {
 	return &t
 }()
 
+
+// anchorBits has a bit set for every character that starts a detector
+// (plate, name, address, digit); road, number and surname flags alone
+// start nothing.
+var anchorBits = func() *[1 << 10]uint64 {
+	var b [1 << 10]uint64
+	for r, f := range anchors {
+		if f&(anchorPlate|anchorName|anchorAddress|anchorAddressContext|anchorDigit) != 0 {
+			b[r>>6] |= 1 << (r & 63)
+		}
+	}
+	return &b
+}()

@@ -84,6 +84,15 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			}
 			i++
 		case clsCJK:
+			// most Han characters start nothing: test an 8 KiB bitmap
+			// before calling out
+			if i+2 < n {
+				r := rune(text[i]&0x0F)<<12 | rune(text[i+1]&0x3F)<<6 | rune(text[i+2]&0x3F)
+				if anchorBits[r>>6]&(1<<(r&63)) == 0 {
+					i += 3
+					continue
+				}
+			}
 			dst, i = d.cjk(dst, text, i)
 		}
 		if i <= last {
