@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/custos-dev/custos"
 )
@@ -15,26 +16,57 @@ import (
 // instead of silently scanning millions of rows (TestQueryPlans checks the
 // plans too). Time bounds are half-open, From <= time < To, and are
 // checked on the index entries before any event row is read.
+//
+// A time bound also becomes a sequence bound through seq_hours (see
+// migration 0002), so that a window far in the past is found without
+// scanning everything newer than it.
 
-const subjectQuery = `SELECT e.seq, e.doc FROM event_subjects s JOIN events e ON e.seq = s.seq
-	WHERE s.subject_type = ? AND s.subject_hash = ? AND s.seq < ? AND s.time >= ? AND s.time < ?
-	ORDER BY s.seq DESC LIMIT ?`
+// history is one history query: the rows and index to read, and the
+// equality condition on the index's leading columns.
+type history struct {
+	from   string // FROM clause, with INDEXED BY
+	prefix string // "s." when the seq and time columns are the subject index's
+	doc    string // the document column
+	key    string // equality on the leading index columns, e.g. "actor = ?"
+	hours  bool   // narrow time bounds through seq_hours (access events only)
+}
 
-const actorQuery = `SELECT seq, doc FROM events INDEXED BY events_actor
-	WHERE actor = ? AND seq < ? AND time >= ? AND time < ?
-	ORDER BY seq DESC LIMIT ?`
+var (
+	subjectHistory = history{
+		from:   "event_subjects s JOIN events e ON e.seq = s.seq",
+		prefix: "s.",
+		doc:    "e.doc",
+		key:    "s.subject_type = ? AND s.subject_hash = ?",
+		hours:  true,
+	}
+	actorHistory    = history{from: "events INDEXED BY events_actor", doc: "doc", key: "actor = ?", hours: true}
+	systemHistory   = history{from: "events INDEXED BY events_system", doc: "doc", key: "system = ?", hours: true}
+	resourceHistory = history{from: "events INDEXED BY events_resource", doc: "doc", key: "system = ? AND object = ?", hours: true}
+	// Logins are few per account; they have no seq_hours.
+	accountHistory = history{from: "logins INDEXED BY logins_account", doc: "doc", key: "account = ?"}
+)
 
-const systemQuery = `SELECT seq, doc FROM events INDEXED BY events_system
-	WHERE system = ? AND seq < ? AND time >= ? AND time < ?
-	ORDER BY seq DESC LIMIT ?`
-
-const resourceQuery = `SELECT seq, doc FROM events INDEXED BY events_resource
-	WHERE system = ? AND object = ? AND seq < ? AND time >= ? AND time < ?
-	ORDER BY seq DESC LIMIT ?`
-
-const accountQuery = `SELECT seq, doc FROM logins INDEXED BY logins_account
-	WHERE account = ? AND seq < ? AND time >= ? AND time < ?
-	ORDER BY seq DESC LIMIT ?`
+// sql builds the statement and its arguments for q.
+func (h history) sql(q custos.Query, keyArgs ...any) (string, []any) {
+	before, from, to, limit := bounds(q)
+	seq, tm := h.prefix+"seq", h.prefix+"time"
+	var b strings.Builder
+	fmt.Fprintf(&b, "SELECT %s, %s FROM %s WHERE %s AND %s < ? AND %s >= ? AND %s < ?",
+		seq, h.doc, h.from, h.key, seq, tm, tm)
+	args := append(keyArgs, before, from, to)
+	if h.hours {
+		if !q.From.IsZero() {
+			fmt.Fprintf(&b, " AND %s >= (SELECT coalesce(min(min_seq), %d) FROM seq_hours WHERE hour >= ?)", seq, int64(math.MaxInt64))
+			args = append(args, hourOf(from))
+		}
+		if !q.To.IsZero() {
+			fmt.Fprintf(&b, " AND %s <= (SELECT coalesce(max(max_seq), 0) FROM seq_hours WHERE hour <= ?)", seq)
+			args = append(args, hourOf(to-1))
+		}
+	}
+	fmt.Fprintf(&b, " ORDER BY %s DESC LIMIT ?", seq)
+	return b.String(), append(args, limit)
+}
 
 const accessSinceQuery = `SELECT seq, doc FROM events WHERE seq > ? ORDER BY seq LIMIT ?`
 
@@ -67,8 +99,8 @@ func clampLimit(n int) int {
 
 // SubjectAccesses returns accesses that touched the subject, newest first.
 func (s *Store) SubjectAccesses(ctx context.Context, subjectType, hash string, q custos.Query) ([]custos.StoredAccess, error) {
-	before, from, to, limit := bounds(q)
-	out, err := queryAccess(ctx, s.rdb, limit, subjectQuery, subjectType, hash, before, from, to, limit)
+	query, args := subjectHistory.sql(q, subjectType, hash)
+	out, err := queryAccess(ctx, s.rdb, clampLimit(q.Limit), query, args...)
 	if err != nil {
 		// The hash is a keyed hash, safe to name; the value never gets here.
 		return nil, fmt.Errorf("sqlite: accesses of subject %s/%s: %w", subjectType, hash, err)
@@ -78,8 +110,8 @@ func (s *Store) SubjectAccesses(ctx context.Context, subjectType, hash string, q
 
 // ActorAccesses returns an actor's accesses, newest first.
 func (s *Store) ActorAccesses(ctx context.Context, actorID string, q custos.Query) ([]custos.StoredAccess, error) {
-	before, from, to, limit := bounds(q)
-	out, err := queryAccess(ctx, s.rdb, limit, actorQuery, actorID, before, from, to, limit)
+	query, args := actorHistory.sql(q, actorID)
+	out, err := queryAccess(ctx, s.rdb, clampLimit(q.Limit), query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: accesses of actor %s: %w", actorID, err)
 	}
@@ -89,14 +121,11 @@ func (s *Store) ActorAccesses(ctx context.Context, actorID string, q custos.Quer
 // ResourceAccesses returns accesses to a system, or to one object of it
 // when object is not empty, newest first.
 func (s *Store) ResourceAccesses(ctx context.Context, system, object string, q custos.Query) ([]custos.StoredAccess, error) {
-	before, from, to, limit := bounds(q)
-	var out []custos.StoredAccess
-	var err error
-	if object == "" {
-		out, err = queryAccess(ctx, s.rdb, limit, systemQuery, system, before, from, to, limit)
-	} else {
-		out, err = queryAccess(ctx, s.rdb, limit, resourceQuery, system, object, before, from, to, limit)
+	query, args := systemHistory.sql(q, system)
+	if object != "" {
+		query, args = resourceHistory.sql(q, system, object)
 	}
+	out, err := queryAccess(ctx, s.rdb, clampLimit(q.Limit), query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: accesses of resource %s/%s: %w", system, object, err)
 	}
@@ -105,8 +134,8 @@ func (s *Store) ResourceAccesses(ctx context.Context, system, object string, q c
 
 // AccountLogins returns an account's logins, newest first.
 func (s *Store) AccountLogins(ctx context.Context, account string, q custos.Query) ([]custos.StoredLogin, error) {
-	before, from, to, limit := bounds(q)
-	out, err := queryLogins(ctx, s.rdb, limit, accountQuery, account, before, from, to, limit)
+	query, args := accountHistory.sql(q, account)
+	out, err := queryLogins(ctx, s.rdb, clampLimit(q.Limit), query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: logins of account %s: %w", account, err)
 	}

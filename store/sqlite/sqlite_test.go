@@ -138,18 +138,36 @@ func TestPragmas(t *testing.T) {
 // no sorting, whatever the table size.
 func TestQueryPlans(t *testing.T) {
 	s := openTest(t)
-	for name, q := range map[string]struct {
+	type plan struct {
 		sql  string
 		args []any
+	}
+	plans := map[string]plan{
+		"since":  {accessSinceQuery, []any{1, 2}},
+		"logins": {loginsSinceQuery, []any{1, 2}},
+	}
+	now := time.Now()
+	for name, h := range map[string]struct {
+		h    history
+		keys []any
 	}{
-		"subject":  {subjectQuery, []any{"cn_id", "h", 1, 2, 3, 4}},
-		"actor":    {actorQuery, []any{"a", 1, 2, 3, 4}},
-		"system":   {systemQuery, []any{"s", 1, 2, 3, 4}},
-		"resource": {resourceQuery, []any{"s", "o", 1, 2, 3, 4}},
-		"account":  {accountQuery, []any{"a", 1, 2, 3, 4}},
-		"since":    {accessSinceQuery, []any{1, 2}},
-		"logins":   {loginsSinceQuery, []any{1, 2}},
+		"subject":  {subjectHistory, []any{"cn_id", "h"}},
+		"actor":    {actorHistory, []any{"a"}},
+		"system":   {systemHistory, []any{"s"}},
+		"resource": {resourceHistory, []any{"s", "o"}},
+		"account":  {accountHistory, []any{"a"}},
 	} {
+		for bname, q := range map[string]custos.Query{
+			"unbounded": {},
+			"from":      {From: now},
+			"to":        {To: now},
+			"window":    {From: now, To: now.Add(time.Hour), Before: 10, Limit: 5},
+		} {
+			sql, args := h.h.sql(q, h.keys...)
+			plans[name+"/"+bname] = plan{sql, args}
+		}
+	}
+	for name, q := range plans {
 		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+q.sql, q.args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

@@ -170,10 +170,21 @@ type writer struct {
 	insertLogin   *sql.Stmt
 	setOffset     *sql.Stmt
 
+	upsertHour *sql.Stmt
+
 	// Next sequence numbers, read at the start of each transaction.
 	nextSeq      int64
 	nextLoginSeq int64
+	// Sequence range of each event hour written in this transaction, for
+	// seq_hours.
+	hours map[int64]seqRange
 }
+
+type seqRange struct{ min, max int64 }
+
+// hourOf is the seq_hours bucket of a Unix-ns time. It must match the
+// backfill in migration 0002 (integer division truncates in both).
+func hourOf(unixNano int64) int64 { return unixNano / int64(time.Hour) }
 
 func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 	conn, err := db.Conn(ctx)
@@ -192,6 +203,8 @@ func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
 		{&w.insertLogin, `INSERT INTO logins (seq, id, time, account, source_ip, system, outcome, doc)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&w.upsertHour, `INSERT INTO seq_hours (hour, min_seq, max_seq) VALUES (?, ?, ?)
+			ON CONFLICT (hour) DO UPDATE SET min_seq = min(min_seq, excluded.min_seq), max_seq = max(max_seq, excluded.max_seq)`},
 		{&w.setOffset, `INSERT INTO consumer_offsets (consumer, seq, updated) VALUES (?, ?, ?)
 			ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated = excluded.updated`},
 	} {
@@ -204,7 +217,7 @@ func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, st := range []*sql.Stmt{w.insertEvent, w.insertSubject, w.insertLogin, w.setOffset} {
+	for _, st := range []*sql.Stmt{w.insertEvent, w.insertSubject, w.insertLogin, w.upsertHour, w.setOffset} {
 		if st != nil {
 			st.Close()
 		}
@@ -292,6 +305,7 @@ func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
 	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM logins`).Scan(&w.nextLoginSeq); err != nil {
 		return nil, fmt.Errorf("read next login seq: %w", err)
 	}
+	w.hours = map[int64]seqRange{}
 	replies = make([]reply, len(group))
 	for i, r := range group {
 		res, err := r.apply(w)
@@ -299,6 +313,11 @@ func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
 			return nil, err
 		}
 		replies[i] = reply{res: res}
+	}
+	for h, r := range w.hours {
+		if _, err := w.upsertHour.Exec(h, r.min, r.max); err != nil {
+			return nil, fmt.Errorf("update seq_hours: %w", err)
+		}
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
@@ -325,6 +344,12 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 			if _, err := w.insertSubject.Exec(sub.Type, sub.Hash, w.nextSeq, e.time, e.actor); err != nil {
 				return custos.AppendResult{}, fmt.Errorf("index subjects of %s: %w", e.id, err)
 			}
+		}
+		h := hourOf(e.time)
+		if r, ok := w.hours[h]; ok {
+			w.hours[h] = seqRange{min(r.min, w.nextSeq), max(r.max, w.nextSeq)}
+		} else {
+			w.hours[h] = seqRange{w.nextSeq, w.nextSeq}
 		}
 		w.nextSeq++
 		res.Stored++
