@@ -105,6 +105,34 @@ type cell struct {
 // on. The error returned is a failure of the scan itself (a sink that
 // cannot write, a cancelled context); the summary is valid either way.
 func Files(ctx context.Context, paths []string, opt Options, sink Sink) (Summary, error) {
+	inputs, total := collect(paths)
+	return run(ctx, opt, sink, total, len(inputs), func(ctx context.Context, s *scanner) {
+		for _, in := range inputs {
+			if ctx.Err() != nil {
+				return
+			}
+			if in.err != nil {
+				s.noteErr(ctx, in.path, in.err)
+				continue
+			}
+			s.file(ctx, in.path)
+		}
+	})
+}
+
+// Reader scans one stream (standard input, an HTTP body) named name in
+// findings. Archives and documents in it are opened as in Files; a zip
+// or xlsx is held in memory up to Options.MaxBuffered to be opened.
+func Reader(ctx context.Context, r io.Reader, name string, opt Options, sink Sink) (Summary, error) {
+	return run(ctx, opt, sink, 0, 1, func(ctx context.Context, s *scanner) {
+		s.stream(ctx, countingReader{r: r, n: &s.read}, nil, name, 0)
+		s.files.Add(1)
+	})
+}
+
+// run starts the workers, lets produce read the inputs and submit units,
+// and hands the results to sink in the order they were submitted.
+func run(ctx context.Context, opt Options, sink Sink, total int64, files int, produce func(context.Context, *scanner)) (Summary, error) {
 	opt = opt.withDefaults()
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -127,26 +155,14 @@ func Files(ctx context.Context, paths []string, opt Options, sink Sink) (Summary
 			s.worker()
 		}()
 	}
-
-	inputs, total := collect(paths)
 	var stopProgress func()
 	if opt.Progress != nil {
-		stopProgress = s.progress(opt.Progress, total, len(inputs))
+		stopProgress = s.progress(opt.Progress, total, files)
 	}
-
 	go func() {
 		defer close(s.order)
 		defer close(s.work)
-		for _, in := range inputs {
-			if ctx.Err() != nil {
-				return
-			}
-			if in.err != nil {
-				s.noteErr(ctx, in.path, in.err)
-				continue
-			}
-			s.file(ctx, in.path)
-		}
+		produce(ctx, s)
 	}()
 
 	var sum Summary
