@@ -86,7 +86,7 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 		case clsCJK:
 			// most Han characters start nothing: test an 8 KiB bitmap
 			// before calling out
-			if i+2 < n {
+			if i+2 < n && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
 				r := rune(text[i]&0x0F)<<12 | rune(text[i+1]&0x3F)<<6 | rune(text[i+2]&0x3F)
 				if anchorBits[r>>6]&(1<<(r&63)) == 0 {
 					i += 3
@@ -117,16 +117,21 @@ func wordEnd(text []byte, i int) int {
 	return i
 }
 
-// decode3 decodes the 3-byte UTF-8 sequence at text[i], or returns 0.
+// decode3 decodes the 3-byte UTF-8 sequence at text[i], or returns 0
+// for anything else (ASCII, other lengths, invalid or overlong bytes).
 func decode3(text []byte, i int) rune {
-	if i+2 >= len(text) {
+	if i+2 >= len(text) || text[i]&0xF0 != 0xE0 {
 		return 0
 	}
 	b1, b2 := text[i+1], text[i+2]
 	if b1&0xC0 != 0x80 || b2&0xC0 != 0x80 {
 		return 0
 	}
-	return rune(text[i]&0x0F)<<12 | rune(b1&0x3F)<<6 | rune(b2&0x3F)
+	r := rune(text[i]&0x0F)<<12 | rune(b1&0x3F)<<6 | rune(b2&0x3F)
+	if r < 0x800 || r >= 0xD800 && r <= 0xDFFF {
+		return 0
+	}
+	return r
 }
 
 // digitAt returns the ASCII digit written at text[i] — an ASCII digit, a
@@ -360,7 +365,7 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 			return adjust(text, start, custos.TypeCNID, 0.97, true)
 		}
 		if validUSCC(dg) {
-			return adjust(text, start, custos.TypeCNUSCC, 0.95, true)
+			return adjust(text, start, custos.TypeCNUSCC, 0.97, true)
 		}
 		return "", 0
 	}
@@ -370,7 +375,7 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 			return adjust(text, start, custos.TypeCNID, 0.97, true)
 		}
 		if validUSCC(dg) {
-			return adjust(text, start, custos.TypeCNUSCC, 0.95, true)
+			return adjust(text, start, custos.TypeCNUSCC, 0.97, true)
 		}
 		if validRegion(dg) && validDate(atoi(dg[6:10]), atoi(dg[10:12]), atoi(dg[12:14])) {
 			return "", 0 // an ID with a wrong check digit, not a card
