@@ -29,11 +29,29 @@ func byFirst(words []string) map[rune][]string {
 	return m
 }
 
-var (
-	nameContextIdx    = byFirst(nameContext)
-	addressContextIdx = byFirst(addressContext)
-	divisionIdx       = byFirst(divisions)
-)
+// anchorWords are the dictionary words by first character, in one map so
+// that an anchor costs one lookup.
+type anchorWords struct{ names, addressContext, divisions []string }
+
+var wordsAt = func() map[rune]*anchorWords {
+	m := make(map[rune]*anchorWords)
+	get := func(r rune) *anchorWords {
+		if m[r] == nil {
+			m[r] = &anchorWords{}
+		}
+		return m[r]
+	}
+	for r, ws := range byFirst(nameContext) {
+		get(r).names = ws
+	}
+	for r, ws := range byFirst(addressContext) {
+		get(r).addressContext = ws
+	}
+	for r, ws := range byFirst(divisions) {
+		get(r).divisions = ws
+	}
+	return m
+}()
 
 // prefixAt returns the length of the longest word of ws at text[i], or 0.
 func prefixAt(text []byte, i int, ws []string) int {
@@ -59,20 +77,21 @@ func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
 	}
 	if f&anchorPlate != 0 {
 		if e, ok := plateAt(text, i); ok {
-			_, c := adjust(text, i, custos.TypeCNPlate, 0.85, false)
+			_, c := adjust(text, i, kCNPlate, 0.85, false)
 			if c >= MinConfidence {
 				dst = append(dst, Match{Type: custos.TypeCNPlate, Offset: i, Length: e - i, Confidence: c})
 			}
 			return dst, e
 		}
 	}
+	aw := wordsAt[r]
 	if f&anchorName != 0 {
-		if l := prefixAt(text, i, nameContextIdx[r]); l > 0 {
+		if l := prefixAt(text, i, aw.names); l > 0 {
 			return d.nameAfter(dst, text, i+l, i)
 		}
 	}
 	if f&anchorAddressContext != 0 {
-		if l := prefixAt(text, i, addressContextIdx[r]); l > 0 {
+		if l := prefixAt(text, i, aw.addressContext); l > 0 {
 			p := skipSeps(text, i+l)
 			if e, ok := addressAt(text, p); ok {
 				return append(dst, Match{Type: custos.TypeCNAddress, Offset: p, Length: e - p, Confidence: 0.92}), e
@@ -81,10 +100,10 @@ func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
 		}
 	}
 	if f&anchorAddress != 0 {
-		if l := prefixAt(text, i, divisionIdx[r]); l > 0 {
+		if l := prefixAt(text, i, aw.divisions); l > 0 {
 			if e, ok := addressAt(text, i); ok {
 				c := 0.85
-				if inContext(text, i, custos.TypeCNAddress) {
+				if inContext(text, i, kCNAddress) {
 					c = 0.95
 				}
 				return append(dst, Match{Type: custos.TypeCNAddress, Offset: i, Length: e - i, Confidence: c}), e
@@ -128,7 +147,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 		if r == 0 || anchors[r]&anchorName == 0 {
 			break
 		}
-		l := prefixAt(text, p, nameContextIdx[r])
+		l := prefixAt(text, p, wordsAt[r].names)
 		if l == 0 {
 			break
 		}
@@ -154,7 +173,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 	}
 	sl := 0
 	switch {
-	case cnt >= 3 && compoundSurname(text[p:p+6]):
+	case cnt >= 3 && anchors[rs[0]]&anchorCompound != 0 && compoundSurname(text[p:p+6]):
 		sl = 2
 	case anchors[rs[0]]&anchorSurname != 0:
 		sl = 1

@@ -143,20 +143,20 @@ func ctxScan(w []byte, mask uint32) (int, uint32) {
 // contextOf says what the line before start suggests about a candidate of
 // type t: +1 when a word of t is nearer than any negative word, -1 when a
 // negative word (order, tracking, serial number) is nearer, 0 for neither.
-func contextOf(text []byte, start int, t custos.DataType) int {
-	k, m := ctxScan(window(text, start), ctxBit[t]|negBit)
+func contextOf(text []byte, start int, t kind) int {
+	k, m := ctxScan(window(text, start), t.bit|negBit)
 	switch {
 	case k < 0:
 		return 0
-	case m&ctxBit[t] != 0:
+	case m&t.bit != 0:
 		return 1
 	}
 	return -1
 }
 
 // inContext reports whether the line before start names type t.
-func inContext(text []byte, start int, t custos.DataType) bool {
-	k, _ := ctxScan(window(text, start), ctxBit[t])
+func inContext(text []byte, start int, t kind) bool {
+	k, _ := ctxScan(window(text, start), t.bit)
 	return k >= 0
 }
 
@@ -164,9 +164,9 @@ func inContext(text []byte, start int, t custos.DataType) bool {
 // start directly: only separators (spaces, colons, full-width punctuation,
 // Han characters) lie between them, no other ASCII value. Used where a
 // token shape alone says little (PNRs are any six capitals).
-func labelledBy(text []byte, start int, t custos.DataType) bool {
+func labelledBy(text []byte, start int, t kind) bool {
 	w := window(text, start)
-	k, _ := ctxScan(w, ctxBit[t])
+	k, _ := ctxScan(w, t.bit)
 	if k < 0 {
 		return false
 	}
@@ -194,3 +194,37 @@ var ctxBits = func() *[1 << 10]uint64 {
 	}
 	return &b
 }()
+
+// kind is a data type with its context bit, looked up once at start-up
+// rather than per candidate.
+type kind struct {
+	t   custos.DataType
+	bit uint32
+}
+
+func kindOf(t custos.DataType) kind { return kind{t, ctxBit[t]} }
+
+var (
+	kCNID        = kindOf(custos.TypeCNID)
+	kCNMobile    = kindOf(custos.TypeCNMobile)
+	kCNLandline  = kindOf(custos.TypeCNLandline)
+	kBankCard    = kindOf(custos.TypeBankCard)
+	kCNUSCC      = kindOf(custos.TypeCNUSCC)
+	kCNPassport  = kindOf(custos.TypeCNPassport)
+	kCNPlate     = kindOf(custos.TypeCNPlate)
+	kHKID        = kindOf(custos.TypeHKID)
+	kTWID        = kindOf(custos.TypeTWID)
+	kHKMOPermit  = kindOf(custos.TypeHKMOPermit)
+	kEmail       = kindOf(custos.TypeEmail)
+	kIMEI        = kindOf(custos.TypeIMEI)
+	kGeoCoord    = kindOf(custos.TypeGeoCoord)
+	kCNName      = kindOf(custos.TypeCNName)
+	kCNAddress   = kindOf(custos.TypeCNAddress)
+	kFlightPNR   = kindOf(custos.TypeFlightPNR)
+	kIBAN        = kindOf(custos.TypeIBAN)
+	kUSSSN       = kindOf(custos.TypeUSSSN)
+	kIntlPhone   = kindOf(custos.TypeIntlPhone)
+	kDateOfBirth = kindOf(custos.TypeDateOfBirth)
+	kIPv4        = kindOf(custos.TypeIPv4)
+	kIPv6        = kindOf(custos.TypeIPv6)
+)

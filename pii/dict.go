@@ -55,14 +55,15 @@ const (
 	anchorAddress
 	anchorAddressContext
 	anchorDigit
-	anchorRoad    // 路街道… in an address
-	anchorNumber  // 号室栋… in an address
-	anchorSurname // single-character surname
+	anchorRoad     // 路街道… in an address
+	anchorNumber   // 号室栋… in an address
+	anchorSurname  // single-character surname
+	anchorCompound // first character of a compound surname
 )
 
 // anchors[r] says which detectors a BMP character can start.
-var anchors = func() *[0x10000]uint8 {
-	var t [0x10000]uint8
+var anchors = func() *[0x10000]uint16 {
+	var t [0x10000]uint16
 	first := func(s string) rune {
 		for _, r := range s {
 			return r
@@ -90,6 +91,9 @@ var anchors = func() *[0x10000]uint8 {
 	for _, r := range surnames {
 		t[r] |= anchorSurname
 	}
+	for _, s := range compoundSurnames {
+		t[first(s)] |= anchorCompound
+	}
 	for r := rune(0xFF10); r <= 0xFF19; r++ {
 		t[r] |= anchorDigit
 	}
@@ -98,7 +102,6 @@ var anchors = func() *[0x10000]uint8 {
 	}
 	return &t
 }()
-
 
 // anchorBits has a bit set for every character that starts a detector
 // (plate, name, address, digit); road, number and surname flags alone

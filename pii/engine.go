@@ -70,6 +70,14 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			}
 			dst, i = d.numeric(dst, text, i, false)
 		case clsLetter:
+			if c := text[i]; c >= 'a' && !(c == 'n' && i+4 <= n && text[i+1] == 'a') {
+				// lower-case words start nothing but "name"
+				i++
+				for i < n && isWord(text[i]) {
+					i++
+				}
+				continue
+			}
 			dst, i = d.word(dst, text, i)
 		case clsAt:
 			dst, i = emailAt(dst, base, text, i)
@@ -356,45 +364,45 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 			return custos.TypeCNMobile, 0.97
 		}
 		if cc := countryCode(dg); cc > 0 && n >= 8 && n <= 15 && n-cc >= 6 && !(cc == 2 && dg[0] == '8' && dg[1] == '6' && dg[2] == '1') {
-			return adjust(text, start, custos.TypeIntlPhone, 0.85, false)
+			return adjust(text, start, kIntlPhone, 0.85, false)
 		}
 		return "", 0
 	}
 	if dg[n-1] == 'X' {
 		if validCNID18(dg) {
-			return adjust(text, start, custos.TypeCNID, 0.97, true)
+			return adjust(text, start, kCNID, 0.97, true)
 		}
 		if validUSCC(dg) {
-			return adjust(text, start, custos.TypeCNUSCC, 0.97, true)
+			return adjust(text, start, kCNUSCC, 0.97, true)
 		}
 		return "", 0
 	}
 	switch n {
 	case 18:
 		if validCNID18(dg) {
-			return adjust(text, start, custos.TypeCNID, 0.97, true)
+			return adjust(text, start, kCNID, 0.97, true)
 		}
 		if validUSCC(dg) {
-			return adjust(text, start, custos.TypeCNUSCC, 0.97, true)
+			return adjust(text, start, kCNUSCC, 0.97, true)
 		}
 		if validRegion(dg) && validDate(atoi(dg[6:10]), atoi(dg[10:12]), atoi(dg[12:14])) {
 			return "", 0 // an ID with a wrong check digit, not a card
 		}
 	case 15:
-		if validIMEI(dg) && contextOf(text, start, custos.TypeIMEI) > 0 {
+		if validIMEI(dg) && contextOf(text, start, kIMEI) > 0 {
 			return custos.TypeIMEI, 0.97
 		}
-		if validCNID15(dg) && !inContext(text, start, custos.TypeBankCard) {
-			return adjust(text, start, custos.TypeCNID, 0.7, false)
+		if validCNID15(dg) && !inContext(text, start, kBankCard) {
+			return adjust(text, start, kCNID, 0.7, false)
 		}
 		if dg[0] == '0' && dg[1] == '0' && dg[2] == '8' && dg[3] == '6' && mobileSegment(dg[4:]) {
-			return adjust(text, start, custos.TypeCNMobile, 0.9, false)
+			return adjust(text, start, kCNMobile, 0.9, false)
 		}
 		if validBankCard(dg) {
-			return adjust(text, start, custos.TypeBankCard, 0.85, false)
+			return adjust(text, start, kBankCard, 0.85, false)
 		}
 		if validIMEI(dg) {
-			ctx := contextOf(text, start, custos.TypeIMEI)
+			ctx := contextOf(text, start, kIMEI)
 			if ctx > 0 {
 				return custos.TypeIMEI, 0.97
 			}
@@ -405,11 +413,11 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		return "", 0
 	case 13:
 		if dg[0] == '8' && dg[1] == '6' && mobileSegment(dg[2:]) {
-			return adjust(text, start, custos.TypeCNMobile, 0.85, false)
+			return adjust(text, start, kCNMobile, 0.85, false)
 		}
 	case 11:
 		if mobileSegment(dg) {
-			return adjust(text, start, custos.TypeCNMobile, 0.9, false)
+			return adjust(text, start, kCNMobile, 0.9, false)
 		}
 		if landline(dg) {
 			return d.landlineConf(text, s, e, start)
@@ -425,14 +433,14 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		}
 		g := d.groups[s : e+1]
 		if k == 3 && g[0].end-g[0].start == 3 && g[1].end-g[1].start == 2 && g[2].end-g[2].start == 4 && text[g[0].end] == text[g[1].end] && (text[g[0].end] == '-' || text[g[0].end] == ' ') {
-			return adjust(text, start, custos.TypeUSSSN, 0.8, false)
+			return adjust(text, start, kUSSSN, 0.8, false)
 		}
-		if contextOf(text, start, custos.TypeUSSSN) > 0 {
+		if contextOf(text, start, kUSSSN) > 0 {
 			return custos.TypeUSSSN, 0.9
 		}
 		return "", 0
 	case 8:
-		if k == 1 && contextOf(text, start, custos.TypeDateOfBirth) > 0 {
+		if k == 1 && contextOf(text, start, kDateOfBirth) > 0 {
 			y := atoi(dg[:4])
 			if y >= 1900 && y <= 2030 && validDate(y, atoi(dg[4:6]), atoi(dg[6:8])) {
 				return custos.TypeDateOfBirth, 0.9
@@ -441,7 +449,7 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		return "", 0
 	}
 	if n >= 13 && validBankCard(dg) {
-		return adjust(text, start, custos.TypeBankCard, 0.9, false)
+		return adjust(text, start, kBankCard, 0.9, false)
 	}
 	return "", 0
 }
@@ -453,13 +461,13 @@ func (d *Detector) landlineConf(text []byte, s, e, start int) (custos.DataType, 
 	if e > s && areaCode(d.digits[d.groups[s].dstart:d.groups[s].dend]) {
 		c = 0.85
 	}
-	return adjust(text, start, custos.TypeCNLandline, c, false)
+	return adjust(text, start, kCNLandline, c, false)
 }
 
 // adjust applies context to a base confidence. Strong candidates (long
 // checksums that random numbers pass rarely) keep most of their
 // confidence next to a negative word; weak ones fall below MinConfidence.
-func adjust(text []byte, start int, t custos.DataType, c float64, strong bool) (custos.DataType, float64) {
+func adjust(text []byte, start int, t kind, c float64, strong bool) (custos.DataType, float64) {
 	switch contextOf(text, start, t) {
 	case 1:
 		c += (1 - c) * 0.7
@@ -470,7 +478,7 @@ func adjust(text []byte, start int, t custos.DataType, c float64, strong bool) (
 			c *= 0.5
 		}
 	}
-	return t, c
+	return t.t, c
 }
 
 // shaped recognizes numbers with an inner shape — IPv4 addresses,
@@ -490,14 +498,14 @@ func (d *Detector) shaped(text []byte, i int) (m Match, end int, ok bool) {
 	case '.':
 		if glen <= 3 {
 			if e, ok := parseIPv4(text, i); ok {
-				_, c := adjust(text, i, custos.TypeIPv4, 0.9, false)
+				_, c := adjust(text, i, kIPv4, 0.9, false)
 				if c < MinConfidence {
 					return Match{}, e, true
 				}
 				return Match{Type: custos.TypeIPv4, Offset: i, Length: e - i, Confidence: c}, e, true
 			}
 			if s, e, ok := parseGeo(text, i); ok {
-				_, c := adjust(text, s, custos.TypeGeoCoord, 0.75, false)
+				_, c := adjust(text, s, kGeoCoord, 0.75, false)
 				return Match{Type: custos.TypeGeoCoord, Offset: s, Length: e - s, Confidence: c}, e, true
 			}
 		}
@@ -569,7 +577,7 @@ func dateAt(text []byte, i int) (Match, int, bool) {
 	if q < n && (isDigit(text[q]) || sep == '.' && q+1 < n && text[q] == '.' && isDigit(text[q+1])) {
 		return Match{}, 0, false
 	}
-	if contextOf(text, i, custos.TypeDateOfBirth) > 0 && (q == n || !isWord(text[q])) {
+	if contextOf(text, i, kDateOfBirth) > 0 && (q == n || !isWord(text[q])) {
 		return Match{Type: custos.TypeDateOfBirth, Offset: i, Length: q - i, Confidence: 0.9}, q, true
 	}
 	return Match{}, q, true

@@ -30,7 +30,7 @@ func (d *Detector) word(dst []Match, text []byte, i int) ([]Match, int) {
 			return d.ibanGrouped(dst, text, i, e)
 		}
 	case 6:
-		if upperAlnum(tok) && hasUpper(tok) && labelledBy(text, i, custos.TypeFlightPNR) {
+		if upperAlnum(tok) && hasUpper(tok) && labelledBy(text, i, kFlightPNR) {
 			t, c = custos.TypeFlightPNR, 0.85
 		}
 	case 7, 8:
@@ -75,7 +75,7 @@ func (d *Detector) word(dst []Match, text []byte, i int) ([]Match, int) {
 		return dst, e
 	}
 	if t != custos.TypeFlightPNR {
-		_, c = adjust(text, i, t, c, c >= 0.95)
+		_, c = adjust(text, i, kindOf(t), c, c >= 0.95)
 	}
 	if c >= MinConfidence {
 		dst = append(dst, Match{Type: t, Offset: i, Length: end - i, Confidence: c})
@@ -156,7 +156,7 @@ func (d *Detector) ibanGrouped(dst []Match, text []byte, i, e int) ([]Match, int
 	}
 	for g := ng - 1; g >= 1; g-- {
 		if validIBAN(d.alnum[:lens[g]]) {
-			_, c := adjust(text, i, custos.TypeIBAN, 0.97, true)
+			_, c := adjust(text, i, kIBAN, 0.97, true)
 			return append(dst, Match{Type: custos.TypeIBAN, Offset: i, Length: ends[g] - i, Confidence: c}), ends[g]
 		}
 	}
