@@ -46,23 +46,25 @@ var (
 	accountHistory = history{from: "logins INDEXED BY logins_account", doc: "doc", key: "account = ?"}
 )
 
-// sql builds the statement and its arguments for q.
+// sql builds the statement and its arguments for q. The sequence range
+// is given as exactly one lower and one upper bound: SQLite seeks the
+// index on one bound of each side and only filters on the others.
 func (h history) sql(q custos.Query, keyArgs ...any) (string, []any) {
 	before, from, to, limit := bounds(q)
 	seq, tm := h.prefix+"seq", h.prefix+"time"
 	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT %s, %s FROM %s WHERE %s AND %s < ? AND %s >= ? AND %s < ?",
-		seq, h.doc, h.from, h.key, seq, tm, tm)
-	args := append(keyArgs, before, from, to)
-	if h.hours {
-		if !q.From.IsZero() {
-			fmt.Fprintf(&b, " AND %s >= (SELECT coalesce(min(min_seq), %d) FROM seq_hours WHERE hour >= ?)", seq, int64(math.MaxInt64))
-			args = append(args, hourOf(from))
-		}
-		if !q.To.IsZero() {
-			fmt.Fprintf(&b, " AND %s <= (SELECT coalesce(max(max_seq), 0) FROM seq_hours WHERE hour <= ?)", seq)
-			args = append(args, hourOf(to-1))
-		}
+	fmt.Fprintf(&b, "SELECT %s, %s FROM %s WHERE %s AND %s >= ? AND %s < ?", seq, h.doc, h.from, h.key, tm, tm)
+	args := append(keyArgs, from, to)
+	if h.hours && !q.From.IsZero() {
+		fmt.Fprintf(&b, " AND %s >= (SELECT coalesce(min(min_seq), %d) FROM seq_hours WHERE hour >= ?)", seq, int64(math.MaxInt64))
+		args = append(args, hourOf(from))
+	}
+	if h.hours && !q.To.IsZero() {
+		fmt.Fprintf(&b, " AND %s <= min(?, (SELECT coalesce(max(max_seq), 0) FROM seq_hours WHERE hour <= ?))", seq)
+		args = append(args, before-1, hourOf(to-1))
+	} else {
+		fmt.Fprintf(&b, " AND %s < ?", seq)
+		args = append(args, before)
 	}
 	fmt.Fprintf(&b, " ORDER BY %s DESC LIMIT ?", seq)
 	return b.String(), append(args, limit)

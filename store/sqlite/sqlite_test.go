@@ -183,6 +183,10 @@ func TestQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		text := strings.Join(plan, "; ")
+		// A time window must seek both ends of the sequence range.
+		if strings.HasSuffix(name, "/window") && !strings.Contains(name, "account") && !strings.Contains(text, "seq>? AND seq<?") {
+			t.Errorf("%s query plan does not bound seq on both sides: %s", name, text)
+		}
 		for _, bad := range []string{"TEMP B-TREE", "SCAN "} {
 			if strings.Contains(text, bad) {
 				t.Errorf("%s query plan contains %q: %s", name, bad, text)
