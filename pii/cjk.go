@@ -144,6 +144,10 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 	for k := 0; k < 3; k++ {
 		p = skipSeps(text, p)
 		r := decode3(text, p)
+		if r == '为' || r == '是' { // 法定代表人为孙丽, 姓名是张三
+			p += 3
+			continue
+		}
 		if r == 0 || anchors[r]&anchorName == 0 {
 			break
 		}
@@ -182,6 +186,8 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 	}
 	pick, c := -1, 0.0
 	switch g := cnt - sl; {
+	case g == 2 && strings.ContainsRune(nameStopChar, rs[cnt-1]):
+		pick, c = cnt-1, 0.85
 	case (g == 1 || g == 2) && cnt < 7:
 		pick, c = cnt, 0.9
 	case g > 2:

@@ -19,7 +19,12 @@ var nameContext = []string{"姓名", "乘客", "旅客", "收件人", "收货人
 
 // nameStop are words that may follow a name directly in running text.
 var nameStop = []string{"先生", "女士", "小姐", "同学", "老师", "的", "在", "于", "已", "您", "预订", "购买", "办理",
-	"来自", "身份", "电话", "手机", "联系", "地址", "性别", "男", "女", "年龄", "等", "和", "与", "及", "说", "称", "到", "是"}
+	"来自", "身份", "电话", "手机", "联系", "地址", "性别", "男", "女", "年龄", "等", "和", "与", "及", "说", "称", "到", "是",
+	"驾驶", "来电", "签字", "签收", "表示", "因", "向", "从", "被", "将", "把", "对", "为", "也", "都", "就", "又", "还", "曾", "今天", "昨天"}
+
+// nameStopChar are single characters that end a name when they follow a
+// two-character given name candidate: in 客户张伟在… the name is 张伟.
+const nameStopChar = "的在于已等和与及说称到是因向从被将把对为也都就又还曾"
 
 // titles follow a surname in place of a given name: 王经理, 李先生.
 var titles = []string{"先生", "女士", "小姐", "经理", "老师", "总", "师傅", "同学", "主任", "医生", "律师", "警官", "阿姨", "大爷", "老板", "部长", "局长", "处长", "科长", "董事长", "总监", "教授", "博士"}
