@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/custos-dev/custos"
@@ -105,7 +106,9 @@ func (s *Store) AppendAccess(ctx context.Context, events []custos.AccessEvent) (
 			system: e.Resource.System, object: e.Resource.Object,
 			purpose: e.Purpose.Name, ticket: e.Purpose.Ticket, records: e.Records,
 			decision: string(e.Decision), outcome: string(e.Outcome),
-			doc: doc, subjects: e.Subjects,
+			// A copy: the writer may still read it after a cancelled
+			// caller has returned and reused its events.
+			doc: doc, subjects: slices.Clone(e.Subjects),
 		}
 	}
 	if len(rows) == 0 {
