@@ -59,14 +59,21 @@ func FuzzFind(f *testing.F) {
 	})
 }
 
-// FuzzNormalize: Normalize never panics, returns something or an error,
-// and its errors never carry the value.
+// FuzzNormalize: Normalize, Valid and Classify never panic; Normalize
+// returns something or an error, and its errors never carry the value;
+// Classify's matches lie within the value.
 func FuzzNormalize(f *testing.F) {
 	for _, v := range loadVectors(f) {
 		f.Add(v.t, v.value)
 	}
 	f.Add("cn_mobile", "+86 １３８-0013-八000")
 	f.Fuzz(func(t *testing.T, typ, v string) {
+		pii.Valid(typ, v)
+		for _, m := range pii.Classify(v) {
+			if m.Offset < 0 || m.Offset+m.Length > len(v) {
+				t.Fatalf("Classify(%q): match %+v out of bounds", v, m)
+			}
+		}
 		out, err := pii.Normalize(typ, v)
 		if err != nil {
 			if len(v) >= 6 && strings.Contains(err.Error(), v) {
