@@ -1,6 +1,7 @@
 package pii_test
 
 import (
+	"regexp"
 	"sync"
 	"syscall"
 	"testing"
@@ -65,5 +66,47 @@ func cpuTime() time.Duration {
 func reportCPU(b *testing.B, start time.Duration, size int) {
 	if used := cpuTime() - start; used > 0 {
 		b.ReportMetric(float64(size)*float64(b.N)/1e6/used.Seconds(), "MB/cpu-s")
+	}
+}
+
+// peerPattern is what a regexp-based DLP rule set looks like for five of
+// the types, without any validation: the peer BenchmarkFind is compared
+// with in docs/benchmarks.md.
+var peerPattern = regexp.MustCompile(`1[3-9]\d{9}|\d{17}[\dXx]|\d{13,19}|[\w.+-]+@[\w-]+\.[\w.]+|\d{1,3}(?:\.\d{1,3}){3}`)
+
+// BenchmarkPeerRegexp runs peerPattern (Go's regexp, RE2 semantics) over
+// the same corpus as BenchmarkFind.
+func BenchmarkPeerRegexp(b *testing.B) {
+	text := benchText()
+	b.SetBytes(int64(len(text)))
+	cpu := cpuTime()
+	var n int
+	for b.Loop() {
+		n = len(peerPattern.FindAllIndex(text, -1))
+	}
+	reportCPU(b, cpu, len(text))
+	b.ReportMetric(float64(n)/float64(len(text))*(1<<20), "matches/MiB")
+}
+
+// BenchmarkPeerByteLoop is the floor for any one-pass engine: a table
+// lookup per byte and nothing else.
+func BenchmarkPeerByteLoop(b *testing.B) {
+	text := benchText()
+	var class [256]uint8
+	for c := '0'; c <= '9'; c++ {
+		class[c] = 1
+	}
+	b.SetBytes(int64(len(text)))
+	cpu := cpuTime()
+	var n int
+	for b.Loop() {
+		n = 0
+		for _, c := range text {
+			n += int(class[c])
+		}
+	}
+	reportCPU(b, cpu, len(text))
+	if n == 0 {
+		b.Fatal("no digits")
 	}
 }

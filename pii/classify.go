@@ -66,8 +66,11 @@ func Valid(t custos.DataType, v string) bool {
 			y := atoi(b[:4])
 			return y >= 1900 && y <= 2099 && validDate(y, atoi(b[4:6]), atoi(b[6:]))
 		}
+		if len(b) < 8 || !allDigits(b[:4]) {
+			return false
+		}
 		_, end, ok := dateAt(b, 0)
-		return len(b) >= 8 && allDigits(b[:4]) && ok && end == len(b)
+		return ok && end == len(b)
 	case custos.TypeCNAddress:
 		e, ok := addressAt(b, 0)
 		return ok && e == len(b)

@@ -525,6 +525,9 @@ func (d *Detector) shaped(text []byte, i int) (m Match, end int, ok bool) {
 // birth when a birth-date word precedes it on the line.
 func dateAt(text []byte, i int) (Match, int, bool) {
 	n := len(text)
+	if i+5 > n || !allDigits(text[i:i+4]) {
+		return Match{}, 0, false
+	}
 	y := atoi(text[i : i+4])
 	if y < 1900 || y > 2099 {
 		return Match{}, 0, false

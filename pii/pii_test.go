@@ -120,6 +120,7 @@ func TestFind(t *testing.T) {
 		{"version is not IPv4", "v1.2.3.4 and 1.2.3.4.5", nil},
 		{"hash", "sha1 4f1a09e7c3b2d5a6e8f7b9c0d1e2f3a4b5c6d7e8", nil},
 		{"name after context", "乘客姓名：欧阳娜娜，", []want{{"cn_name", "欧阳娜娜"}}},
+		{"English label", "Name: 张三; name=李四", []want{{"cn_name", "张三"}, {"cn_name", "李四"}}},
 		{"name before stop word", "客户张三先生您好", []want{{"cn_name", "张三"}}},
 		{"no name after context", "客户服务中心", nil},
 		{"name field before phone", "张伟,13800138000", []want{{"cn_name", "张伟"}, {"cn_mobile", "13800138000"}}},
