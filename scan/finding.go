@@ -92,10 +92,7 @@ func (f Finding) MarshalJSON() ([]byte, error) {
 			Basis: f.Basis, Sampled: f.Sampled, Matched: f.Matched, RowEstimate: f.RowEstimate, Value: f.Value,
 		})
 	}
-	return json.Marshal(fileJSON{
-		Path: f.Path, Location: f.Location, Offset: f.Offset, Length: f.Length,
-		Type: f.Type, Category: f.Category, Level: f.Level(), Confidence: round3(f.Confidence), Value: f.Value,
-	})
+	return appendFileJSON(nil, f), nil
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

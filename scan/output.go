@@ -32,6 +32,7 @@ type Writer struct {
 	csv     *csv.Writer
 	version string
 	noteBuf []Note
+	buf     []byte
 }
 
 // NewWriter returns a Writer of format to out. notes receives error notes
@@ -63,23 +64,29 @@ func (w *Writer) Finding(f Finding) error {
 	switch w.format {
 	case "table":
 		w.tableRow(f)
-	case "jsonl":
-		b, err := json.Marshal(f)
-		if err != nil {
-			return err
+	case "jsonl", "json":
+		if w.format == "json" {
+			if w.n > 1 {
+				w.buf = append(w.buf[:0], ",\n"...)
+			} else {
+				w.buf = append(w.buf[:0], '\n')
+			}
+		} else {
+			w.buf = w.buf[:0]
 		}
-		w.w.Write(b)
-		w.w.WriteByte('\n')
-	case "json":
-		if w.n > 1 {
-			w.w.WriteByte(',')
+		if f.IsColumn() {
+			b, err := json.Marshal(f)
+			if err != nil {
+				return err
+			}
+			w.buf = append(w.buf, b...)
+		} else {
+			w.buf = appendFileJSON(w.buf, f)
 		}
-		w.w.WriteString("\n")
-		b, err := json.Marshal(f)
-		if err != nil {
-			return err
+		if w.format == "jsonl" {
+			w.buf = append(w.buf, '\n')
 		}
-		w.w.Write(b)
+		w.w.Write(w.buf)
 	case "csv":
 		rec := []string{f.Path, f.Location, "", "", f.System, f.Schema, f.Table, f.Column, f.SQLType,
 			f.Type, f.Category, f.Level(), ftoa(f.Confidence), f.Basis, "", "", "", f.Value}

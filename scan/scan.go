@@ -263,6 +263,7 @@ func (s *scanner) worker() {
 	var ms []pii.Match
 	for u := range s.work {
 		ms = d.AppendMatches(ms[:0], u.text)
+		u.findings = make([]Finding, 0, len(ms))
 		for _, m := range ms {
 			if m.Offset < u.own0 || m.Offset >= u.own1 || m.Confidence < s.opt.MinConfidence {
 				continue
