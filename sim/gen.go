@@ -253,4 +253,3 @@ func PasswordFingerprint(pw string) string {
 	sum := sha1.Sum([]byte(pw))
 	return fmt.Sprintf("%X", sum[:])
 }
-

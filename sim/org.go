@@ -51,9 +51,9 @@ type Employee struct {
 	// RestDays are the weekdays off (rosters rotate across staff).
 	RestDays [2]time.Weekday
 	// Volume is the mean number of record accesses per working day.
-	Volume  int
-	Office  int // index into Offices
-	Device  string
+	Volume   int
+	Office   int // index into Offices
+	Device   string
 	Password string // synthetic; only its SHA-1 ever leaves the simulator
 	// Joined is the day index (from the generation start) the employee
 	// starts; 0 for existing staff.
