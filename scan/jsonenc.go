@@ -11,6 +11,11 @@ import (
 func appendFileJSON(b []byte, f Finding) []byte {
 	b = append(b, `{"path":`...)
 	b = appendJSONString(b, f.Path)
+	return appendFileJSONRest(b, f)
+}
+
+// appendFileJSONRest appends what follows the path.
+func appendFileJSONRest(b []byte, f Finding) []byte {
 	if f.Location != "" {
 		b = append(b, `,"location":`...)
 		b = appendJSONString(b, f.Location)

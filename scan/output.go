@@ -33,6 +33,9 @@ type Writer struct {
 	version string
 	noteBuf []Note
 	buf     []byte
+
+	lastPath string
+	pathJSON []byte
 }
 
 // NewWriter returns a Writer of format to out. notes receives error notes
@@ -81,7 +84,12 @@ func (w *Writer) Finding(f Finding) error {
 			}
 			w.buf = append(w.buf, b...)
 		} else {
-			w.buf = appendFileJSON(w.buf, f)
+			// Findings of one file come together: quote its path once.
+			if f.Path != w.lastPath {
+				w.lastPath = f.Path
+				w.pathJSON = appendJSONString(append(w.pathJSON[:0], `{"path":`...), f.Path)
+			}
+			w.buf = appendFileJSONRest(append(w.buf, w.pathJSON...), f)
 		}
 		if w.format == "jsonl" {
 			w.buf = append(w.buf, '\n')

@@ -42,7 +42,7 @@ func idCheck(body string) byte {
 
 type person struct {
 	name, mobile, id, email, address, remark, product, orderNo string
-	birthday                                                  time.Time
+	birthday                                                   time.Time
 }
 
 func people(n int) []person {
