@@ -85,11 +85,12 @@ type unit struct {
 	cells    []cell // xlsx: where each cell's text starts in text
 	pooled   bool   // text came from the chunk pool
 
-	findings []Finding
-	note     *Note
-	files    int   // inputs this unit completes (counted in the summary)
-	bytes    int64 // bytes this unit adds to the summary
-	done     chan struct{}
+	matches []pii.Match // found by the worker, in u.own0..u.own1
+	values  []string    // the matches' values, masked unless revealed
+	note    *Note
+	files   int   // inputs this unit completes (counted in the summary)
+	bytes   int64 // bytes this unit adds to the summary
+	done    chan struct{}
 }
 
 // cell marks where one spreadsheet cell's text starts in a unit's text.
@@ -209,7 +210,8 @@ func (s *scanner) emit(u *unit, sink Sink, sum *Summary) error {
 			return err
 		}
 	}
-	for _, f := range u.findings {
+	for i, m := range u.matches {
+		f := s.finding(u, m, u.values[i])
 		sum.add(f)
 		if err := sink.Finding(f); err != nil {
 			return err
@@ -263,27 +265,31 @@ func (s *scanner) worker() {
 	var ms []pii.Match
 	for u := range s.work {
 		ms = d.AppendMatches(ms[:0], u.text)
-		u.findings = make([]Finding, 0, len(ms))
+		// Only the match and its masked value are kept until the output
+		// takes them: a Finding is ten times larger, and dense text has
+		// one match every few dozen bytes.
+		u.matches = make([]pii.Match, 0, len(ms))
+		u.values = make([]string, 0, len(ms))
 		for _, m := range ms {
 			if m.Offset < u.own0 || m.Offset >= u.own1 || m.Confidence < s.opt.MinConfidence {
 				continue
 			}
-			u.findings = append(u.findings, s.finding(u, m))
+			raw := string(u.text[m.Offset : m.Offset+m.Length])
+			if !s.opt.Reveal {
+				raw = mask.Partial(m.Type, raw)
+			}
+			u.matches = append(u.matches, m)
+			u.values = append(u.values, raw)
 		}
 		close(u.done)
 	}
 }
 
-func (s *scanner) finding(u *unit, m pii.Match) Finding {
-	raw := string(u.text[m.Offset : m.Offset+m.Length])
-	v := raw
-	if !s.opt.Reveal {
-		v = mask.Partial(m.Type, raw)
-	}
+func (s *scanner) finding(u *unit, m pii.Match, value string) Finding {
 	cat := custos.CategoryOf(m.Type)
 	f := Finding{
 		Path: u.path, Location: u.location, Offset: u.base + int64(m.Offset), Length: m.Length,
-		Type: m.Type, Category: cat, Sensitive: custos.Sensitive(cat), Confidence: m.Confidence, Value: v,
+		Type: m.Type, Category: cat, Sensitive: custos.Sensitive(cat), Confidence: m.Confidence, Value: value,
 	}
 	if u.cells != nil {
 		i := sort.Search(len(u.cells), func(i int) bool { return u.cells[i].start > m.Offset }) - 1
