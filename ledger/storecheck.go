@@ -1,0 +1,107 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+)
+
+// storeCursor walks the event store alongside the ledger, one cursor per
+// kind, so Verify can name the first entry that is not the store's event.
+type storeCursor struct {
+	src   Source
+	kinds map[string]*kindCursor
+}
+
+type kindCursor struct {
+	last int64
+	buf  []Record
+}
+
+func newStoreCursor(src Source) *storeCursor {
+	return &storeCursor{src: src, kinds: map[string]*kindCursor{KindAccess: {}, KindLogin: {}}}
+}
+
+func (c *storeCursor) fetch(ctx context.Context, kind string, k *kindCursor) error {
+	const batch = 4096
+	switch kind {
+	case KindAccess:
+		es, err := c.src.AccessSince(ctx, k.last, batch)
+		if err != nil {
+			return fmt.Errorf("ledger: verify: read store: %w", err)
+		}
+		for _, e := range es {
+			r, err := AccessRecord(e)
+			if err != nil {
+				return err
+			}
+			k.buf = append(k.buf, r)
+		}
+	case KindLogin:
+		es, err := c.src.LoginsSince(ctx, k.last, batch)
+		if err != nil {
+			return fmt.Errorf("ledger: verify: read store: %w", err)
+		}
+		for _, e := range es {
+			r, err := LoginRecord(e)
+			if err != nil {
+				return err
+			}
+			k.buf = append(k.buf, r)
+		}
+	}
+	return nil
+}
+
+// check compares one entry with the store and returns a description of
+// the difference, or "" if the entry is the store's next event of its
+// kind.
+func (c *storeCursor) check(ctx context.Context, h recordHead, entry []byte) (string, error) {
+	k, ok := c.kinds[h.Kind]
+	if !ok || h.Seq == 0 {
+		return "", nil // not a store event
+	}
+	if len(k.buf) == 0 {
+		if err := c.fetch(ctx, h.Kind, k); err != nil {
+			return "", err
+		}
+	}
+	if len(k.buf) == 0 {
+		return fmt.Sprintf("entry is %s seq %d (id %s), which the event store does not have", h.Kind, h.Seq, h.ID), nil
+	}
+	want := k.buf[0]
+	switch {
+	case want.Seq < h.Seq:
+		return fmt.Sprintf("the event store's %s seq %d (id %s) is missing from the ledger here", h.Kind, want.Seq, want.ID), nil
+	case want.Seq > h.Seq:
+		return fmt.Sprintf("entry is %s seq %d (id %s), which the event store does not have here (next stored is seq %d)", h.Kind, h.Seq, h.ID, want.Seq), nil
+	}
+	enc, err := want.Encode()
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(enc, entry) {
+		return fmt.Sprintf("entry differs from the event store's %s seq %d (id %s)", h.Kind, want.Seq, want.ID), nil
+	}
+	k.last = want.Seq
+	k.buf = k.buf[1:]
+	return "", nil
+}
+
+// missingAfter reports stored events the ledger does not have yet: lag,
+// not tampering, so it is a note.
+func (c *storeCursor) missingAfter(ctx context.Context) (string, error) {
+	n := 0
+	for kind, k := range c.kinds {
+		if len(k.buf) == 0 {
+			if err := c.fetch(ctx, kind, k); err != nil {
+				return "", err
+			}
+		}
+		n += len(k.buf)
+	}
+	if n == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("the event store holds at least %d events the ledger has not appended yet (lag)", n), nil
+}
