@@ -79,10 +79,12 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		return &usageError{msg: fmt.Sprintf("%s (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(
+		newDemoCmd(e),
 		newInitCmd(e),
 		newServeCmd(e),
 		newTokenCmd(e),
 		newConfigCmd(e),
+		newPolicyCmd(e),
 		newVersionCmd(e),
 	)
 	return root
