@@ -145,7 +145,16 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 		anchors = append(anchors, anchor{size: tc.Size, root: tc.Hash, label: fmt.Sprintf("trusted checkpoint of size %d", tc.Size)})
 	}
 	if opts.WitnessDir != "" {
-		ws, err := ReadWitnessed(opts.WitnessDir, vkey)
+		// The witness keeps the ledger key it first saw; its history is
+		// read with that key, so a re-keyed forgery cannot match it.
+		wkey, err := readVerifierKey(filepath.Join(opts.WitnessDir, witnessLogPub))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: witness: %w", err)
+		}
+		if wkey != vkey {
+			rep.add(-1, "the ledger key differs from the one the witness holds: the ledger was re-keyed or replaced")
+		}
+		ws, err := ReadWitnessed(opts.WitnessDir, wkey)
 		if err != nil {
 			rep.add(-1, "witness history does not verify: %v", err)
 		}
