@@ -43,6 +43,7 @@ type config struct {
 	load     bool
 	seed     uint64
 	pg       string
+	loaded   int // events actually in the dir, when a load was cut short
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&c.queries, "queries", 1000, "random queries per kind")
 	flag.BoolVar(&c.load, "load", true, "load events (false: query an existing dir loaded with the same flags)")
 	flag.Uint64Var(&c.seed, "seed", 1, "generator seed")
+	flag.IntVar(&c.loaded, "loaded", 0, "with -load=false: how many of the -events were loaded before the load was stopped (default all)")
 	flag.StringVar(&c.pg, "pg", "", "PostgreSQL URL: also measure the subject-history query there")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -68,6 +70,9 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if c.loaded <= 0 || c.loaded > c.events {
+		c.loaded = c.events
 	}
 	if c.dir == "" {
 		fmt.Fprintln(os.Stderr, "store bench: -dir is required")
@@ -81,8 +86,8 @@ func main() {
 }
 
 func run(ctx context.Context, c config) error {
-	fmt.Printf("# store bench: %d events, %d actors, %d subjects, %d days, batch %d, %d writers, GOMAXPROCS %d, %s\n",
-		c.events, c.actors, c.subjects, c.days, c.batch, c.writers, runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("# store bench: %d events (%d loaded), %d actors, %d subjects, %d days, batch %d, %d writers, GOMAXPROCS %d, %s\n",
+		c.events, c.loaded, c.actors, c.subjects, c.days, c.batch, c.writers, runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
 	s, err := sqlite.Open(ctx, c.dir)
 	if err != nil {
 		return err
@@ -135,7 +140,8 @@ func newGenerator(c config) *generator {
 	return &generator{c: c, start: end.Add(-span), step: span / time.Duration(c.events)}
 }
 
-func (g *generator) end() time.Time { return g.start.Add(time.Duration(g.c.days) * 24 * time.Hour) }
+// end is the time of the newest loaded event: "now" for the queries.
+func (g *generator) end() time.Time { return g.start.Add(time.Duration(g.c.loaded) * g.step) }
 
 func subjectHash(n int) string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "subject-%d", n))
@@ -233,10 +239,10 @@ type sample struct {
 
 func (g *generator) samples(n int) []sample {
 	r := rand.New(rand.NewPCG(g.c.seed+1, 0))
-	span := time.Duration(g.c.days) * 24 * time.Hour
+	span := g.end().Sub(g.start)
 	out := make([]sample, n)
 	for k := range out {
-		e := g.event(r.IntN(g.c.events))
+		e := g.event(r.IntN(g.c.loaded))
 		out[k] = sample{
 			subject:     e.Subjects[0].Hash,
 			actor:       e.Actor.ID,
