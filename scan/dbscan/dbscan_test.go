@@ -196,6 +196,20 @@ func check(t *testing.T, dsn string, wantRows bool) {
 	if best["customers.remark"].Confidence >= best["customers.mobile"].Confidence {
 		t.Errorf("a remark column with some phones (%.2f) should rank below a phone column (%.2f)", best["customers.remark"].Confidence, best["customers.mobile"].Confidence)
 	}
+	// The transaction the scan reads in refuses writes.
+	db, d, _, err := open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: d.name != "sqlite"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO orders (order_no) VALUES ('scan wrote here')"); err == nil {
+		t.Error("the scan's transaction accepted a write")
+	}
+	tx.Rollback()
 	for _, k := range []string{"orders.order_no", "orders.product_name", "orders.amount", "customers.created_at", "customers.id"} {
 		if f, ok := best[k]; ok {
 			t.Errorf("%s: unexpected finding %s %.2f (%s)", k, f.Type, f.Confidence, f.Basis)
@@ -230,12 +244,16 @@ func TestPostgres(t *testing.T) {
 	if err != nil {
 		requireService(t, "PostgreSQL", err)
 	}
-	defer admin.Close()
 	name := fmt.Sprintf("custos_scan_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name + " WITH (FORCE)") })
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+		admin.Close()
+	})
 	dsn := "postgres://postgres@127.0.0.1:5432/" + name + "?sslmode=disable"
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -254,12 +272,16 @@ func TestMariaDB(t *testing.T) {
 	if err != nil {
 		requireService(t, "MariaDB", err)
 	}
-	defer admin.Close()
 	name := fmt.Sprintf("custos_scan_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+		admin.Close()
+	})
 	db, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/"+name+"?parseTime=true")
 	if err != nil {
 		t.Fatal(err)
