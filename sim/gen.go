@@ -47,6 +47,9 @@ type Generator struct {
 	// employee's shift start on a day (both set by benign scenarios).
 	peak  map[int]float64
 	shift map[[2]int]int
+	// regs counts numbers registered per ID document: real customers
+	// rarely hold more than two.
+	regs map[string]int
 }
 
 // NewGenerator starts generating o's activity at the midnight (in Zone)
@@ -60,6 +63,7 @@ func NewGenerator(o *Org, start time.Time, scenarios ...*Scenario) *Generator {
 		r:         rand.New(rand.NewPCG(o.Seed, 0x67656e)),
 		peak:      map[int]float64{},
 		shift:     map[[2]int]int{},
+		regs:      map[string]int{},
 		scenarios: scenarios,
 	}
 	for _, sc := range scenarios {
@@ -160,6 +164,7 @@ func (g *Generator) employeeDay(i, d int, midnight time.Time, add func(Event)) {
 	for _, t := range times {
 		var p Person
 		ref := ""
+		fresh := false
 		switch {
 		case r.Float64() < 0.004:
 			// A mistyped search or a look at the wrong record: no
@@ -175,13 +180,15 @@ func (g *Generator) employeeDay(i, d int, midnight time.Time, add func(Event)) {
 			for _, s := range subjectsOf(p, m.Types) {
 				add(Event{Time: rt, Relationship: &Relationship{Time: rt, Actor: e.ID, Subject: s, Kind: m.Purpose, Ref: ref, Until: rt.AddDate(0, 0, 60)}})
 			}
+			fresh = true
 			g.customers[i] = append(g.customers[i], p)
 			if len(g.customers[i]) > 300 {
 				g.customers[i] = g.customers[i][1:]
 			}
 		}
 		ev := g.access(e, i, t, session, ip, m.Resource, m.Action, subjectsOf(p, m.Types), m.Categories, m.Types, custos.Purpose{Name: m.Purpose, Ticket: ref}, 1)
-		if g.Org.Kind == Telecom && e.Role == "store_staff" && ref != "" && r.Float64() < 0.2 {
+		if g.Org.Kind == Telecom && e.Role == "store_staff" && fresh && g.regs[p.ID] < 2 && r.Float64() < 0.2 {
+			g.regs[p.ID]++
 			// Register a new number for the customer.
 			ev = g.access(e, i, t, session, ip, custos.Resource{System: "crm", Object: "sim_registration"}, custos.ActionCreate,
 				[]custos.Subject{{Type: custos.TypeCNID, Value: p.ID}, {Type: custos.TypeCNMobile, Value: RandomMobile(r)}},

@@ -1,0 +1,801 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/custos-dev/custos"
+)
+
+// Rule names, as they appear in Alert.Rule.
+const (
+	RuleHoneytoken        = "honeytoken"
+	RuleWatchlist         = "watchlist"
+	RuleNoRelationship    = "no_relationship"
+	RuleBulk              = "bulk_subjects"
+	RuleOffHours          = "off_hours"
+	RuleEnumeration       = "enumeration"
+	RuleMachineCadence    = "machine_cadence"
+	RuleRate              = "inhuman_rate"
+	RuleFirstCategory     = "first_sensitive_category"
+	RuleDormant           = "dormant_account"
+	RuleSessionSources    = "session_two_sources"
+	RuleDocumentReuse     = "id_document_reuse"
+	RuleExportVolume      = "export_volume"
+	RuleExportAfterHours  = "export_after_hours"
+	RuleVelocity          = "post_login_velocity"
+	RuleStuffingSource    = "stuffing_source"
+	RuleStuffingAccount   = "stuffing_account"
+	RuleSuccessAfterStuff = "success_after_stuffing"
+	RuleBreachedPassword  = "breached_password"
+	RuleImpossibleTravel  = "impossible_travel"
+	RuleEscalation        = "risk_escalation"
+)
+
+// Rules lists every rule the engine ships, all on by default.
+var Rules = []string{
+	RuleHoneytoken, RuleWatchlist, RuleNoRelationship, RuleBulk, RuleOffHours,
+	RuleEnumeration, RuleMachineCadence, RuleRate, RuleFirstCategory, RuleDormant,
+	RuleSessionSources, RuleDocumentReuse, RuleExportVolume, RuleExportAfterHours,
+	RuleVelocity, RuleStuffingSource, RuleStuffingAccount, RuleSuccessAfterStuff,
+	RuleBreachedPassword, RuleImpossibleTravel, RuleEscalation,
+}
+
+// Event is one input: exactly one of Access and Login is set. Access
+// events must be sealed (subjects carry Hash); raw values are ignored.
+type Event struct {
+	Access *custos.AccessEvent
+	Login  *custos.LoginEvent
+}
+
+// Time is the event's time.
+func (ev Event) Time() time.Time {
+	if ev.Access != nil {
+		return ev.Access.Time
+	}
+	if ev.Login != nil {
+		return ev.Login.Time
+	}
+	return time.Time{}
+}
+
+// Engine evaluates the rules over a time-ordered stream of events. It is
+// safe for concurrent use, but events must arrive in event-time order
+// (late events are processed with the engine's clock not moving back).
+type Engine struct {
+	cfg Config
+
+	mu          sync.Mutex
+	now         time.Time
+	day         int64
+	actors      map[string]*actorState
+	sources     map[string]*sourceState
+	sessions    map[string]*sessionState
+	docs        map[uint64][]int64
+	incidents   map[string]*Alert
+	peers       map[string]*peerStats
+	compromised map[string]compromise
+	out         []Alert
+}
+
+// New returns an engine with cfg (start from DefaultConfig).
+func New(cfg Config) *Engine {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	e := &Engine{cfg: cfg}
+	e.reset()
+	return e
+}
+
+func (e *Engine) reset() {
+	e.actors = map[string]*actorState{}
+	e.sources = map[string]*sourceState{}
+	e.sessions = map[string]*sessionState{}
+	e.docs = map[uint64][]int64{}
+	e.incidents = map[string]*Alert{}
+	e.peers = map[string]*peerStats{}
+	e.compromised = map[string]compromise{}
+}
+
+// Process evaluates one event and returns the alerts it opened or
+// updated (an update repeats the ID of an earlier alert).
+func (e *Engine) Process(ctx context.Context, ev Event) []Alert {
+	switch {
+	case ev.Access != nil:
+		return e.ProcessAccess(ev.Access)
+	case ev.Login != nil:
+		return e.ProcessLogin(ev.Login)
+	}
+	return nil
+}
+
+// Stats says how much state the engine holds.
+type Stats struct {
+	Actors, Sources, Sessions, Documents, Incidents int
+}
+
+// Stats returns the sizes of the engine's state.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{len(e.actors), len(e.sources), len(e.sessions), len(e.docs), len(e.incidents)}
+}
+
+func (e *Engine) dayOf(t time.Time) int64 {
+	_, off := t.In(e.cfg.Location).Zone()
+	return (t.Unix() + int64(off)) / 86400
+}
+
+func (e *Engine) hourOf(t time.Time) int {
+	return t.In(e.cfg.Location).Hour()
+}
+
+// advance moves the engine clock and sweeps idle state once a day.
+func (e *Engine) advance(t time.Time) {
+	if !t.After(e.now) {
+		return
+	}
+	e.now = t
+	d := e.dayOf(t)
+	if d != e.day {
+		e.day = d
+		e.sweep()
+	}
+}
+
+// sweep evicts state that can no longer matter.
+func (e *Engine) sweep() {
+	now := e.now.UnixNano()
+	for id, a := range e.actors {
+		if e.now.Sub(a.LastSeen) > e.cfg.IdleEvict && e.now.Sub(a.LoginAt) > e.cfg.IdleEvict {
+			delete(e.actors, id)
+		}
+	}
+	for ip, s := range e.sources {
+		if now-s.LastSeen > int64(24*time.Hour) {
+			delete(e.sources, ip)
+		}
+	}
+	for id, s := range e.sessions {
+		if now-s.Start > int64(24*time.Hour) {
+			delete(e.sessions, id)
+		}
+	}
+	for k, ts := range e.docs {
+		if now-ts[len(ts)-1] > int64(e.cfg.DocWindow) {
+			delete(e.docs, k)
+		}
+	}
+	for k, a := range e.incidents {
+		if e.now.Sub(a.LastSeen) > e.cfg.IncidentGap {
+			delete(e.incidents, k)
+		}
+	}
+	for k, c := range e.compromised {
+		if now > c.Until {
+			delete(e.compromised, k)
+		}
+	}
+}
+
+func (e *Engine) actor(id string, t time.Time) *actorState {
+	a := e.actors[id]
+	if a == nil {
+		if len(e.actors) >= e.cfg.MaxActors {
+			e.evictOldestActors()
+		}
+		a = &actorState{Day: e.dayOf(t), Categories: map[string]bool{}}
+		e.actors[id] = a
+	}
+	return a
+}
+
+// evictOldestActors drops the least recently seen tenth of the actors
+// when the table is full.
+func (e *Engine) evictOldestActors() {
+	type kv struct {
+		id string
+		t  time.Time
+	}
+	all := make([]kv, 0, len(e.actors))
+	for id, a := range e.actors {
+		all = append(all, kv{id, a.LastSeen})
+	}
+	slices.SortFunc(all, func(x, y kv) int { return x.t.Compare(y.t) })
+	for _, x := range all[:len(all)/10+1] {
+		delete(e.actors, x.id)
+	}
+}
+
+// roll closes an actor's day and opens day d.
+func (e *Engine) roll(a *actorState, d int64) {
+	if a.Day == d {
+		return
+	}
+	if a.Accesses > 0 {
+		a.History = append(a.History, len(a.Distinct))
+		if len(a.History) > 30 {
+			a.History = a.History[1:]
+		}
+		a.ActiveDays++
+		if a.Role != "" {
+			p := e.peers[a.Role]
+			if p == nil {
+				p = &peerStats{Day: a.Day}
+				e.peers[a.Role] = p
+			}
+			if a.Day > p.Day {
+				if len(p.Counts) >= 3 {
+					p.Median = median(p.Counts)
+				}
+				p.Counts, p.Day = p.Counts[:0], a.Day
+			}
+			if a.Day == p.Day {
+				p.Counts = append(p.Counts, len(a.Distinct))
+			}
+		}
+	}
+	a.Day = d
+	clear(a.Distinct)
+	a.CreditDistinct, a.Accesses, a.Unrelated, a.OffHours = 0, 0, 0, 0
+}
+
+// mark is how an alert names a subject: its masked form or a hash prefix.
+func mark(s custos.Subject) string {
+	if s.Masked != "" {
+		return s.Masked
+	}
+	if len(s.Hash) >= 12 {
+		return s.Type + ":" + s.Hash[:12]
+	}
+	return ""
+}
+
+var sensitiveAction = map[custos.Action]bool{custos.ActionRead: true, custos.ActionSearch: true}
+
+// ProcessAccess evaluates one access event.
+func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.out = e.out[:0]
+	c := &e.cfg
+	t := ev.Time
+	e.advance(t)
+	id := ev.Actor.ID
+	a := e.actor(id, t)
+	if len(ev.Actor.Roles) > 0 {
+		a.Role = ev.Actor.Roles[0]
+	}
+	e.roll(a, e.dayOf(t))
+	hour := e.hourOf(t)
+	div := 1.0
+	if ev.Actor.Attributes["leaving"] == "true" {
+		div = c.LeavingDivisor
+	}
+
+	sensitive, credit := false, false
+	for _, cat := range ev.Categories {
+		if custos.Sensitive(cat) {
+			sensitive = true
+		}
+		if cat == custos.CategoryCredit || cat == custos.CategoryFinancial {
+			credit = true
+		}
+	}
+	var first custos.Subject
+	related := true
+	for i, s := range ev.Subjects {
+		if s.Hash == "" {
+			continue
+		}
+		if first.Hash == "" {
+			first = ev.Subjects[i]
+		}
+		if c.Honeytokens[s.Hash] {
+			e.fire(RuleHoneytoken, SeverityCritical, id, ev.Source.IP, t, ev.ID, mark(s), 1, 1, "honeytoken record opened: nobody has a reason to see it")
+		}
+	}
+	if c.Relations != nil && first.Hash != "" && ev.Action != custos.ActionCreate {
+		related = false
+		for _, s := range ev.Subjects {
+			if s.Hash != "" && c.Relations.Related(id, s.Type, s.Hash, t) {
+				related = true
+				break
+			}
+		}
+	}
+	if !related || c.Relations == nil {
+		for _, s := range ev.Subjects {
+			if s.Hash != "" && c.Watchlist[s.Hash] {
+				e.fire(RuleWatchlist, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(s), 1, 1, "watchlisted person opened without a business relationship")
+			}
+		}
+	}
+
+	if !a.LastSeen.IsZero() && t.Sub(a.LastSeen) > c.DormantAfter && sensitive {
+		e.fire(RuleDormant, SeverityMedium, id, ev.Source.IP, t, ev.ID, mark(first), c.DormantAfter.Hours()/24, t.Sub(a.LastSeen).Hours()/24, "dormant account accessed sensitive data (days idle)")
+	}
+	if t.After(a.LastSeen) {
+		a.LastSeen = t
+	}
+
+	if a.ActiveDays >= c.LearningDays {
+		for _, cat := range ev.Categories {
+			if custos.Sensitive(cat) && !a.Categories[cat] {
+				e.fire(RuleFirstCategory, SeverityLow, id, ev.Source.IP, t, ev.ID, mark(first), 0, 1, "first access to sensitive category "+cat)
+			}
+		}
+	}
+	for _, cat := range ev.Categories {
+		if !a.Categories[cat] {
+			a.Categories[cat] = true
+		}
+	}
+
+	// Off-hours against the actor's own hour-of-day profile.
+	profiled := a.ActiveDays >= c.LearningDays && a.HoursTotal >= 200
+	offHours := false
+	if profiled {
+		p := float64(a.Hours[hour]) / float64(a.HoursTotal)
+		offHours = p < c.OffHoursProb
+	}
+
+	if sensitiveAction[ev.Action] && first.Hash != "" {
+		a.Accesses++
+		key := subjectKey(first.Hash)
+		if a.Distinct == nil {
+			a.Distinct = map[uint64]struct{}{}
+		}
+		if _, seen := a.Distinct[key]; !seen && len(a.Distinct) <= c.BulkHardStop {
+			a.Distinct[key] = struct{}{}
+			if credit {
+				a.CreditDistinct++
+			}
+			e.checkBulk(a, ev, id, t, div, first)
+		}
+		if !related {
+			a.Unrelated++
+			ratio := float64(a.Unrelated) / float64(a.Accesses)
+			if float64(a.Unrelated) >= float64(c.NoRelMin)/div && ratio > c.NoRelRatio {
+				e.fire(RuleNoRelationship, SeverityMedium, id, ev.Source.IP, t, ev.ID, mark(first), float64(c.NoRelMin), float64(a.Unrelated), "accesses without a booking, ticket or application today")
+			}
+		}
+		e.checkCadence(a, ev, id, t, first)
+		e.checkEnumeration(a, ev, id, t, key, related, first)
+		if offHours && ev.Purpose.Ticket == "" {
+			a.OffHours++
+			if a.OffHours >= c.OffHoursMin {
+				e.fire(RuleOffHours, SeverityMedium, id, ev.Source.IP, t, ev.ID, mark(first), c.OffHoursProb, float64(a.OffHours), fmt.Sprintf("accesses without a ticket at %02d:00, an hour this actor almost never works", hour))
+			}
+		}
+	}
+
+	if ev.Action == custos.ActionExport {
+		e.checkExport(a, ev, id, t, hour, div, profiled, offHours)
+	}
+	if ev.Action == custos.ActionCreate && (strings.Contains(ev.Resource.Object, "registration") || ev.Purpose.Name == "registration") {
+		e.checkRegistration(a, ev, id, t)
+	}
+	if ev.Source.Session != "" && ev.Source.IP != "" {
+		e.checkSession(ev, id, t, credit, first)
+	}
+	if cp, ok := e.compromised[id]; ok && t.UnixNano() <= cp.Until && cp.IP == ev.Source.IP {
+		if inc := e.incidents[cp.Key]; inc != nil {
+			inc.LastSeen = t
+			inc.Events++
+			inc.addEvidence(ev.ID, mark(first))
+			if inc.Events&(inc.Events-1) == 0 {
+				e.out = append(e.out, clone(inc))
+			}
+		}
+	}
+
+	if sensitiveAction[ev.Action] || ev.Action == custos.ActionExport {
+		a.Hours[hour]++
+		a.HoursTotal++
+	}
+	return e.flush()
+}
+
+func (e *Engine) checkBulk(a *actorState, ev *custos.AccessEvent, id string, t time.Time, div float64, first custos.Subject) {
+	c := &e.cfg
+	n := len(a.Distinct)
+	floor := float64(c.BulkFloor)
+	count := n
+	if a.CreditDistinct > 0 && a.CreditDistinct*2 >= n {
+		floor = float64(c.BulkCreditFloor)
+		count = a.CreditDistinct
+	}
+	thr := floor
+	if p := e.peers[a.Role]; p != nil {
+		thr = math.Max(thr, c.BulkPeerFactor*p.Median)
+	}
+	if len(a.History) >= c.LearningDays {
+		own := 0
+		for _, h := range a.History {
+			own = max(own, h)
+		}
+		thr = math.Max(thr, float64(own))
+	}
+	thr /= div
+	switch {
+	case count > c.BulkHardStop:
+		e.fire(RuleBulk, SeverityCritical, id, ev.Source.IP, t, ev.ID, mark(first), float64(c.BulkHardStop), float64(count), "distinct people's records today passed the hard stop")
+	case float64(count) > thr && a.BulkFiredDay != a.Day:
+		a.BulkFiredDay = a.Day
+		e.fire(RuleBulk, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(first), thr, float64(count), "distinct people's records today above own baseline, peers and floor")
+	}
+}
+
+func (e *Engine) checkCadence(a *actorState, ev *custos.AccessEvent, id string, t time.Time, first custos.Subject) {
+	c := &e.cfg
+	ring := &a.Times
+	ring[a.TimesN%len(ring)] = t.UnixNano()
+	a.TimesN++
+	// Rate: RatePerMinute+1 requests within a minute.
+	if c.RatePerMinute > 0 && c.RatePerMinute < len(ring) && a.TimesN > c.RatePerMinute {
+		old := ring[(a.TimesN-1-c.RatePerMinute)%len(ring)]
+		if t.UnixNano()-old < int64(time.Minute) {
+			e.fire(RuleRate, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(first), float64(c.RatePerMinute), float64(c.RatePerMinute+1), "more record views per minute than a person can make")
+		}
+	}
+	w := c.CadenceWindow
+	if w <= 1 || w >= len(ring) || a.TimesN <= w {
+		return
+	}
+	var sum, sq float64
+	prev := ring[(a.TimesN-1-w)%len(ring)]
+	for k := a.TimesN - w; k < a.TimesN; k++ {
+		cur := ring[k%len(ring)]
+		d := float64(cur - prev)
+		sum += d
+		sq += d * d
+		prev = cur
+	}
+	mean := sum / float64(w)
+	if mean <= 0 || mean > float64(c.CadenceMaxGap) {
+		return
+	}
+	sd := math.Sqrt(math.Max(0, sq/float64(w)-mean*mean))
+	if cv := sd / mean; cv < c.CadenceCV {
+		e.fire(RuleMachineCadence, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(first), c.CadenceCV, math.Round(cv*1000)/1000, fmt.Sprintf("requests at a machine's regular pace (every %.1f s)", mean/1e9))
+	}
+}
+
+func (e *Engine) checkEnumeration(a *actorState, ev *custos.AccessEvent, id string, t time.Time, key uint64, related bool, first custos.Subject) {
+	c := &e.cfg
+	if c.EnumWindow <= 0 {
+		return
+	}
+	if len(a.Enum) < c.EnumWindow {
+		a.Enum = append(a.Enum, enumEntry{})
+	}
+	a.Enum[a.EnumPos%len(a.Enum)] = enumEntry{T: t.UnixNano(), Key: key, Related: related}
+	a.EnumPos++
+	if len(a.Enum) < c.EnumWindow {
+		return
+	}
+	oldest := a.Enum[a.EnumPos%len(a.Enum)]
+	if t.UnixNano()-oldest.T > int64(c.EnumSpan) {
+		return
+	}
+	unrelated := 0
+	keys := make(map[uint64]struct{}, len(a.Enum))
+	for _, x := range a.Enum {
+		keys[x.Key] = struct{}{}
+		if !x.Related {
+			unrelated++
+		}
+	}
+	distinct := float64(len(keys)) / float64(len(a.Enum))
+	if distinct < c.EnumDistinct {
+		return
+	}
+	if c.Relations != nil && float64(unrelated)/float64(len(a.Enum)) < c.EnumUnrelated {
+		return
+	}
+	e.fire(RuleEnumeration, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(first), c.EnumDistinct, distinct, fmt.Sprintf("%d distinct unrelated records in %s: walking the table", len(keys), time.Duration(t.UnixNano()-oldest.T).Round(time.Second)))
+}
+
+func (e *Engine) checkExport(a *actorState, ev *custos.AccessEvent, id string, t time.Time, hour int, div float64, profiled, offHours bool) {
+	c := &e.cfg
+	rows := ev.Records
+	approved := ev.Decision == custos.DecisionApprovalRequired
+	limit := float64(c.ExportRows) / div
+	switch {
+	case !approved && float64(rows) > limit:
+		e.fire(RuleExportVolume, SeverityHigh, id, ev.Source.IP, t, ev.ID, "", limit, float64(rows), "export without approval above the row limit")
+	case len(a.Exports) >= 5:
+		s := slices.Clone(a.Exports)
+		slices.Sort(s)
+		p95 := float64(s[int(float64(len(s)-1)*0.95)])
+		if float64(rows) > c.ExportFactor*p95/div && rows >= 1000 {
+			e.fire(RuleExportVolume, SeverityHigh, id, ev.Source.IP, t, ev.ID, "", c.ExportFactor*p95/div, float64(rows), "export far above this actor's usual size")
+		}
+	}
+	after := offHours
+	if !profiled {
+		after = hour < 7 || hour >= 20
+	}
+	if after && rows >= c.ExportMinRows {
+		e.fire(RuleExportAfterHours, SeverityMedium, id, ev.Source.IP, t, ev.ID, "", float64(c.ExportMinRows), float64(rows), fmt.Sprintf("bulk export at %02d:00, outside this actor's hours", hour))
+	}
+	a.Exports = append(a.Exports, rows)
+	if len(a.Exports) > 20 {
+		a.Exports = a.Exports[1:]
+	}
+}
+
+// identityTypes are the documents a registration is made on.
+var identityTypes = map[string]bool{custos.TypeCNID: true, custos.TypeCNPassport: true, custos.TypeHKMOPermit: true, custos.TypeHKID: true, custos.TypeTWID: true}
+
+func (e *Engine) checkRegistration(a *actorState, ev *custos.AccessEvent, id string, t time.Time) {
+	c := &e.cfg
+	var doc custos.Subject
+	for _, s := range ev.Subjects {
+		if identityTypes[s.Type] && s.Hash != "" {
+			doc = s
+			break
+		}
+	}
+	if doc.Hash == "" {
+		return
+	}
+	now := t.UnixNano()
+	k := subjectKey(doc.Hash)
+	ts := e.docs[k]
+	for len(ts) > 0 && now-ts[0] > int64(c.DocWindow) {
+		ts = ts[1:]
+	}
+	ts = append(ts, now)
+	e.docs[k] = ts
+	if len(ts) > c.DocReuse {
+		e.fire(RuleDocumentReuse, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(doc), float64(c.DocReuse), float64(len(ts)), "one identity document used for many registrations")
+	}
+	for len(a.Regs) > 0 && now-a.Regs[0].T > int64(time.Hour) {
+		a.Regs = a.Regs[1:]
+	}
+	a.Regs = append(a.Regs, regEntry{T: now, Doc: k})
+	docs := map[uint64]bool{}
+	for _, r := range a.Regs {
+		docs[r.Doc] = true
+	}
+	if len(docs) > c.DocsPerHour {
+		e.fire(RuleDocumentReuse, SeverityMedium, id, ev.Source.IP, t, ev.ID, mark(doc), float64(c.DocsPerHour), float64(len(docs)), "registrations on many different documents within an hour")
+	}
+}
+
+func (e *Engine) checkSession(ev *custos.AccessEvent, id string, t time.Time, credit bool, first custos.Subject) {
+	c := &e.cfg
+	key := id + "\x00" + ev.Source.Session
+	s := e.sessions[key]
+	if s == nil {
+		s = &sessionState{IP: ev.Source.IP, Start: t.UnixNano()}
+		e.sessions[key] = s
+	} else if s.IP != ev.Source.IP {
+		n1, ok1 := c.locate(s.IP)
+		n2, ok2 := c.locate(ev.Source.IP)
+		if (ok1 && ok2 && distanceKM(n1, n2) > c.SessionKM) || ok1 != ok2 {
+			km := 0.0
+			if ok1 && ok2 {
+				km = distanceKM(n1, n2)
+			}
+			e.fire(RuleSessionSources, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(first), c.SessionKM, math.Round(km), "one session used from two distant sources")
+		}
+	}
+	if credit && first.Hash != "" && t.UnixNano()-s.Start <= int64(time.Hour) {
+		if s.Credit == nil {
+			s.Credit = map[uint64]struct{}{}
+		}
+		s.Credit[subjectKey(first.Hash)] = struct{}{}
+		if len(s.Credit) > c.VelocityFirstHr {
+			e.fire(RuleVelocity, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(first), float64(c.VelocityFirstHr), float64(len(s.Credit)), "credit reports pulled in a session's first hour")
+		}
+	}
+}
+
+// ProcessLogin evaluates one login event.
+func (e *Engine) ProcessLogin(ev *custos.LoginEvent) []Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.out = e.out[:0]
+	c := &e.cfg
+	t := ev.Time
+	now := t.UnixNano()
+	e.advance(t)
+	ip := ev.Source.IP
+	var src *sourceState
+	if ip != "" {
+		src = e.sources[ip]
+		if src == nil {
+			if len(e.sources) >= c.MaxSources {
+				e.sweepSources(now)
+			}
+			src = &sourceState{LevelAt: now}
+			e.sources[ip] = src
+		}
+		src.LastSeen = now
+	}
+	a := e.actor(ev.Account, t)
+	if ev.Outcome != custos.OutcomeSuccess {
+		if src != nil {
+			src.Level = math.Max(0, src.Level-float64(now-src.LevelAt)/float64(c.StuffLeak)) + 1
+			src.LevelAt = now
+			if src.Failed == nil {
+				src.Failed = map[string]int64{}
+			}
+			src.Failed[ev.Account] = now
+			if len(src.Failed) > 4*c.StuffUsers {
+				for k, ft := range src.Failed {
+					if now-ft > int64(c.StuffWindow) {
+						delete(src.Failed, k)
+					}
+				}
+			}
+			users := 0
+			for _, ft := range src.Failed {
+				if now-ft <= int64(c.StuffWindow) {
+					users++
+				}
+			}
+			if src.Level > c.StuffBucket || users >= c.StuffUsers {
+				src.BurstUntil = now + int64(time.Hour)
+				e.fire(RuleStuffingSource, SeverityHigh, "", ip, t, ev.ID, "", c.StuffBucket, float64(users), "login failures across many accounts from one source")
+			}
+		}
+		if ip != "" {
+			if a.FailSrcs == nil {
+				a.FailSrcs = map[string]int64{}
+			}
+			a.FailSrcs[ip] = now
+			n := 0
+			for k, ft := range a.FailSrcs {
+				if now-ft > int64(c.StuffWindow) {
+					delete(a.FailSrcs, k)
+					continue
+				}
+				n++
+			}
+			if n >= c.AccountSources {
+				e.fire(RuleStuffingAccount, SeverityHigh, ev.Account, ip, t, ev.ID, "", float64(c.AccountSources), float64(n), "login failures on one account from many sources")
+			}
+		}
+		return e.flush()
+	}
+
+	if src != nil && src.BurstUntil >= now {
+		key := e.fire(RuleSuccessAfterStuff, SeverityCritical, ev.Account, ip, t, ev.ID, "", 1, 1, "successful login from a source in a credential-stuffing burst; accesses that follow are attached")
+		if key != "" {
+			e.compromised[ev.Account] = compromise{IP: ip, Until: now + int64(24*time.Hour), Key: key}
+		}
+	}
+	known := ip == "" || slices.Contains(a.Known, ip)
+	if c.Breached != nil && ev.CredentialFingerprint != "" && !known && a.Logins >= 3 && c.Breached.Breached(ev.CredentialFingerprint) {
+		e.fire(RuleBreachedPassword, SeverityHigh, ev.Account, ip, t, ev.ID, "", 0, 1, "login with a known-breached password from a new source")
+	}
+	if n, ok := c.locate(ip); ok {
+		if a.HasNet && t.After(a.LoginAt) {
+			km := distanceKM(a.LastNet, n)
+			h := t.Sub(a.LoginAt).Hours()
+			if km > 100 && km/math.Max(h, 1.0/3600) > c.TravelKMH {
+				e.fire(RuleImpossibleTravel, SeverityHigh, ev.Account, ip, t, ev.ID, "", c.TravelKMH, math.Round(km/math.Max(h, 1.0/3600)), fmt.Sprintf("logins %.0f km apart in %s", km, t.Sub(a.LoginAt).Round(time.Minute)))
+			}
+		}
+		a.LastNet, a.HasNet = n, true
+	}
+	a.LoginAt = t
+	a.Logins++
+	if !known {
+		a.Known = append(a.Known, ip)
+		if len(a.Known) > c.KnownSourcesMax {
+			a.Known = a.Known[1:]
+		}
+	}
+	return e.flush()
+}
+
+func (e *Engine) sweepSources(now int64) {
+	for ip, s := range e.sources {
+		if now-s.LastSeen > int64(e.cfg.StuffWindow) && s.BurstUntil < now {
+			delete(e.sources, ip)
+		}
+	}
+}
+
+func (e *Engine) flush() []Alert {
+	if len(e.out) == 0 {
+		return nil
+	}
+	return slices.Clone(e.out)
+}
+
+func clone(a *Alert) Alert {
+	c := *a
+	c.Evidence = slices.Clone(a.Evidence)
+	c.Subjects = slices.Clone(a.Subjects)
+	if a.Actor != nil {
+		s := *a.Actor
+		c.Actor = &s
+	}
+	return c
+}
+
+var severityRank = map[Severity]int{SeverityLow: 1, SeverityMedium: 2, SeverityHigh: 3, SeverityCritical: 4}
+
+// fire opens or updates the incident of rule on actor (or, for
+// source-only rules, on ip) and returns the incident key.
+func (e *Engine) fire(rule string, sev Severity, actor, ip string, t time.Time, evID, subject string, threshold, observed float64, summary string) string {
+	if e.cfg.Disabled[rule] {
+		return ""
+	}
+	key := rule + "|" + actor
+	if actor == "" {
+		key = rule + "|ip:" + ip
+	}
+	if inc := e.incidents[key]; inc != nil && t.Sub(inc.LastSeen) <= e.cfg.IncidentGap && inc.Status != StatusResolved {
+		inc.LastSeen = t
+		inc.Events++
+		inc.addEvidence(evID, subject)
+		changed := false
+		if severityRank[sev] > severityRank[inc.Severity] {
+			inc.Severity, inc.Summary, inc.Threshold, changed = sev, summary, threshold, true
+		}
+		if observed > inc.Observed {
+			inc.Observed = observed
+		}
+		if changed || inc.Events&(inc.Events-1) == 0 {
+			e.out = append(e.out, clone(inc))
+		}
+		return key
+	}
+	inc := &Alert{
+		ID: alertID(rule, key, evID), Rule: rule, Severity: sev, SourceIP: ip,
+		FirstSeen: t, LastSeen: t, DetectedAt: t, Summary: summary,
+		Threshold: threshold, Observed: observed, Events: 1, Status: StatusOpen,
+	}
+	inc.addEvidence(evID, subject)
+	if actor != "" {
+		s := actor
+		inc.Actor = &s
+		inc.Risk = e.addRisk(actor, rule, sev, t, ip, evID)
+	}
+	e.incidents[key] = inc
+	e.out = append(e.out, clone(inc))
+	return key
+}
+
+// addRisk adds an alert's points to its actor's decayed risk and
+// escalates when risk or the number of distinct rules in a day is high.
+func (e *Engine) addRisk(actor, rule string, sev Severity, t time.Time, ip, evID string) float64 {
+	a := e.actor(actor, t)
+	if !a.RiskAt.IsZero() && t.After(a.RiskAt) {
+		a.Risk *= math.Exp2(-float64(t.Sub(a.RiskAt)) / float64(e.cfg.RiskHalfLife))
+	}
+	a.RiskAt = t
+	if rule == RuleEscalation {
+		return a.Risk
+	}
+	a.Risk += points[sev]
+	if a.Fired == nil {
+		a.Fired = map[string]time.Time{}
+	}
+	a.Fired[rule] = t
+	recent := 0
+	for r, ft := range a.Fired {
+		if t.Sub(ft) <= 24*time.Hour {
+			recent++
+		} else {
+			delete(a.Fired, r)
+		}
+	}
+	if recent >= e.cfg.EscalateRules || a.Risk > e.cfg.EscalateRisk {
+		e.fire(RuleEscalation, SeverityCritical, actor, ip, t, evID, "", e.cfg.EscalateRisk, math.Round(a.Risk), fmt.Sprintf("%d distinct rules in 24 h, risk %.0f", recent, a.Risk))
+	}
+	return math.Round(a.Risk*10) / 10
+}
