@@ -86,6 +86,9 @@ func writeFixtures(t *testing.T, dir string) {
 	must(x.Write(&xb))
 	write("book.xlsx", xb.Bytes())
 
+	for _, fx := range extraFixtures {
+		fx(t, write)
+	}
 	write("letter.docx", zipBytes(t, map[string][]byte{
 		"[Content_Types].xml": []byte(`<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`),
 		"word/document.xml": []byte(`<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>` +
@@ -94,6 +97,20 @@ func writeFixtures(t *testing.T, dir string) {
 			`<w:p><w:r><w:t>E-mail: ` + fxEmail + `</w:t></w:r></w:p></w:body></w:document>`),
 	}))
 }
+
+func init() { extraFixtures = append(extraFixtures, pptxFixture) }
+
+// pptxFixture is a minimal presentation: the scanner reads slides and notes.
+func pptxFixture(t *testing.T, write func(string, []byte)) {
+	write("deck.pptx", zipBytes(t, map[string][]byte{
+		"[Content_Types].xml":  []byte(`<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`),
+		"ppt/presentation.xml": []byte(`<?xml version="1.0"?><p:presentation xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"/>`),
+		"ppt/slides/slide1.xml": []byte(`<?xml version="1.0"?><p:sld xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><p:cSld><p:spTree><p:sp><p:txBody>` +
+			`<a:p><a:r><a:t>值班电话</a:t></a:r></a:p><a:p><a:r><a:t>手机：` + fxMobile2 + `</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>`),
+	}))
+}
+
+var extraFixtures []func(*testing.T, func(string, []byte))
 
 func gzipBytes(t *testing.T, data []byte) []byte {
 	t.Helper()

@@ -110,6 +110,7 @@ func TestFormats(t *testing.T) {
 		{key{"book.xlsx", "Sheet1!C2", "cn_id", fxID}, 0},
 		{key{"book.xlsx", "Sheet1!B4", "cn_mobile", fxMobile2}, 0},
 		{key{"book.xlsx", "'客户 list'!C3", "email", fxEmail}, int64(len("邮箱 "))},
+		{key{"deck.pptx", "ppt/slides/slide1.xml", "cn_mobile", fxMobile2}, int64(len("值班电话\n手机："))},
 		{key{"letter.docx", "word/document.xml", "email", fxEmail}, int64(len("尊敬的客户：\n您的手机号 13812345678 已登记。\nE-mail: "))},
 	} {
 		f, ok := have[tc.key]
@@ -238,5 +239,17 @@ func TestSniff(t *testing.T) {
 		if got, _ := sniff([]byte(tc.head)); got != tc.want {
 			t.Errorf("sniff(%q) = %d, want %d", tc.head, got, tc.want)
 		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	fixtures(t)
+	var p bytes.Buffer
+	_, err := Files(context.Background(), []string{filesDir + "/notes.txt"}, Options{Progress: &p}, &collectSink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.String(), "\rscanning") || !strings.Contains(p.String(), "1/1 files") || !strings.HasSuffix(p.String(), "\n") {
+		t.Errorf("progress output %q", p.String())
 	}
 }
