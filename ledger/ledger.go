@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -331,7 +332,10 @@ func (l *Ledger) Close(ctx context.Context) error {
 	l.closeOnce.Do(func() {
 		l.stop()
 		l.bg.Wait()
-		err := l.shutdown(ctx)
+		err := l.awaitPublished(ctx)
+		if serr := l.shutdown(ctx); err == nil {
+			err = serr
+		}
 		if err == nil && l.opts.Witness != nil {
 			err = l.WitnessNow(ctx)
 		}
@@ -341,6 +345,38 @@ func (l *Ledger) Close(ctx context.Context) error {
 		l.closeResult = err
 	})
 	return l.closeResult
+}
+
+// awaitPublished waits until the published checkpoint covers every
+// integrated entry. Tessera's own shutdown waits only for entries added
+// by this process; entries a crashed process integrated without a
+// checkpoint need this.
+func (l *Ledger) awaitPublished(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*l.opts.CheckpointInterval+5*time.Second)
+	defer cancel()
+	for {
+		size, err := l.reader.IntegratedSize(ctx)
+		if err != nil {
+			return fmt.Errorf("ledger: integrated size: %w", err)
+		}
+		raw, err := l.reader.ReadCheckpoint(ctx)
+		if err == nil {
+			cp, _, _, err := log.ParseCheckpoint(raw, l.opts.Origin, l.verifier)
+			if err != nil {
+				return fmt.Errorf("ledger: own checkpoint: %w", err)
+			}
+			if cp.Size >= size {
+				return nil
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("ledger: read checkpoint: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ledger: checkpoint did not reach size %d: %w", size, ctx.Err())
+		case <-time.After(l.opts.CheckpointInterval / 4):
+		}
+	}
 }
 
 func (l *Ledger) closeStorage(ctx context.Context) {
