@@ -116,6 +116,9 @@ var (
 // meets mask, and that word's mask; -1 when there is none.
 func ctxScan(w []byte, mask uint32) (int, uint32) {
 	for i := len(w) - 2; i >= 0; i-- {
+		if w[i]&0xC0 == 0x80 {
+			continue // a UTF-8 continuation byte starts no word
+		}
 		key := uint16(lower(w[i]))<<8 | uint16(lower(w[i+1]))
 		if ctxBits[key>>6]&(1<<(key&63)) == 0 {
 			continue
