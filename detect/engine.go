@@ -76,7 +76,7 @@ type Engine struct {
 	actors      map[string]*actorState
 	sources     map[string]*sourceState
 	sessions    map[string]*sessionState
-	docs        map[uint64][]int64
+	docs        map[uint64][]docEntry
 	incidents   map[string]*Alert
 	peers       map[string]*peerStats
 	compromised map[string]compromise
@@ -97,7 +97,7 @@ func (e *Engine) reset() {
 	e.actors = map[string]*actorState{}
 	e.sources = map[string]*sourceState{}
 	e.sessions = map[string]*sessionState{}
-	e.docs = map[uint64][]int64{}
+	e.docs = map[uint64][]docEntry{}
 	e.incidents = map[string]*Alert{}
 	e.peers = map[string]*peerStats{}
 	e.compromised = map[string]compromise{}
@@ -168,7 +168,7 @@ func (e *Engine) sweep() {
 		}
 	}
 	for k, ts := range e.docs {
-		if now-ts[len(ts)-1] > int64(e.cfg.DocWindow) {
+		if now-ts[len(ts)-1].T > int64(e.cfg.DocWindow) {
 			delete(e.docs, k)
 		}
 	}
@@ -550,12 +550,20 @@ func (e *Engine) checkRegistration(a *actorState, ev *custos.AccessEvent, id str
 	now := t.UnixNano()
 	k := subjectKey(doc.Hash)
 	ts := e.docs[k]
-	for len(ts) > 0 && now-ts[0] > int64(c.DocWindow) {
+	for len(ts) > 0 && now-ts[0].T > int64(c.DocWindow) {
 		ts = ts[1:]
 	}
-	ts = append(ts, now)
+	ts = append(ts, docEntry{T: now, Actor: id})
 	e.docs[k] = ts
-	if len(ts) > c.DocReuse {
+	mine := 0
+	for _, x := range ts {
+		if x.Actor == id {
+			mine++
+		}
+	}
+	// A customer may come back to another clerk; it is one clerk
+	// registering the same document again and again that matters.
+	if len(ts) > c.DocReuse && mine >= 2 {
 		e.fire(RuleDocumentReuse, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(doc), float64(c.DocReuse), float64(len(ts)), "one identity document used for many registrations")
 	}
 	for len(a.Regs) > 0 && now-a.Regs[0].T > int64(time.Hour) {

@@ -21,7 +21,7 @@ type snapshot struct {
 	Actors      map[string]*actorState
 	Sources     map[string]*sourceState
 	Sessions    map[string]*sessionState
-	Docs        map[uint64][]int64
+	Docs        map[uint64][]docEntry
 	Incidents   map[string]*Alert
 	Peers       map[string]*peerStats
 	Compromised map[string]compromise

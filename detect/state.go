@@ -51,6 +51,11 @@ type enumEntry struct {
 	Related bool
 }
 
+type docEntry struct {
+	T     int64
+	Actor string
+}
+
 type regEntry struct {
 	T   int64
 	Doc uint64

@@ -100,7 +100,7 @@ func Suite(employees, days int) []*Scenario {
 		if d < late || d > late+1 {
 			return
 		}
-		i := g.pickWorking(d, "call_center", 1)
+		i := g.pickWorking(late, "call_center", 1)
 		g.unrelatedLookups(sc, i, d, mid, 6, add)
 	}
 	out = append(out, sc)

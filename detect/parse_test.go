@@ -1,0 +1,111 @@
+package detect
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestBreachedStoreRangeFile(t *testing.T) {
+	// SHA-1("password") = 5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8
+	rangeFile := "1E4C9B93F3F0682250B6CF8331B7EE68FD8:9545824\r\n011053FD0102E94D6AE2F8B83D76FAF94F6:1\n00D4F6E8FA6EECAD2A3AA415EEC418D38EC:0\n"
+	b := NewBreachedStore()
+	n, err := b.ImportRange("5baa6", strings.NewReader(rangeFile))
+	if err != nil || n != 2 {
+		t.Fatalf("import: n=%d err=%v", n, err)
+	}
+	tests := []struct {
+		fp   string
+		want bool
+	}{
+		{"5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8", true},
+		{"5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", true},
+		{"5BAA600D4F6E8FA6EECAD2A3AA415EEC418D38EC", false}, // padding line
+		{"5BAA71E4C9B93F3F0682250B6CF8331B7EE68FD8", false},
+		{"short", false},
+	}
+	for _, tc := range tests {
+		if got := b.Breached(tc.fp); got != tc.want {
+			t.Errorf("Breached(%s) = %v, want %v", tc.fp, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"XYZ:1\n", "1E4C9B93F3F0682250B6CF8331B7EE68FD8\n"} {
+		if _, err := b.ImportRange("5BAA6", strings.NewReader(bad)); err == nil {
+			t.Errorf("accepted malformed line %q", bad)
+		}
+	}
+	if _, err := b.ImportRange("5BAA", strings.NewReader("")); err == nil {
+		t.Error("accepted a 4-character prefix")
+	}
+}
+
+func TestDecodeEvent(t *testing.T) {
+	tests := []struct {
+		name, line string
+		login      bool
+		wantErr    bool
+	}{
+		{"access", `{"id":"a1","time":"2026-03-02T09:00:00Z","actor":{"id":"e1"},"channel":"http","action":"read","resource":{"system":"res"},"records":1}`, false, false},
+		{"login", `{"id":"l1","time":"2026-03-02T09:00:00Z","account":"e1","outcome":"failure"}`, true, false},
+		{"neither", `{"id":"x"}`, false, true},
+		{"no time", `{"id":"l1","account":"e1"}`, true, true},
+		{"not json", `13812345678`, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := DecodeEvent([]byte(tc.line))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err == nil && (ev.Login != nil) != tc.login {
+				t.Fatalf("login = %v, want %v", ev.Login != nil, tc.login)
+			}
+			if err != nil && strings.Contains(err.Error(), "13812345678") {
+				t.Fatalf("error quotes the input: %v", err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add([]byte(`{"id":"a1","time":"2026-03-02T09:00:00Z","actor":{"id":"e1"},"action":"read","subjects":[{"type":"cn_id","value":"11010519491231002X"}]}`))
+	f.Add([]byte(`{"id":"l1","time":"2026-03-02T09:00:00Z","account":"e1","outcome":"failure"}`))
+	f.Add([]byte(`{"actor":`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, err := DecodeEvent(b)
+		if err != nil {
+			if bytes.Contains(b, []byte("11010519491231002X")) && strings.Contains(err.Error(), "11010519491231002X") {
+				t.Fatalf("error quotes a value: %v", err)
+			}
+			return
+		}
+		if ev.Access != nil {
+			for _, s := range ev.Access.Subjects {
+				if s.Value != "" {
+					t.Fatal("raw subject value survived decoding")
+				}
+			}
+			New(DefaultConfig()).ProcessAccess(ev.Access)
+		}
+		if ev.Login != nil {
+			New(DefaultConfig()).ProcessLogin(ev.Login)
+		}
+	})
+}
+
+func FuzzImportRange(f *testing.F) {
+	f.Add("5BAA6", "1E4C9B93F3F0682250B6CF8331B7EE68FD8:9545824\n")
+	f.Add("00000", "\n\nzz:1")
+	f.Fuzz(func(t *testing.T, prefix, body string) {
+		b := NewBreachedStore()
+		n, err := b.ImportRange(prefix, strings.NewReader(body))
+		if err == nil && n == 1 && !strings.Contains(strings.TrimSpace(body), "\n") {
+			// What was imported must be found again.
+			line := strings.TrimSpace(body)
+			suffix, _, _ := strings.Cut(line, ":")
+			if !b.Breached(strings.ToUpper(strings.TrimSpace(prefix)) + suffix) {
+				t.Fatalf("imported suffix not found")
+			}
+		}
+	})
+}
