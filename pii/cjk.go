@@ -320,13 +320,25 @@ func plateAt(text []byte, i int) (int, bool) {
 // isFieldSep reports whether c separates fields in lists and tables.
 func isFieldSep(c byte) bool { return c == ',' || c == '\t' || c == '|' || c == ';' || c == ' ' }
 
-// nameBefore finds a name written as the field right before a phone
-// number or ID ("张伟,13800138000" or "张伟 13800138000", as in leaked
-// lists): a whole field of a known surname and one or two Han characters.
-func nameBefore(dst []Match, text []byte, start int) []Match {
-	if start < 7 || !isFieldSep(text[start-1]) {
+// nameBefore finds a name written right before a phone number or ID:
+// as the previous field ("张伟,13800138000", "张伟 13800138000", as in
+// leaked lists), or before the number's own label ("李娜（身份证1101…",
+// "王芳，电话：1380…"). The name must be a whole run of Han characters — a
+// known surname and one or two more — with no Han character before it.
+func nameBefore(dst []Match, text []byte, start int, k kind) []Match {
+	if start < 7 {
 		return dst
 	}
+	if n := len(dst); isFieldSep(text[start-1]) {
+		if dst = nameField(dst, text, start); len(dst) > n {
+			return dst
+		}
+	}
+	return nameBeforeLabel(dst, text, start, k)
+}
+
+// nameField finds a name as the whole field before the one at start.
+func nameField(dst []Match, text []byte, start int) []Match {
 	e := start - 1
 	q := e
 	for k := 0; k < 4 && q >= 3 && isHan(decode3(text, q-3)); k++ {
@@ -353,6 +365,64 @@ func nameShape(b []byte) bool {
 		return true
 	case n >= 2 && n <= 3:
 		return anchors[decode3(b, 0)]&anchorSurname != 0 && prefixAt(b, 3, titles) == 0
+	}
+	return false
+}
+
+// nameBeforeLabel handles "李娜（身份证1101…": the label of k right before
+// start (only separators between), one punctuation mark or space before
+// the label, and a name before that.
+func nameBeforeLabel(dst []Match, text []byte, start int, k kind) []Match {
+	w := window(text, start)
+	off := start - len(w)
+	at, _ := ctxScan(w, k.bit)
+	if at < 0 {
+		return dst
+	}
+	lab := off + at
+	// only separators between the label word and the number
+	j := lab
+	for j < start && (isWord(text[j]) || isHan(decode3(text, j))) {
+		if isWord(text[j]) {
+			j++
+		} else {
+			j += 3
+		}
+	}
+	if skipSeps(text, j) != start && j != start {
+		return dst
+	}
+	e := lab
+	switch {
+	case e >= 1 && (text[e-1] == ' ' || text[e-1] == '(' || text[e-1] == ','):
+		e--
+	case e >= 3 && isNamePunct(decode3(text, e-3)):
+		e -= 3
+	default:
+		return dst
+	}
+	q := e
+	for n := 0; n < 4 && q >= 3 && isHan(decode3(text, q-3)); n++ {
+		q -= 3
+	}
+	if q == e || q >= 3 && isHan(decode3(text, q-3)) {
+		return dst
+	}
+	if len(dst) > 0 && dst[len(dst)-1].Offset+dst[len(dst)-1].Length > q {
+		return dst
+	}
+	if !nameShape(text[q:e]) {
+		return dst
+	}
+	return append(dst, Match{Type: custos.TypeCNName, Offset: q, Length: e - q, Confidence: 0.75})
+}
+
+// isNamePunct: full-width punctuation that separates a name from the
+// label of the number that follows it.
+func isNamePunct(r rune) bool {
+	switch r {
+	case '（', '，', '、', '\u3000', '：', '；':
+		return true
 	}
 	return false
 }

@@ -340,8 +340,10 @@ func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match,
 			start = i
 		}
 		if bc >= MinConfidence {
-			if bt == custos.TypeCNMobile || bt == custos.TypeCNID {
-				dst = nameBefore(dst, text, start)
+			if bt == custos.TypeCNMobile {
+				dst = nameBefore(dst, text, start, kCNMobile)
+			} else if bt == custos.TypeCNID {
+				dst = nameBefore(dst, text, start, kCNID)
 			}
 			dst = append(dst, Match{Type: bt, Offset: start, Length: d.groups[best].end - start, Confidence: bc})
 		}

@@ -124,6 +124,8 @@ func TestFind(t *testing.T) {
 		{"name before stop word", "客户张三先生您好", []want{{"cn_name", "张三"}}},
 		{"no name after context", "客户服务中心", nil},
 		{"name field before phone", "张伟,13800138000", []want{{"cn_name", "张伟"}, {"cn_mobile", "13800138000"}}},
+		{"name before the ID label", "经查，李娜（身份证11010519491231002X）", []want{{"cn_name", "李娜"}, {"cn_id", "11010519491231002X"}}},
+		{"no name before a label", "请联系客服，电话13800138000；联系人：王经理，电话13900139000", []want{{"cn_mobile", "13800138000"}, {"cn_mobile", "13900139000"}}},
 		{"address", "寄往广东省深圳市南山区科技园路88号A座1201室，", []want{{"cn_address", "广东省深圳市南山区科技园路88号A座1201室"}}},
 		{"division without street", "北京市朝阳区的天气不错", nil},
 		{"plate", "车牌粤B·D12345违章", []want{{"cn_plate", "粤B·D12345"}}},

@@ -301,6 +301,18 @@ var templates = []func(g *Generator){
 		g.text(". ")
 		g.negative()
 	},
+	func(g *Generator) { // a note: a name right before the number's own label
+		g.text(g.one("经查，", "据反映，", "备注："))
+		g.pii(custos.TypeCNName, g.name())
+		if g.r.IntN(2) == 0 {
+			g.text(g.one("（身份证", "，身份证号 "))
+			g.pii(custos.TypeCNID, g.cnID())
+		} else {
+			g.text(g.one("（手机", "，电话："))
+			g.pii(custos.TypeCNMobile, g.mobile())
+		}
+		g.text(g.one("）于当日办理了补卡。", "，已核实。"))
+	},
 	func(g *Generator) { // CSV row without labels in the line: names are missed by design
 		g.pii(custos.TypeCNName, g.name())
 		g.text(",")
