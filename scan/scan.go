@@ -87,6 +87,7 @@ type unit struct {
 
 	matches []pii.Match // found by the worker, in u.own0..u.own1
 	values  []string    // the matches' values, masked unless revealed
+	minors  []int       // indexes of the cn_id matches of children under MinorAge
 	note    *Note
 	files   int   // inputs this unit completes (counted in the summary)
 	bytes   int64 // bytes this unit adds to the summary
@@ -141,6 +142,7 @@ func run(ctx context.Context, opt Options, sink Sink, total int64, files int, pr
 
 	s := &scanner{
 		opt:   opt,
+		now:   time.Now(),
 		work:  make(chan *unit, opt.Workers),
 		order: make(chan *unit, opt.Workers+2),
 		pool: sync.Pool{New: func() any {
@@ -210,8 +212,13 @@ func (s *scanner) emit(u *unit, sink Sink, sum *Summary) error {
 			return err
 		}
 	}
+	minors := u.minors
 	for i, m := range u.matches {
 		f := s.finding(u, m, u.values[i])
+		if len(minors) > 0 && minors[0] == i {
+			minors = minors[1:]
+			f.Category, f.Sensitive = custos.CategoryMinor, true
+		}
 		sum.add(f)
 		if err := sink.Finding(f); err != nil {
 			return err
@@ -225,6 +232,7 @@ type scanner struct {
 	work  chan *unit
 	order chan *unit
 	pool  sync.Pool
+	now   time.Time    // for ages
 	read  atomic.Int64 // bytes read from disk, for progress
 	files atomic.Int64
 }
@@ -270,11 +278,15 @@ func (s *scanner) worker() {
 		// one match every few dozen bytes.
 		u.matches = make([]pii.Match, 0, len(ms))
 		u.values = make([]string, 0, len(ms))
+		u.minors = u.minors[:0]
 		for _, m := range ms {
 			if m.Offset < u.own0 || m.Offset >= u.own1 || m.Confidence < s.opt.MinConfidence {
 				continue
 			}
 			raw := string(u.text[m.Offset : m.Offset+m.Length])
+			if m.Type == custos.TypeCNID && MinorByID(raw, s.now) {
+				u.minors = append(u.minors, len(u.matches))
+			}
 			if !s.opt.Reveal {
 				raw = mask.Partial(m.Type, raw)
 			}

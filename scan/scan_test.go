@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custos-dev/custos/pii"
 	"github.com/custos-dev/custos/pii/corpus"
@@ -251,5 +252,47 @@ func TestProgress(t *testing.T) {
 	}
 	if !strings.HasPrefix(p.String(), "\rscanning") || !strings.Contains(p.String(), "1/1 files") || !strings.HasSuffix(p.String(), "\n") {
 		t.Errorf("progress output %q", p.String())
+	}
+}
+
+// childID returns a valid resident ID of someone born on birth.
+func childID(birth string) string {
+	body := "110105" + birth + "123"
+	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := range 17 {
+		sum += int(body[i]-'0') * w[i]
+	}
+	return body + string("10X98765432"[sum%11])
+}
+
+func TestMinorByID(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{childID("20200601"), true},
+		{childID("20120602"), true},  // 14 tomorrow
+		{childID("20120601"), false}, // 14 today
+		{fxID, false},
+		{"110105 2020 0601 " + childID("20200601")[14:], true}, // grouped
+		{"not an id", false},
+	} {
+		if got := MinorByID(tc.id, now); got != tc.want {
+			t.Errorf("MinorByID(%s…) = %v, want %v", tc.id[:10], got, tc.want)
+		}
+	}
+}
+
+func TestMinorCategory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "students.txt")
+	os.WriteFile(path, []byte("学生身份证 "+childID("20200601")+"\n家长身份证 "+fxID+"\n"), 0o644)
+	var got collectSink
+	if _, err := Files(context.Background(), []string{path}, Options{}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.findings) != 2 || got.findings[0].Category != "minor" || !got.findings[0].Sensitive || got.findings[1].Category != "identity" {
+		t.Errorf("findings %+v", got.findings)
 	}
 }

@@ -267,11 +267,13 @@ type stats struct {
 	byType   map[custos.DataType]*typeStats
 	hint     custos.DataType
 	prefix   []byte // the column name as context for the detectors
+	now      time.Time
 	detector pii.Detector
 	matches  []pii.Match
 }
 
 type typeStats struct {
+	minors  int // cn_id values of children under scan.MinorAge
 	matched int
 	confSum float64
 	example string
@@ -281,11 +283,12 @@ type typeStats struct {
 func sampleTable(ctx context.Context, tx *sql.Tx, d dialect, t table, opt Options) ([]scan.Finding, error) {
 	ctx, cancel := context.WithTimeout(ctx, opt.TableTimeout)
 	defer cancel()
+	now := time.Now()
 	cols := make([]string, len(t.columns))
 	st := make([]*stats, len(t.columns))
 	for i, c := range t.columns {
 		cols[i] = d.quote(c.name)
-		st[i] = &stats{byType: map[custos.DataType]*typeStats{}, hint: nameHint(c.name)}
+		st[i] = &stats{byType: map[custos.DataType]*typeStats{}, hint: nameHint(c.name), now: now}
 		st[i].prefix = []byte(contextPrefix(st[i].hint, c.name))
 	}
 	from := d.quote(t.name)
@@ -405,6 +408,9 @@ func (s *stats) add(buf []byte, v []byte, reveal bool) []byte {
 		}
 		ts.matched++
 		ts.confSum += m.Confidence
+		if m.Type == custos.TypeCNID && scan.MinorByID(string(buf[m.Offset:m.Offset+m.Length]), s.now) {
+			ts.minors++
+		}
 		if ts.example == "" {
 			raw := string(buf[m.Offset : m.Offset+m.Length])
 			ts.example = raw
@@ -462,6 +468,13 @@ func (s *stats) classify() []scan.Finding {
 			basis = "values+name"
 		}
 		out = append(out, finding(t, conf, basis, s.nonNull, ts.matched, ts.example))
+		if ts.minors > 0 {
+			// PIPL Art. 28: information of children under 14 is sensitive
+			// as a whole; say how many sampled IDs are theirs.
+			f := finding(t, conf, basis, s.nonNull, ts.minors, "")
+			f.Category = custos.CategoryMinor
+			out = append(out, f)
+		}
 	}
 	if s.hint != "" && s.byType[s.hint] == nil {
 		switch {
@@ -475,7 +488,10 @@ func (s *stats) classify() []scan.Finding {
 		if out[i].Confidence != out[j].Confidence {
 			return out[i].Confidence > out[j].Confidence
 		}
-		return out[i].Type < out[j].Type
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].Category < out[j].Category
 	})
 	return out
 }

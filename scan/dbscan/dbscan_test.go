@@ -50,6 +50,9 @@ func people(n int) []person {
 	out := make([]person, n)
 	for i := range out {
 		b := time.Date(1950+r.IntN(55), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)
+		if i%10 == 3 { // a child
+			b = time.Now().AddDate(-5-r.IntN(5), 0, -r.IntN(300)).Truncate(24 * time.Hour)
+		}
 		body := regions[r.IntN(len(regions))] + b.Format("20060102") + fmt.Sprintf("%03d", r.IntN(1000))
 		p := person{
 			name:     string(surnames[r.IntN(len(surnames))]) + given[r.IntN(len(given))],
@@ -195,6 +198,15 @@ func check(t *testing.T, dsn string, wantRows bool) {
 	}
 	if best["customers.remark"].Confidence >= best["customers.mobile"].Confidence {
 		t.Errorf("a remark column with some phones (%.2f) should rank below a phone column (%.2f)", best["customers.remark"].Confidence, best["customers.mobile"].Confidence)
+	}
+	minors := 0
+	for _, f := range got.findings {
+		if f.Column == "id_card" && f.Category == "minor" && f.Sensitive {
+			minors = f.Matched
+		}
+	}
+	if minors < 10 || minors > 30 {
+		t.Errorf("id_card: %d IDs of children reported, want about 20 of 200", minors)
 	}
 	// The transaction the scan reads in refuses writes.
 	db, d, _, err := open(dsn)
