@@ -1,9 +1,13 @@
 package policy
 
 import (
+	"reflect"
+	"regexp"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/decls"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -53,17 +57,22 @@ var celVariables = []cel.EnvOption{
 // newEnv builds the CEL environment with has_relationship bound to rel
 // (nil: no relationship exists).
 func newEnv(rel RelationshipChecker) (*cel.Env, error) {
+	// Arguments are asserted to types.String rather than read through
+	// Value(), which would box each string: this runs on the hot path.
 	has := func(actor, subject, kind ref.Val) bool {
 		if rel == nil {
 			return false
 		}
-		a, _ := actor.Value().(string)
-		s, _ := subject.Value().(string)
-		k, _ := kind.Value().(string)
-		return s != "" && rel.HasRelationship(a, s, k)
+		a, _ := actor.(types.String)
+		s, _ := subject.(types.String)
+		k, _ := kind.(types.String)
+		return s != "" && rel.HasRelationship(string(a), string(s), string(k))
 	}
 	opts := append([]cel.EnvOption{}, celVariables...)
 	opts = append(opts, cel.Function("has_relationship",
+		// The checker has proven the argument types; the run-time guard
+		// would re-check every list element on every call.
+		decls.DisableTypeGuards(true),
 		cel.Overload("has_relationship_string_string_string",
 			[]*cel.Type{cel.StringType, cel.StringType, cel.StringType}, cel.BoolType,
 			cel.FunctionBinding(func(args ...ref.Val) ref.Val {
@@ -74,6 +83,20 @@ func newEnv(rel RelationshipChecker) (*cel.Env, error) {
 		cel.Overload("has_relationship_string_list_string",
 			[]*cel.Type{cel.StringType, cel.ListType(cel.StringType), cel.StringType}, cel.BoolType,
 			cel.FunctionBinding(func(args ...ref.Val) ref.Val {
+				if sl, ok := args[1].(*stringList); ok {
+					// The request's own subjects: iterate the Go strings.
+					if rel == nil || len(sl.elems) == 0 {
+						return types.False
+					}
+					a, _ := args[0].(types.String)
+					k, _ := args[2].(types.String)
+					for _, s := range sl.elems {
+						if s == "" || !rel.HasRelationship(string(a), s, string(k)) {
+							return types.False
+						}
+					}
+					return types.True
+				}
 				l, ok := args[1].(traits.Lister)
 				if !ok {
 					return types.False
@@ -93,11 +116,49 @@ func newEnv(rel RelationshipChecker) (*cel.Env, error) {
 	return cel.NewEnv(opts...)
 }
 
-// activation resolves condition variables straight from the request.
-type activation struct {
-	r   *Request
-	loc *time.Location
+// stringList is a CEL list of the request's strings that has_relationship
+// reads as Go strings. The general CEL list behind it is built only when a
+// condition uses it otherwise (size(), in, indexing), which the common
+// has_relationship(actor, subjects, kind) never does.
+type stringList struct {
+	elems []string
+	list  traits.Lister
 }
+
+func newStringList(elems []string) *stringList { return &stringList{elems: elems} }
+
+func (l *stringList) inner() traits.Lister {
+	if l.list == nil {
+		l.list = types.NewStringList(types.DefaultTypeAdapter, l.elems)
+	}
+	return l.list
+}
+
+var _ traits.Lister = (*stringList)(nil)
+
+func (l *stringList) ConvertToNative(t reflect.Type) (any, error) {
+	return l.inner().ConvertToNative(t)
+}
+func (l *stringList) ConvertToType(t ref.Type) ref.Val { return l.inner().ConvertToType(t) }
+func (l *stringList) Equal(other ref.Val) ref.Val      { return l.inner().Equal(other) }
+func (l *stringList) Type() ref.Type                   { return types.ListType }
+func (l *stringList) Value() any                       { return l.elems }
+func (l *stringList) Add(other ref.Val) ref.Val        { return l.inner().Add(other) }
+func (l *stringList) Contains(v ref.Val) ref.Val       { return l.inner().Contains(v) }
+func (l *stringList) Get(i ref.Val) ref.Val            { return l.inner().Get(i) }
+func (l *stringList) Iterator() traits.Iterator        { return l.inner().Iterator() }
+func (l *stringList) Size() ref.Val                    { return types.Int(len(l.elems)) }
+
+// activation resolves condition variables straight from the request,
+// building each list at most once per decision. Activations are pooled.
+type activation struct {
+	r        *Request
+	loc      *time.Location
+	subjects *stringList
+	roles    ref.Val
+}
+
+var activations = sync.Pool{New: func() any { return new(activation) }}
 
 var _ interpreter.Activation = (*activation)(nil)
 
@@ -109,7 +170,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "actor", "actor.id":
 		return types.String(r.Actor.ID), true
 	case "actor.roles":
-		return types.NewStringList(types.DefaultTypeAdapter, r.Actor.Roles), true
+		if a.roles == nil {
+			a.roles = types.NewStringList(types.DefaultTypeAdapter, r.Actor.Roles)
+		}
+		return a.roles, true
 	case "actor.org_unit":
 		return types.String(r.Actor.OrgUnit), true
 	case "actor.attributes":
@@ -143,7 +207,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "categories":
 		return types.NewStringList(types.DefaultTypeAdapter, r.Categories), true
 	case "subjects":
-		return types.NewStringList(types.DefaultTypeAdapter, r.Subjects), true
+		if a.subjects == nil {
+			a.subjects = newStringList(r.Subjects)
+		}
+		return a.subjects, true
 	case "subject":
 		if len(r.Subjects) == 0 {
 			return types.String(""), true
@@ -161,4 +228,34 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return types.Int(r.Time.In(a.loc).Weekday()), true
 	}
 	return nil, false
+}
+
+// relationshipCall matches the commonest condition in need-to-know
+// policies, has_relationship(actor, subjects, "kind"), written alone.
+var relationshipCall = regexp.MustCompile(`^has_relationship\(\s*(actor|actor\.id)\s*,\s*(subjects|subject)\s*,\s*"([A-Za-z0-9_.:-]*)"\s*\)$`)
+
+// nativeCondition returns a Go function equivalent to the CEL condition
+// src for the forms it recognises, or nil. The CEL program is still
+// compiled and checked; this only skips the interpreter on the hot path
+// (TestNativeConditionMatchesCEL holds the two to the same answers).
+func nativeCondition(src string, rel RelationshipChecker) func(*Request) bool {
+	m := relationshipCall.FindStringSubmatch(src)
+	if m == nil {
+		return nil
+	}
+	kind, all := m[3], m[2] == "subjects"
+	return func(r *Request) bool {
+		if rel == nil || len(r.Subjects) == 0 {
+			return false
+		}
+		if !all {
+			return r.Subjects[0] != "" && rel.HasRelationship(r.Actor.ID, r.Subjects[0], kind)
+		}
+		for _, s := range r.Subjects {
+			if s == "" || !rel.HasRelationship(r.Actor.ID, s, kind) {
+				return false
+			}
+		}
+		return true
+	}
 }

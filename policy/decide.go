@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"cel.dev/cel-go/common/types"
 
@@ -14,16 +15,39 @@ type features struct {
 	action, channel   uint64
 }
 
+// typeBits maps each data type to its bit and its default category's bit.
+var typeBits = func() map[string][2]uint64 {
+	m := make(map[string][2]uint64, len(custos.DataTypes))
+	for _, t := range custos.DataTypes {
+		m[t] = [2]uint64{typeBit(t), catBit(custos.CategoryOf(t))}
+	}
+	return m
+}()
+
+var catBits = func() map[string]uint64 {
+	m := make(map[string]uint64, len(custos.Categories))
+	for _, c := range custos.Categories {
+		m[c] = catBit(c)
+	}
+	return m
+}()
+
 func featuresOf(r *Request) features {
 	f := features{action: actionBit(r.Action), channel: channelBit(r.Channel)}
 	for _, t := range r.DataTypes {
-		f.typeBits |= typeBit(t)
-		if c := custos.CategoryOf(t); c != "" {
-			f.catBits |= catBit(c)
+		if b, ok := typeBits[t]; ok {
+			f.typeBits |= b[0]
+			f.catBits |= b[1]
+		} else {
+			f.typeBits |= 1 << 63
 		}
 	}
 	for _, c := range r.Categories {
-		f.catBits |= catBit(c)
+		if b, ok := catBits[c]; ok {
+			f.catBits |= b
+		} else {
+			f.catBits |= 1 << 63
+		}
 	}
 	return f
 }
@@ -92,15 +116,26 @@ func (p *Policy) Decide(r *Request) Decision {
 		rules = p.anySys
 	}
 	var act *activation
+	defer func() {
+		if act != nil {
+			*act = activation{}
+			activations.Put(act)
+		}
+	}()
 	var limit int64
-	var limitIDs []string
-	for _, ru := range rules {
+	var limits uint64 // bits of the limit rules that applied, by index
+	for i, ru := range rules {
 		if !ru.matches(r, &f) {
 			continue
 		}
-		if ru.prg != nil {
+		if ru.native != nil {
+			if !ru.native(r) {
+				continue
+			}
+		} else if ru.prg != nil {
 			if act == nil {
-				act = &activation{r: r, loc: p.loc}
+				act = activations.Get().(*activation)
+				act.r, act.loc = r, p.loc
 			}
 			out, _, err := ru.prg.Eval(act)
 			if err != nil {
@@ -115,34 +150,81 @@ func (p *Policy) Decide(r *Request) Decision {
 			if limit == 0 || ru.limit < limit {
 				limit = ru.limit
 			}
-			limitIDs = append(limitIDs, ru.id)
+			if i < 64 {
+				limits |= 1 << uint(i)
+			} else {
+				// Past 64 candidates the bit set cannot say which limit
+				// rules applied; name them all rather than drop one.
+				limits |= 1 << 63
+			}
 			continue
 		}
 		d := Decision{Effect: ru.effect, Mask: ru.mask, Rules: ru.ids, Reason: ru.reason}
-		if limitIDs != nil {
-			d.Rules = append(limitIDs, ru.id)
+		if limits != 0 {
+			d.Rules = p.ruleList(rules, limits, ru.ids, &ru.lastCombo)
 			d.Limit = limit
 		}
 		return d
 	}
-	d := p.defaultDecision(&f)
-	if limitIDs != nil {
-		d.Rules = append(limitIDs, d.Rules...)
+	d, cat := p.defaultDecision(&f)
+	if limits != 0 {
+		d.Rules = p.ruleList(rules, limits, d.Rules, &p.defaultCombos[cat])
 		d.Limit = limit
 	}
 	return d
 }
 
+// ruleList returns the ids of the limit rules in limits (bits into rules)
+// followed by tail. The few combinations a policy produces are built once
+// and shared, so that a decision allocates nothing for its explanation.
+func (p *Policy) ruleList(rules []*rule, limits uint64, tail []string, last *atomic.Pointer[combo]) []string {
+	type key struct {
+		list   **rule // the candidate list's backing array: one per system
+		limits uint64
+		tail   *string
+	}
+	k := key{&rules[0], limits, &tail[0]}
+	// One-entry cache per deciding rule in front of the map: a rule's
+	// requests mostly meet the same limits.
+	if c := last.Load(); c != nil && c.list == k.list && c.limits == limits && c.tail == k.tail {
+		return c.ids
+	}
+	if v, ok := p.combos.Load(k); ok {
+		last.Store(&combo{k.list, limits, k.tail, v.([]string)})
+		return v.([]string)
+	}
+	var ids []string
+	for i, ru := range rules {
+		bit := uint64(1) << uint(min(i, 63))
+		if limits&bit != 0 && (i < 63 || rules[i].effect == DecisionLimit) {
+			ids = append(ids, ru.id)
+		}
+	}
+	ids = append(ids, tail...)
+	v, _ := p.combos.LoadOrStore(k, ids)
+	last.Store(&combo{k.list, limits, k.tail, v.([]string)})
+	return v.([]string)
+}
+
+type combo struct {
+	list   **rule
+	limits uint64
+	tail   *string
+	ids    []string
+}
+
 // defaultDecision applies the per-category defaults: the strictest effect
 // over the request's categories, named after the category that set it.
-func (p *Policy) defaultDecision(f *features) Decision {
+// The second result indexes the category that decided (64 for
+// unclassified).
+func (p *Policy) defaultDecision(f *features) (Decision, int) {
 	if f.catBits == 0 {
 		if f.typeBits == 0 {
-			return Decision{Effect: p.defaults.unclassified, Rules: unclassifiedIDs}
+			return Decision{Effect: p.defaults.unclassified, Rules: unclassifiedIDs}, 64
 		}
 		// Types outside the vocabulary with no category: treat as other
 		// personal data.
-		return Decision{Effect: p.defaults.catEffect[63], Mask: p.defaults.mask, Rules: p.defaults.catIDs[63]}
+		return Decision{Effect: p.defaults.catEffect[63], Mask: p.defaults.mask, Rules: p.defaults.catIDs[63]}, 63
 	}
 	best := -1
 	for i := 0; i < 64; i++ {
@@ -153,7 +235,7 @@ func (p *Policy) defaultDecision(f *features) Decision {
 			best = i
 		}
 	}
-	return Decision{Effect: p.defaults.catEffect[best], Mask: p.defaults.mask, Rules: p.defaults.catIDs[best]}
+	return Decision{Effect: p.defaults.catEffect[best], Mask: p.defaults.mask, Rules: p.defaults.catIDs[best]}, best
 }
 
 var unclassifiedIDs = []string{"default:unclassified"}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -82,16 +84,18 @@ type Options struct {
 
 // Policy is a compiled policy: read-only and safe for concurrent use.
 type Policy struct {
-	name     string
-	file     string
-	loaded   time.Time
-	loc      *time.Location
-	rules    []*rule
-	bySystem map[string][]*rule
-	anySys   []*rule
-	defaults defaults
-	quotas   []*QuotaRule
-	doc      document
+	name          string
+	file          string
+	loaded        time.Time
+	loc           *time.Location
+	rules         []*rule
+	bySystem      map[string][]*rule
+	anySys        []*rule
+	defaults      defaults
+	quotas        []*QuotaRule
+	doc           document
+	combos        sync.Map // limit-rule combinations → shared rule id lists
+	defaultCombos [65]atomic.Pointer[combo]
 }
 
 type defaults struct {
@@ -124,6 +128,10 @@ type rule struct {
 	whenPos   Pos
 	prg       cel.Program
 	constWhen *bool
+	lastCombo atomic.Pointer[combo]
+	// native, when set, evaluates the condition without CEL; it is set only
+	// for forms whose meaning is plain (see nativeCondition).
+	native func(*Request) bool
 }
 
 // Pos is a place in a policy file.
@@ -230,7 +238,7 @@ func compile(name string, data []byte, opts Options) (*Policy, []Problem) {
 		c.errorf(Pos{File: name}, "", "cel environment: %v", err)
 		return nil, c.problems
 	}
-	p := c.build(doc, env)
+	p := c.build(doc, env, opts.Relationships)
 	if c.failed() {
 		return nil, c.problems
 	}
@@ -369,7 +377,7 @@ func channelBit(ch custos.Channel) uint64 {
 	return 1 << 63
 }
 
-func (c *compiler) build(doc document, env *cel.Env) *Policy {
+func (c *compiler) build(doc document, env *cel.Env, rel RelationshipChecker) *Policy {
 	p := &Policy{name: doc.Name, file: c.file, loaded: time.Now(), doc: doc, bySystem: map[string][]*rule{}}
 	if p.name == "" {
 		p.name = c.file
@@ -429,6 +437,7 @@ func (c *compiler) build(doc document, env *cel.Env) *Policy {
 		c.buildMatch(r, at+".match", rd.Match)
 		if r.when != "" {
 			c.compileWhen(env, r, at+".when")
+			r.native = nativeCondition(r.when, rel)
 		}
 		p.rules = append(p.rules, r)
 	}

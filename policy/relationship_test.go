@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"cel.dev/cel-go/common/types"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -243,4 +244,47 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("%d events past the limit", len(evs))
 		}
 	})
+}
+
+// TestNativeConditionMatchesCEL holds the native fast path to the answers
+// of the CEL program it stands in for.
+func TestNativeConditionMatchesCEL(t *testing.T) {
+	rel := NewRelationships()
+	rel.Add(Relationship{Actor: "a", Subject: "s1", Kind: "booking"}, Relationship{Actor: "a", Subject: "s2", Kind: "booking"})
+	for _, src := range []string{
+		`has_relationship(actor, subjects, "booking")`,
+		`has_relationship(actor.id, subject, "booking")`,
+		`has_relationship( actor , subjects , "booking" )`,
+	} {
+		native := nativeCondition(src, rel)
+		if native == nil {
+			t.Fatalf("%s: not recognised", src)
+		}
+		env, err := newEnv(rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast, iss := env.Compile(src)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		prg, _ := env.Program(ast)
+		for _, subjects := range [][]string{nil, {"s1"}, {"s1", "s2"}, {"s1", "s3"}, {"s3"}, {""}, {"s2", ""}} {
+			for _, actor := range []string{"a", "b"} {
+				r := &Request{Actor: actorID(actor), Subjects: subjects}
+				out, _, err := prg.Eval(&activation{r: r, loc: time.UTC})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := native(r); got != (out == types.True) {
+					t.Errorf("%s actor %s subjects %q: native %v, CEL %v", src, actor, subjects, got, out)
+				}
+			}
+		}
+	}
+	for _, src := range []string{`has_relationship(actor, subjects, "booking") || true`, `!has_relationship(actor, subjects, "x")`, `has_relationship("a", subjects, "x")`} {
+		if nativeCondition(src, rel) != nil {
+			t.Errorf("%s taken for the plain form", src)
+		}
+	}
 }
