@@ -34,7 +34,7 @@ type Config struct {
 	Seed      uint64
 	Employees int // default 50
 	// Subjects is the number of data subjects (passengers, customers…);
-	// default 60 per employee.
+	// default 500 per employee, so that unrelated people are mostly strangers.
 	Subjects int
 }
 
@@ -164,7 +164,7 @@ func NewOrg(c Config) *Org {
 		c.Employees = 50
 	}
 	if c.Subjects <= 0 {
-		c.Subjects = 60 * c.Employees
+		c.Subjects = 500 * c.Employees
 	}
 	r := rand.New(rand.NewPCG(c.Seed, 0x6f7267))
 	o := &Org{Config: c, roles: map[string]roleModel{}}

@@ -112,9 +112,10 @@ func Index(seed uint64) *blind.Index {
 }
 
 // Setup builds the engine configuration for an organization: watchlist,
-// honeytokens, breached passwords (the combo list) and networks, all
-// hashed with idx. It returns the relations set to fill as relationship
-// events arrive.
+// honeytokens, breached passwords (the scenario's combo list, loaded at
+// the first relationship, when generation has set the scenario up) and
+// networks, all hashed with idx. It returns the function that feeds
+// relationship events into the need-to-know set.
 func Setup(o *sim.Org, sc *sim.Scenario, idx *blind.Index, cfg detect.Config) (detect.Config, func(sim.Relationship) error, error) {
 	cfg.Location = sim.Zone
 	cfg.Watchlist = map[string]bool{}
@@ -134,17 +135,21 @@ func Setup(o *sim.Org, sc *sim.Scenario, idx *blind.Index, cfg detect.Config) (d
 		cfg.Honeytokens[h] = true
 	}
 	cfg.Breached = detect.NewBreachedStore()
-	if sc != nil {
-		for _, pw := range sc.Combo {
-			if err := cfg.Breached.Add(sim.PasswordFingerprint(pw)); err != nil {
-				return cfg, nil, err
-			}
-		}
-	}
 	cfg.Networks = Networks()
+	combo := false
 	rel := relations{}
 	cfg.Relations = rel
 	add := func(r sim.Relationship) error {
+		if !combo && sc != nil {
+			// The combo list exists once the scenario is set up, which
+			// is before its first event.
+			combo = true
+			for _, pw := range sc.Combo {
+				if err := cfg.Breached.Add(sim.PasswordFingerprint(pw)); err != nil {
+					return err
+				}
+			}
+		}
 		h, err := idx.Hash(r.Subject.Type, r.Subject.Value)
 		if err != nil {
 			return fmt.Errorf("eval: relationship: %w", err)
