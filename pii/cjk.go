@@ -75,6 +75,9 @@ func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
 	if f == 0 {
 		return dst, i + 3
 	}
+	if f&(anchorPlate|anchorDigit) == 0 && !pairAt(text, i, r) {
+		return dst, i + 3 // no dictionary word starts with these two characters
+	}
 	if f&anchorPlate != 0 {
 		if e, ok := plateAt(text, i); ok {
 			_, c := adjust(text, i, kCNPlate, 0.85, false)

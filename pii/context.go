@@ -229,5 +229,4 @@ var (
 	kIntlPhone   = kindOf(custos.TypeIntlPhone)
 	kDateOfBirth = kindOf(custos.TypeDateOfBirth)
 	kIPv4        = kindOf(custos.TypeIPv4)
-	kIPv6        = kindOf(custos.TypeIPv6)
 )
