@@ -1,11 +1,16 @@
 package policy
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -233,4 +238,67 @@ func BenchmarkDecideNaive(b *testing.B) {
 	cpu := processCPU() - cpu0
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "decisions/cpu-s")
+}
+
+// TestConcurrentDecideAndReload: decisions from many goroutines, with
+// reloads (good and rejected) in between, always come from one whole
+// policy.
+func TestConcurrentDecideAndReload(t *testing.T) {
+	s := newBench(t)
+	want := make([]string, len(s.reqs))
+	for i := range s.reqs {
+		d := s.p.Decide(&s.reqs[i])
+		want[i] = string(d.Effect) + strings.Join(d.Rules, ",")
+	}
+	dir := t.TempDir()
+	path := dir + "/p.yaml"
+	if err := os.WriteFile(path, []byte(benchPolicy()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rel := NewRelationships()
+	for i := 0; i < 1000; i++ {
+		rel.Add(Relationship{Actor: fmt.Sprintf("agent-%d", i%500), Subject: fmt.Sprintf("subj-%d", i), Kind: "booking"})
+	}
+	h, err := NewHolder(path, Options{Relationships: rel}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Policies: h}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := i % len(s.reqs)
+				r := s.reqs[k]
+				d := e.Decide(context.Background(), &r)
+				if got := string(d.Effect) + strings.Join(d.Rules, ","); got != want[k] {
+					t.Errorf("request %d: %s, want %s", k, got, want[k])
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if i%2 == 1 {
+			os.WriteFile(path, []byte(benchPolicy()+"  - {id: broken, decision: allow, when: 'nope('}\n"), 0o600)
+			if h.Reload(path) == nil {
+				t.Error("broken policy loaded")
+			}
+		} else {
+			os.WriteFile(path, []byte(benchPolicy()), 0o600)
+			if err := h.Reload(path); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
