@@ -135,7 +135,7 @@ func ctxScan(w []byte, mask uint32) (int, uint32) {
 			for j < len(cw.w) && lower(w[i+j]) == cw.w[j] {
 				j++
 			}
-			if j == len(cw.w) {
+			if j == len(cw.w) && wordStart(w, i) {
 				return i, cw.mask
 			}
 		}
@@ -230,3 +230,17 @@ var (
 	kDateOfBirth = kindOf(custos.TypeDateOfBirth)
 	kIPv4        = kindOf(custos.TypeIPv4)
 )
+
+// wordStart reports whether an ASCII context word may start at w[i]: not
+// inside another word ("pnr" in LPNRPQ, "tel" in hotel), except at a
+// camel-case hump ("cellPhone").
+func wordStart(w []byte, i int) bool {
+	if i == 0 || w[i]|0x20-'a' >= 26 {
+		return true
+	}
+	p := w[i-1]
+	if p|0x20-'a' >= 26 {
+		return true
+	}
+	return p-'a' < 26 && w[i]-'A' < 26
+}

@@ -133,6 +133,8 @@ func TestFind(t *testing.T) {
 		{"IBAN grouped then word", "IBAN GB82 WEST 1234 5698 7654 32 EUR", []want{{"iban", "GB82 WEST 1234 5698 7654 32"}}},
 		{"SSN plain needs context", "SSN 123456789 and 123456789", []want{{"us_ssn", "123456789"}}},
 		{"PNR needs a direct label", "PNR: MXQ7KZ, flight CA1234", []want{{"flight_pnr", "MXQ7KZ"}}},
+		{"label inside a value is no label", "订座记录编号 LPNRPQ，航班 CA1157", []want{{"flight_pnr", "LPNRPQ"}}},
+		{"label inside a word is no label", "stubborn 19900307", nil},
 		{"IMEI vs legacy ID", "IMEI 353270390808873", []want{{"imei", "353270390808873"}}},
 		{"geo", "位置 -33.868800, 151.209300", []want{{"geo_coord", "-33.868800, 151.209300"}}},
 	}
