@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -218,14 +220,56 @@ func (c *Catalog) SubjectKeys(system, object string) []string {
 }
 
 // Finding is one scanner result on a database column, as the import
-// takes it: `custos scan` JSON findings on databases carry these fields.
+// takes it: the column form of `custos scan --format json|jsonl` findings
+// carries these fields (ReadScanJSON reads them).
 type Finding struct {
 	System     string  `json:"system"`
 	Schema     string  `json:"schema"`
 	Table      string  `json:"table"`
 	Column     string  `json:"column"`
 	Type       string  `json:"type"`
+	Category   string  `json:"category"`
 	Confidence float64 `json:"confidence"`
+}
+
+// ReadScanJSON reads scanner output — the json form
+// ({"version":1,"findings":[…]}) or jsonl (one finding a line) — and
+// returns its column findings; file findings (no table) are skipped.
+// Fields it does not use are ignored, so newer scanner output still reads.
+func ReadScanJSON(r io.Reader) ([]Finding, error) {
+	dec := json.NewDecoder(r)
+	var out []Finding
+	for i := 0; ; i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("catalog: scan output document %d: %w", i, err)
+		}
+		var doc struct {
+			Findings []Finding `json:"findings"`
+			Table    string    `json:"table"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("catalog: scan output document %d: not a finding", i)
+		}
+		if doc.Findings != nil {
+			for _, f := range doc.Findings {
+				if f.Table != "" {
+					out = append(out, f)
+				}
+			}
+			continue
+		}
+		if doc.Table == "" {
+			continue
+		}
+		var f Finding
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("catalog: scan output document %d: not a finding", i)
+		}
+		out = append(out, f)
+	}
 }
 
 // FromFindings builds a catalogue document from scanner findings with at
@@ -257,7 +301,11 @@ func FromFindings(findings []Finding, minConfidence float64) (File, int) {
 		if old, ok := tables[k][f.Column]; ok && old.Confidence >= f.Confidence {
 			continue
 		}
-		tables[k][f.Column] = Field{Type: f.Type, Confidence: f.Confidence}
+		field := Field{Type: f.Type, Confidence: f.Confidence}
+		if custos.KnownCategory(f.Category) && f.Category != custos.CategoryOf(f.Type) {
+			field.Category = f.Category
+		}
+		tables[k][f.Column] = field
 	}
 	keys := make([]tk, 0, len(tables))
 	for k := range tables {

@@ -146,3 +146,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestReadScanJSON(t *testing.T) {
+	jsonForm := `{"version":1,"findings":[
+{"path":"a.csv","offset":3,"length":11,"type":"cn_mobile","category":"contact","level":"personal","confidence":0.9,"value":"138****5678"},
+{"system":"pss","schema":"public","table":"passengers","column":"idno","sql_type":"text","type":"cn_id","category":"identity","level":"sensitive","confidence":0.98,"basis":"sample","sampled":100,"matched":98,"row_estimate":5000},
+{"system":"pss","schema":"public","table":"calls","column":"callee","type":"cn_mobile","category":"communication","confidence":0.9}
+],"notes":[]}`
+	jsonl := `{"system":"pss","schema":"public","table":"passengers","column":"idno","type":"cn_id","category":"identity","confidence":0.98}
+{"path":"a.csv","offset":3,"length":11,"type":"cn_mobile","confidence":0.9,"value":"138****5678"}
+`
+	for name, in := range map[string]string{"json": jsonForm, "jsonl": jsonl} {
+		fs, err := ReadScanJSON(strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(fs) == 0 || fs[0].Table != "passengers" || fs[0].Column != "idno" || fs[0].Confidence != 0.98 {
+			t.Fatalf("%s: %+v", name, fs)
+		}
+	}
+	fs, _ := ReadScanJSON(strings.NewReader(jsonForm))
+	f, _ := FromFindings(fs, 0.5)
+	c, err := New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl, _ := c.Field("pss", "public.calls", "callee"); fl.EffectiveCategory() != custos.CategoryCommunication {
+		t.Errorf("scanner's category lost: %+v", fl)
+	}
+	if _, err := ReadScanJSON(strings.NewReader(`{"table": 3}`)); err == nil {
+		t.Error("malformed finding accepted")
+	}
+}
