@@ -85,6 +85,10 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		newTokenCmd(e),
 		newConfigCmd(e),
 		newPolicyCmd(e),
+		newScanCmd(e),
+		newDetectCmd(e),
+		newEvalCmd(e),
+		newLedgerCmd(e),
 		newVersionCmd(e),
 	)
 	return root
