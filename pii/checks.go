@@ -12,8 +12,8 @@ const cnIDCheck = "10X98765432"
 // validCNID18 reports whether d is an 18-character resident ID with a
 // known region prefix, a real birth date and a correct check character.
 func validCNID18(d []byte) bool {
-	if len(d) != 18 {
-		return false
+	if len(d) != 18 || !allDigits(d[:14]) || !regionOK[atoi(d[:4])] {
+		return false // the cheap tests first: most candidates fail here
 	}
 	sum := 0
 	for i := 0; i < 17; i++ {
@@ -142,7 +142,7 @@ var usccLetter = [25]int{10, 11, 12, 13, 14, 15, 16, 17, -1, 18, 19, 20, 21, 22,
 // code: GB 32100 alphabet and check character, a numeric region code, and
 // the embedded 9-character organization code with its GB 11714 check.
 func validUSCC(d []byte) bool {
-	if len(d) != 18 {
+	if len(d) != 18 || !allDigits(d[2:8]) || !regionOK[atoi(d[2:6])] {
 		return false
 	}
 	sum := 0

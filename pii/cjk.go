@@ -102,9 +102,13 @@ func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
 			return dst, i + l
 		}
 	}
-	if f&anchorAddress != 0 {
+	if f&anchorAddress != 0 && !d.addrFailed(i) {
 		if l := prefixAt(text, i, aw.divisions); l > 0 {
-			if e, ok := addressAt(text, i); ok {
+			e, ok, stop, limit := scanAddress(text, i)
+			if !ok {
+				d.addrFrom, d.addrStop, d.addrLimit = i, stop, limit
+			}
+			if ok {
 				c := 0.85
 				if inContext(text, i, kCNAddress) {
 					c = 0.95
@@ -195,7 +199,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 		pick, c = cnt, 0.9
 	case g > 2:
 		for g := 1; g <= 2; g++ {
-			if prefixAt(text, offs[sl+g], nameStop) > 0 {
+			if anchors[rs[sl+g]]&anchorStop != 0 && prefixAt(text, offs[sl+g], nameStop) > 0 {
 				pick, c = sl+g, 0.85
 				break
 			}
@@ -228,6 +232,14 @@ const (
 // to 64 characters. It must contain a road word and a number word after a
 // digit; the match ends after the last number word (号, 室, 栋…).
 func addressAt(text []byte, p int) (int, bool) {
+	e, ok, _, _ := scanAddress(text, p)
+	return e, ok
+}
+
+// scanAddress is addressAt that also says where the scan stopped and
+// whether it stopped at the length limit rather than at a character that
+// cannot be part of an address.
+func scanAddress(text []byte, p int) (end int, ok bool, stop int, limit bool) {
 	n := len(text)
 	q, runes, last := p, 0, -1
 	road, prevNum := false, false
@@ -270,10 +282,11 @@ func addressAt(text []byte, p int) (int, bool) {
 		}
 		q += 3
 	}
+	limit = runes >= 64 && q < n && (isDigit(text[q]) || isUpper(text[q]) || text[q] >= 0xE0 && text[q] <= 0xEF)
 	if !road || last < 0 || last-p < 18 {
-		return 0, false
+		return 0, false, q, limit
 	}
-	return last, true
+	return last, true, q, limit
 }
 
 // plateAt reads a vehicle plate at the province abbreviation text[i]:
@@ -428,4 +441,16 @@ func isNamePunct(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// addrFailed reports whether an address scan from i would only repeat a
+// failed one: inside the span of a scan that failed at a terminator it
+// cannot succeed; within 16 characters of one that failed at the length
+// limit it almost cannot, and rescanning every division name in a long
+// run of Han text ("北京北京北京…") would cost up to 64 characters each.
+func (d *Detector) addrFailed(i int) bool {
+	if i <= d.addrFrom || i >= d.addrStop {
+		return false
+	}
+	return !d.addrLimit || i < d.addrFrom+48
 }

@@ -80,6 +80,7 @@ const (
 	anchorNumber   // 号室栋… in an address
 	anchorSurname  // single-character surname
 	anchorCompound // first character of a compound surname
+	anchorStop     // first character of a word that may follow a name
 )
 
 // anchors[r] says which detectors a BMP character can start.
@@ -114,6 +115,9 @@ var anchors = func() *[0x10000]uint16 {
 	}
 	for _, s := range compoundSurnames {
 		t[first(s)] |= anchorCompound
+	}
+	for _, s := range nameStop {
+		t[first(s)] |= anchorStop
 	}
 	for r := rune(0xFF10); r <= 0xFF19; r++ {
 		t[r] |= anchorDigit

@@ -50,6 +50,10 @@ type Detector struct {
 	digits [maxDigits]byte
 	groups [maxGroups]group
 	alnum  [40]byte // normalized alphanumeric candidate (IBAN, HKID)
+
+	// the last failed address scan (see addrFailed)
+	addrFrom, addrStop int
+	addrLimit          bool
 }
 
 // AppendMatches appends the matches in text to dst, ordered by offset,
@@ -57,6 +61,7 @@ type Detector struct {
 func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	base := len(dst)
 	n := len(text)
+	d.addrFrom, d.addrStop = -1, -1
 	for i := 0; i < n; {
 		last := i
 		switch byteClass[text[i]] {
@@ -315,7 +320,22 @@ func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match,
 		best := -1
 		var bt custos.DataType
 		var bc float64
-		for e := s; e < ng; e++ {
+		first, last := s, ng-1
+		if d.size(s) == 1 && !(plus && s == 0) {
+			// digits written one by one ("1 3 8 0 …"): the whole run of
+			// single digits is the candidate, or nothing is
+			if s > 0 && d.size(s-1) == 1 {
+				s++
+				continue
+			}
+			for last = s; last+1 < ng && d.size(last+1) == 1; last++ {
+			}
+			first = last
+		}
+		for e := first; e <= last; e++ {
+			if e > s && !d.groupFits(s, e, plus) {
+				break // longer concatenations hold the same misfit
+			}
 			cnt := d.groups[e].dend - d.groups[s].dstart
 			if cnt > 19 {
 				break
@@ -332,7 +352,11 @@ func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match,
 			}
 		}
 		if best < 0 {
-			s++
+			if first > s {
+				s = last + 1
+			} else {
+				s++
+			}
 			continue
 		}
 		start := d.groups[s].start
@@ -350,6 +374,31 @@ func (d *Detector) numeric(dst []Match, text []byte, i int, plus bool) ([]Match,
 		s = best + 1
 	}
 	return dst, end
+}
+
+func (d *Detector) size(k int) int { return d.groups[k].dend - d.groups[k].dstart }
+
+// groupFits reports whether group e may extend a candidate that starts at
+// group s. Identifiers are grouped in threes and more (138 0013 8000,
+// 6222 0212 …, 110105 19491231 002X); shorter groups are a country code
+// or area code first (+86, +1, 21), the middle of an SSN (123-45-6789),
+// or digits written one by one (handled by the caller). International
+// numbers after '+' are grouped every way (+44 20 7946 0958, +33 1 23 45
+// 67 89) and are few. Without this rule a table of small numbers would be
+// tried in every combination.
+func (d *Detector) groupFits(s, e int, plus bool) bool {
+	if plus && s == 0 {
+		return true
+	}
+	switch sz := d.size(e); {
+	case sz >= 3:
+		return true
+	case sz == 2:
+		return e == s+1 && d.size(s) == 3 // SSN middle
+	case sz == 1:
+		return d.size(s) == 1 && d.size(e-1) == 1
+	}
+	return false
 }
 
 // classify judges the digits of groups s..e as one candidate.
