@@ -69,6 +69,9 @@ func (ev Event) Time() time.Time {
 // (late events are processed with the engine's clock not moving back).
 type Engine struct {
 	cfg Config
+	// watch and honey index Watchlist and Honeytokens by subjectKey so
+	// that the per-subject check hashes 8 bytes, not 64 characters.
+	watch, honey map[uint64]string
 
 	mu          sync.Mutex
 	now         time.Time
@@ -88,9 +91,28 @@ func New(cfg Config) *Engine {
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, watch: keyed(cfg.Watchlist), honey: keyed(cfg.Honeytokens)}
 	e.reset()
 	return e
+}
+
+func keyed(set map[string]bool) map[uint64]string {
+	out := make(map[uint64]string, len(set))
+	for h, on := range set {
+		if on {
+			out[subjectKey(h)] = h
+		}
+	}
+	return out
+}
+
+// listed reports whether a subject hash is in an indexed set.
+func listed(set map[uint64]string, h string) bool {
+	if len(set) == 0 {
+		return false
+	}
+	got, ok := set[subjectKey(h)]
+	return ok && got == h
 }
 
 func (e *Engine) reset() {
@@ -128,12 +150,19 @@ func (e *Engine) Stats() Stats {
 }
 
 func (e *Engine) dayOf(t time.Time) int64 {
-	_, off := t.In(e.cfg.Location).Zone()
-	return (t.Unix() + int64(off)) / 86400
+	d, _ := e.dayHour(t)
+	return d
 }
 
-func (e *Engine) hourOf(t time.Time) int {
-	return t.In(e.cfg.Location).Hour()
+// dayHour returns the local day number and hour of t.
+func (e *Engine) dayHour(t time.Time) (int64, int) {
+	_, off := t.In(e.cfg.Location).Zone()
+	local := t.Unix() + int64(off)
+	day := local / 86400
+	if local < 0 && local%86400 != 0 {
+		day--
+	}
+	return day, int((local - day*86400) / 3600)
 }
 
 // advance moves the engine clock and sweeps idle state once a day.
@@ -272,8 +301,8 @@ func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
 	if len(ev.Actor.Roles) > 0 {
 		a.Role = ev.Actor.Roles[0]
 	}
-	e.roll(a, e.dayOf(t))
-	hour := e.hourOf(t)
+	day, hour := e.dayHour(t)
+	e.roll(a, day)
 	div := 1.0
 	if ev.Actor.Attributes["leaving"] == "true" {
 		div = c.LeavingDivisor
@@ -297,7 +326,7 @@ func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
 		if first.Hash == "" {
 			first = ev.Subjects[i]
 		}
-		if c.Honeytokens[s.Hash] {
+		if listed(e.honey, s.Hash) {
 			e.fire(RuleHoneytoken, SeverityCritical, id, ev.Source.IP, t, ev.ID, mark(s), 1, 1, "honeytoken record opened: nobody has a reason to see it")
 		}
 	}
@@ -312,7 +341,7 @@ func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
 	}
 	if !related || c.Relations == nil {
 		for _, s := range ev.Subjects {
-			if s.Hash != "" && c.Watchlist[s.Hash] {
+			if s.Hash != "" && listed(e.watch, s.Hash) {
 				e.fire(RuleWatchlist, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(s), 1, 1, "watchlisted person opened without a business relationship")
 			}
 		}
@@ -486,13 +515,16 @@ func (e *Engine) checkEnumeration(a *actorState, ev *custos.AccessEvent, id stri
 		return
 	}
 	unrelated := 0
-	keys := make(map[uint64]struct{}, len(a.Enum))
+	var buf [128]uint64
+	keys := buf[:0]
 	for _, x := range a.Enum {
-		keys[x.Key] = struct{}{}
+		keys = append(keys, x.Key)
 		if !x.Related {
 			unrelated++
 		}
 	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	distinct := float64(len(keys)) / float64(len(a.Enum))
 	if distinct < c.EnumDistinct {
 		return

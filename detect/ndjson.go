@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/custos-dev/custos"
 )
@@ -42,39 +43,56 @@ func ReadNDJSON(r io.Reader, fn func(Event) error) error {
 	return nil
 }
 
+// wireEvent has the fields of both event kinds, so a line decodes once.
+type wireEvent struct {
+	ID         string           `json:"id"`
+	Time       time.Time        `json:"time"`
+	Actor      *custos.Actor    `json:"actor"`
+	Source     custos.Source    `json:"source"`
+	Channel    custos.Channel   `json:"channel"`
+	Action     custos.Action    `json:"action"`
+	Resource   custos.Resource  `json:"resource"`
+	Purpose    custos.Purpose   `json:"purpose"`
+	Subjects   []custos.Subject `json:"subjects"`
+	DataTypes  []string         `json:"data_types"`
+	Categories []string         `json:"categories"`
+	Records    int64            `json:"records"`
+	Bytes      int64            `json:"bytes"`
+	Decision   custos.Decision  `json:"decision"`
+	Rules      []string         `json:"rules"`
+	Outcome    custos.Outcome   `json:"outcome"`
+	Account    *string          `json:"account"`
+	System     string           `json:"system"`
+	Method     string           `json:"method"`
+	Reason     string           `json:"reason"`
+	Credential string           `json:"credential_fingerprint"`
+}
+
 // DecodeEvent decodes one JSON event, access or login.
 func DecodeEvent(b []byte) (Event, error) {
-	var probe struct {
-		Account *string         `json:"account"`
-		Actor   json.RawMessage `json:"actor"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, fmt.Errorf("not a JSON event object: %w", scrub(err))
 	}
 	switch {
-	case probe.Account != nil:
-		var l custos.LoginEvent
-		if err := json.Unmarshal(b, &l); err != nil {
-			return Event{}, fmt.Errorf("login event: %w", scrub(err))
-		}
-		if l.Time.IsZero() {
+	case w.Account != nil:
+		if w.Time.IsZero() {
 			return Event{}, fmt.Errorf("login event: time is required")
 		}
-		return Event{Login: &l}, nil
-	case len(probe.Actor) > 0:
-		var a custos.AccessEvent
-		if err := json.Unmarshal(b, &a); err != nil {
-			return Event{}, fmt.Errorf("access event: %w", scrub(err))
-		}
-		if a.Time.IsZero() {
+		return Event{Login: &custos.LoginEvent{ID: w.ID, Time: w.Time, Account: *w.Account, Source: w.Source, System: w.System,
+			Method: w.Method, Outcome: w.Outcome, Reason: w.Reason, CredentialFingerprint: w.Credential}}, nil
+	case w.Actor != nil:
+		if w.Time.IsZero() {
 			return Event{}, fmt.Errorf("access event: time is required")
 		}
-		for i := range a.Subjects {
+		for i := range w.Subjects {
 			// The engine works on hashes only; a raw value must not be
 			// carried further (into alerts or snapshots).
-			a.Subjects[i].Value = ""
+			w.Subjects[i].Value = ""
 		}
-		return Event{Access: &a}, nil
+		return Event{Access: &custos.AccessEvent{ID: w.ID, Time: w.Time, Actor: *w.Actor, Source: w.Source, Channel: w.Channel,
+			Action: w.Action, Resource: w.Resource, Purpose: w.Purpose, Subjects: w.Subjects, DataTypes: w.DataTypes,
+			Categories: w.Categories, Records: w.Records, Bytes: w.Bytes, Decision: w.Decision, Rules: w.Rules, Outcome: w.Outcome}}, nil
 	}
 	return Event{}, fmt.Errorf("neither an access event (actor) nor a login event (account)")
 }

@@ -15,10 +15,10 @@ import (
 
 // sealedStream generates a small airline with a planted crawler and a
 // stuffing attack, sealed, as the engine would see it from the bus.
-func sealedStream(t *testing.T) ([]detect.Event, detect.Config) {
+func sealedStream(t testing.TB, employees, days int) ([]detect.Event, detect.Config) {
 	t.Helper()
 	var crawler, stuffing *sim.Scenario
-	for _, sc := range sim.Suite(20, 12) {
+	for _, sc := range sim.Suite(employees, days) {
 		switch sc.Name {
 		case "planted_crawler":
 			crawler = sc
@@ -66,7 +66,7 @@ func final(as []detect.Alert) map[string]detect.Alert {
 }
 
 func TestReplayAndSnapshotGiveLiveAlerts(t *testing.T) {
-	evs, cfg := sealedStream(t)
+	evs, cfg := sealedStream(t, 20, 12)
 	ctx := context.Background()
 	live := detect.New(cfg)
 	var liveAlerts []detect.Alert
