@@ -1,6 +1,7 @@
 package pii_test
 
 import (
+	"bytes"
 	"regexp"
 	"sync"
 	"syscall"
@@ -108,5 +109,23 @@ func BenchmarkPeerByteLoop(b *testing.B) {
 	reportCPU(b, cpu, len(text))
 	if n == 0 {
 		b.Fatal("no digits")
+	}
+}
+
+// BenchmarkFindAdversarial measures inputs built to make the engine work
+// hardest: every group a candidate, every character an anchor.
+func BenchmarkFindAdversarial(b *testing.B) {
+	for _, unit := range []string{"123 ", "1 ", "收件人：张", "北京", "北京市朝阳区", "@a.", "a:", "一"} {
+		text := bytes.Repeat([]byte(unit), (1<<20)/len(unit))
+		b.Run(unit, func(b *testing.B) {
+			var d pii.Detector
+			dst := d.AppendMatches(nil, text)
+			b.SetBytes(int64(len(text)))
+			cpu := cpuTime()
+			for b.Loop() {
+				dst = d.AppendMatches(dst[:0], text)
+			}
+			reportCPU(b, cpu, len(text))
+		})
 	}
 }
