@@ -53,64 +53,100 @@ func (l *Ledger) Follow(ctx context.Context, src Source, poll time.Duration) err
 	if poll <= 0 {
 		poll = 50 * time.Millisecond
 	}
+	// One batch is written while the next is read from the store.
+	readAccess, readLogin := l.accessSeq.Load(), l.loginSeq.Load()
+	var inflight func() error
+	finish := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := inflight()
+		inflight = nil
+		return err
+	}
+	defer finish()
 	for {
-		n, err := l.CatchUp(ctx, src, FollowBatch)
+		recs, lastAccess, lastLogin, err := l.readBatch(ctx, src, readAccess, readLogin, FollowBatch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		if n > 0 {
+		if len(recs) == 0 {
+			if err := finish(); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(poll):
+			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
+		wait, err := l.appendAsync(ctx, recs)
+		if err != nil {
+			return err
+		}
+		if err := finish(); err != nil {
+			return err
+		}
+		readAccess, readLogin = lastAccess, lastLogin
+		inflight = func() error {
+			if _, err := wait(); err != nil {
+				return err
+			}
+			l.accessSeq.Store(lastAccess)
+			l.loginSeq.Store(lastLogin)
 			return nil
-		case <-time.After(poll):
 		}
 	}
+}
+
+// readBatch reads up to limit accesses and limit logins after the given
+// positions and returns their records and the new positions.
+func (l *Ledger) readBatch(ctx context.Context, src Source, accessSeq, loginSeq int64, limit int) ([]Record, int64, int64, error) {
+	accesses, err := src.AccessSince(ctx, accessSeq, limit)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("ledger: read accesses: %w", err)
+	}
+	logins, err := src.LoginsSince(ctx, loginSeq, limit)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("ledger: read logins: %w", err)
+	}
+	recs := make([]Record, 0, len(accesses)+len(logins))
+	for _, e := range accesses {
+		r, err := AccessRecord(e)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		recs = append(recs, r)
+		accessSeq = e.Seq
+	}
+	for _, e := range logins {
+		r, err := LoginRecord(e)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		recs = append(recs, r)
+		loginSeq = e.Seq
+	}
+	return recs, accessSeq, loginSeq, nil
 }
 
 // CatchUp appends one batch (at most limit) of accesses and one of logins
 // that the store has and the ledger lacks, and returns how many it
 // appended.
 func (l *Ledger) CatchUp(ctx context.Context, src Source, limit int) (int, error) {
-	accesses, err := src.AccessSince(ctx, l.accessSeq.Load(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("ledger: read accesses: %w", err)
-	}
-	logins, err := src.LoginsSince(ctx, l.loginSeq.Load(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("ledger: read logins: %w", err)
-	}
-	recs := make([]Record, 0, len(accesses)+len(logins))
-	for _, e := range accesses {
-		r, err := AccessRecord(e)
-		if err != nil {
-			return 0, err
-		}
-		recs = append(recs, r)
-	}
-	for _, e := range logins {
-		r, err := LoginRecord(e)
-		if err != nil {
-			return 0, err
-		}
-		recs = append(recs, r)
-	}
-	if len(recs) == 0 {
-		return 0, nil
+	recs, lastAccess, lastLogin, err := l.readBatch(ctx, src, l.accessSeq.Load(), l.loginSeq.Load(), limit)
+	if err != nil || len(recs) == 0 {
+		return 0, err
 	}
 	if _, err := l.Append(ctx, recs); err != nil {
 		return 0, err
 	}
-	if len(accesses) > 0 {
-		l.accessSeq.Store(accesses[len(accesses)-1].Seq)
-	}
-	if len(logins) > 0 {
-		l.loginSeq.Store(logins[len(logins)-1].Seq)
-	}
+	l.accessSeq.Store(lastAccess)
+	l.loginSeq.Store(lastLogin)
 	return len(recs), nil
 }
 

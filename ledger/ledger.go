@@ -77,6 +77,10 @@ type Ledger struct {
 	accessSeq atomic.Int64
 	loginSeq  atomic.Int64
 
+	// addMu keeps each Append's entries contiguous and in call order.
+	addMu         sync.Mutex
+	cancelStorage context.CancelFunc
+
 	witnessMu   sync.Mutex
 	witnessed   atomic.Uint64 // size of the last checkpoint the witness cosigned
 	stop        context.CancelFunc
@@ -97,6 +101,15 @@ type pendingEntry struct {
 // date with the log, so entries a crash left unindexed are indexed again.
 func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	opts.setDefaults()
+	// Tessera's background work (integration, checkpoints, GC) lives as
+	// long as the context it is given: Close cancels this one.
+	ctx, cancelStorage := context.WithCancel(ctx)
+	ok := false
+	defer func() {
+		if !ok {
+			cancelStorage()
+		}
+	}()
 	if err := os.MkdirAll(filepath.Join(dir, logDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: create %s: %w", dir, err)
 	}
@@ -129,7 +142,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	l := &Ledger{
 		dir: dir, opts: opts, signer: signer, vkey: vkey, verifier: verifier,
 		add: appender.Add, reader: reader, shutdown: shutdown, ix: ix,
-		pending: make(map[string]*pendingEntry),
+		pending: make(map[string]*pendingEntry), cancelStorage: cancelStorage,
 	}
 	if err := l.reindex(ctx); err != nil {
 		l.closeStorage(ctx)
@@ -155,6 +168,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 			l.witnessLoop(bgctx)
 		}()
 	}
+	ok = true
 	return l, nil
 }
 
@@ -208,6 +222,18 @@ func (l *Ledger) reindex(ctx context.Context) error {
 // the ledger, or being appended by another call, is not appended again and
 // gets its existing leaf.
 func (l *Ledger) Append(ctx context.Context, recs []Record) ([]uint64, error) {
+	wait, err := l.appendAsync(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
+	return wait()
+}
+
+// appendAsync queues recs in Tessera, in order and contiguously, and
+// returns a function that waits for their durable integration. The
+// follower uses it to read the next batch from the store while the
+// previous one is being written.
+func (l *Ledger) appendAsync(ctx context.Context, recs []Record) (func() ([]uint64, error), error) {
 	leaves := make([]uint64, len(recs))
 	data := make([][]byte, len(recs))
 	for i, r := range recs {
@@ -255,20 +281,27 @@ func (l *Ledger) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 	}
 	futures := make([]tessera.IndexFuture, len(recs))
 	for i, p := range owned {
-		if p == nil {
+		if p == nil || !known[recs[i].ID] {
 			continue
 		}
-		if known[recs[i].ID] {
-			row, err := l.ix.lookup(ctx, recs[i].ID)
-			if err != nil {
-				release(err)
-				return nil, err
-			}
-			p.leaf = row.Leaf
-			continue
+		row, err := l.ix.lookup(ctx, recs[i].ID)
+		if err != nil {
+			release(err)
+			return nil, err
 		}
-		futures[i] = l.add(ctx, tessera.NewEntry(data[i]))
+		p.leaf = row.Leaf
 	}
+	l.addMu.Lock()
+	for i, p := range owned {
+		if p != nil && !known[recs[i].ID] {
+			futures[i] = l.add(ctx, tessera.NewEntry(data[i]))
+		}
+	}
+	l.addMu.Unlock()
+	return func() ([]uint64, error) { return l.awaitAppend(ctx, recs, owned, waits, futures, leaves, release) }, nil
+}
+
+func (l *Ledger) awaitAppend(ctx context.Context, recs []Record, owned []*pendingEntry, waits map[int]*pendingEntry, futures []tessera.IndexFuture, leaves []uint64, release func(error)) ([]uint64, error) {
 	var rows []indexRow
 	var firstErr error
 	for i, f := range futures {
@@ -339,6 +372,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 		if err == nil && l.opts.Witness != nil {
 			err = l.WitnessNow(ctx)
 		}
+		l.cancelStorage()
 		if cerr := l.ix.Close(); err == nil {
 			err = cerr
 		}
@@ -381,6 +415,7 @@ func (l *Ledger) awaitPublished(ctx context.Context) error {
 
 func (l *Ledger) closeStorage(ctx context.Context) {
 	l.shutdown(ctx)
+	l.cancelStorage()
 	l.ix.Close()
 }
 

@@ -38,7 +38,7 @@ type VerifyOptions struct {
 	// kind must be the store's event with that sequence number, and no
 	// stored event up to the ledger's last may be missing.
 	Store Source
-	// Workers hash bundles in parallel (default GOMAXPROCS).
+	// Workers read and hash bundles in parallel (default 2×GOMAXPROCS).
 	Workers int
 }
 
@@ -179,7 +179,9 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 
 	s := &scan{ctx: ctx, f: f, size: cp.Size, rep: rep, anchors: anchors, workers: opts.Workers}
 	if s.workers <= 0 {
-		s.workers = runtime.GOMAXPROCS(0)
+		// Reading bundle and tile files waits on the disk: more readers
+		// than cores keep the cores busy.
+		s.workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	if ix, err := openIndexIfExists(filepath.Join(dir, indexName)); err != nil {
 		return nil, err
