@@ -288,3 +288,29 @@ func TestNativeConditionMatchesCEL(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchlistHandler(t *testing.T) {
+	wl := NewWatchlist()
+	h := &WatchlistHandler{List: wl, Hash: testHash}
+	do := func(body string) (int, watchResponse) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/watchlist", strings.NewReader(body)))
+		var resp watchResponse
+		json.Unmarshal(rec.Body.Bytes(), &resp)
+		return rec.Code, resp
+	}
+	star, _ := testHash("cn_id", "110101199003071234")
+	code, resp := do(`[{"subject":{"type":"cn_id","value":"110101199003071234"},"kind":"alert","note":"actor"},
+	{"subject":{"type":"cn_mobile","hash":"honey"},"kind":"honeytoken"}]`)
+	if code != 200 || resp.Listed != 2 || wl.Kind(star) != WatchAlert || wl.Kind("honey") != WatchHoneytoken {
+		t.Fatalf("%d %+v", code, resp)
+	}
+	code, resp = do(`{"subject":{"type":"cn_id","hash":"x"},"kind":"vip"}` + "\n" + `{"subject":{"type":"cn_mobile","hash":"honey"},"remove":true}`)
+	if code != 400 || len(resp.Errors) != 1 || resp.Errors[0].Field != "kind" || wl.Kind("honey") == "" {
+		t.Fatalf("bad kind: %d %+v", code, resp)
+	}
+	code, resp = do(`{"subject":{"type":"cn_mobile","hash":"honey"},"remove":true}`)
+	if code != 200 || resp.Unlisted != 1 || wl.Kind("honey") != "" {
+		t.Fatalf("remove: %d %+v", code, resp)
+	}
+}

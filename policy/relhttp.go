@@ -129,26 +129,10 @@ func (h *RelationshipHandler) relationship(i int, ev RelationshipEvent) (Relatio
 		return fail("kind", "required (booking, ticket, application …)")
 	case len(ev.Actor) > 128 || len(ev.Kind) > 64:
 		return fail("actor", "actor longer than 128 or kind longer than 64 bytes")
-	case ev.Subject.Type == "":
-		return fail("subject.type", "required")
-	case !custos.KnownType(ev.Subject.Type):
-		return fail("subject.type", fmt.Sprintf("unknown data type %q", ev.Subject.Type))
-	case (ev.Subject.Value == "") == (ev.Subject.Hash == ""):
-		return fail("subject", "exactly one of value and hash")
-	case ev.Subject.Masked != "":
-		return fail("subject.masked", "not accepted here")
 	}
-	hash := ev.Subject.Hash
-	if ev.Subject.Value != "" {
-		if h.Hash == nil {
-			return fail("subject.value", "this server takes subject hashes only")
-		}
-		var err error
-		hash, err = h.Hash(ev.Subject.Type, ev.Subject.Value)
-		if err != nil {
-			// The hasher's errors never contain the value (blind's contract).
-			return fail("subject.value", err.Error())
-		}
+	hash, fe := subjectHash(i, ev.Subject, h.Hash)
+	if fe != nil {
+		return Relationship{}, fe
 	}
 	return Relationship{Actor: ev.Actor, Subject: hash, Kind: ev.Kind, Expires: ev.Expires}, nil
 }
