@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,13 +25,18 @@ type Options struct {
 	// is fixed when the signing key is created.
 	Origin string
 	// CheckpointInterval is how often a signed checkpoint is published
-	// (default 1s, minimum 100ms).
+	// (default 1s; Tessera's minimum is 100ms on POSIX, 1s on MySQL).
 	CheckpointInterval time.Duration
 	// BatchMaxSize and BatchMaxAge bound a Tessera sequencing batch; each
 	// batch costs a handful of fsyncs, so bigger batches mean more events
 	// per second (defaults 4096 and 20ms).
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
+	// MySQL, if set, holds the log (Tessera's MySQL driver, for MariaDB
+	// or MySQL shared by several Custos instances) instead of <dir>/log.
+	// The signing key and the leaf index stay in dir. The schema is
+	// created if missing.
+	MySQL *sql.DB
 	// Witness, if set, is sent every new checkpoint with a consistency
 	// proof from the last one it cosigned.
 	Witness Witness
@@ -121,8 +127,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: verifier: %w", err)
 	}
-	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, logDirName)})
-	if err != nil {
+	var driver tessera.Driver
+	if opts.MySQL != nil {
+		if driver, err = OpenMySQLLog(ctx, opts.MySQL); err != nil {
+			return nil, err
+		}
+	} else if driver, err = posix.New(ctx, posix.Config{Path: filepath.Join(dir, logDirName)}); err != nil {
 		return nil, fmt.Errorf("ledger: posix driver: %w", err)
 	}
 	topts := tessera.NewAppendOptions().
@@ -386,7 +396,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 // by this process; entries a crashed process integrated without a
 // checkpoint need this.
 func (l *Ledger) awaitPublished(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*l.opts.CheckpointInterval+5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*l.opts.CheckpointInterval+30*time.Second)
 	defer cancel()
 	for {
 		size, err := l.reader.IntegratedSize(ctx)
@@ -419,15 +429,16 @@ func (l *Ledger) closeStorage(ctx context.Context) {
 	l.ix.Close()
 }
 
-// fetcher is what reading the log needs, online (tessera.LogReader) or
-// offline (client.FileFetcher).
-type fetcher interface {
+// Fetcher is what reading the log needs: a tessera.LogReader,
+// client.FileFetcher (POSIX files) or the *mysql.Storage OpenMySQLLog
+// returns.
+type Fetcher interface {
 	ReadCheckpoint(ctx context.Context) ([]byte, error)
 	ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error)
 	ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error)
 }
 
-var _ fetcher = client.FileFetcher{}
+var _ Fetcher = client.FileFetcher{}
 
 // errStop ends an iteration early without an error.
 var errStop = errors.New("stop")

@@ -52,7 +52,7 @@ func openLedger(t *testing.T, dir string, w Witness) *Ledger {
 func waitCheckpoint(t *testing.T, l *Ledger) {
 	t.Helper()
 	ctx := t.Context()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		size, err := l.Size(ctx)
 		if err != nil {
@@ -181,7 +181,7 @@ func TestFollowStore(t *testing.T) {
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Follow(fctx, st, 10*time.Millisecond) }()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		lag, err = l.MeasureLag(ctx, st, 10000)
 		if err != nil {

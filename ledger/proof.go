@@ -61,7 +61,7 @@ func ProveEvent(ctx context.Context, dir, id string) (Proof, error) {
 	return buildProof(ctx, ix, client.FileFetcher{Root: filepath.Join(dir, logDirName)}, v, id)
 }
 
-func buildProof(ctx context.Context, ix *index, f fetcher, v note.Verifier, id string) (Proof, error) {
+func buildProof(ctx context.Context, ix *index, f Fetcher, v note.Verifier, id string) (Proof, error) {
 	row, err := ix.lookup(ctx, id)
 	if err != nil {
 		return Proof{}, err

@@ -38,6 +38,9 @@ type VerifyOptions struct {
 	// kind must be the store's event with that sequence number, and no
 	// stored event up to the ledger's last may be missing.
 	Store Source
+	// Log, if set, is where the log is read from (OpenMySQLLog for a
+	// MySQL-backed ledger); nil means the POSIX files in <dir>/log.
+	Log Fetcher
 	// Workers read and hash bundles in parallel (default 2×GOMAXPROCS).
 	Workers int
 }
@@ -112,7 +115,10 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	if err != nil {
 		return nil, fmt.Errorf("ledger: log key: %w", err)
 	}
-	f := client.FileFetcher{Root: filepath.Join(dir, logDirName)}
+	var f Fetcher = client.FileFetcher{Root: filepath.Join(dir, logDirName)}
+	if opts.Log != nil {
+		f = opts.Log
+	}
 
 	// The checkpoint under test.
 	raw, err := f.ReadCheckpoint(ctx)
@@ -220,7 +226,7 @@ func openIndexIfExists(path string) (*index, error) {
 // index and the store) runs on the caller's goroutine.
 type scan struct {
 	ctx     context.Context
-	f       client.FileFetcher
+	f       Fetcher
 	size    uint64
 	rep     *Report
 	anchors []anchor
