@@ -613,11 +613,12 @@ func (e *Engine) checkRegistration(a *actorState, ev *custos.AccessEvent, id str
 
 func (e *Engine) checkSession(ev *custos.AccessEvent, id string, t time.Time, credit bool, first custos.Subject) {
 	c := &e.cfg
-	key := id + "\x00" + ev.Source.Session
-	s := e.sessions[key]
-	if s == nil {
-		s = &sessionState{IP: ev.Source.IP, Start: t.UnixNano()}
-		e.sessions[key] = s
+	// Keyed by the session id alone (no per-event key building); a
+	// session id reused by another actor starts a new session.
+	s := e.sessions[ev.Source.Session]
+	if s == nil || s.Actor != id {
+		s = &sessionState{Actor: id, IP: ev.Source.IP, Start: t.UnixNano()}
+		e.sessions[ev.Source.Session] = s
 	} else if s.IP != ev.Source.IP {
 		n1, ok1 := c.locate(s.IP)
 		n2, ok2 := c.locate(ev.Source.IP)

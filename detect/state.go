@@ -72,6 +72,7 @@ type sourceState struct {
 }
 
 type sessionState struct {
+	Actor  string
 	IP     string
 	Start  int64
 	Credit map[uint64]struct{}
