@@ -14,6 +14,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/server"
 	"github.com/custos-dev/custos/sim"
 )
@@ -90,11 +91,15 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 	now := time.Now().UTC()
 	fmt.Fprintf(out, "Custos demo: a simulated airline with %d staff and %d passengers\n", len(org.Employees), len(org.People))
 	fmt.Fprintf(out, "data directory: %s\n", opt.DataDir)
-	n, err := backfill(ctx, srv, org, now.AddDate(0, 0, -opt.History).Truncate(24*time.Hour), opt.History)
+	feed := &feeder{base: srv.URL() + "/api/v1", token: secret, client: &http.Client{Timeout: 30 * time.Second}}
+	n, rels, err := backfill(ctx, srv, org, now.AddDate(0, 0, -opt.History).Truncate(24*time.Hour), opt.History)
 	if err != nil {
 		return fmt.Errorf("demo: back-fill: %w", err)
 	}
-	fmt.Fprintf(out, "back-filled %d days of history: %d events\n\n", opt.History, n)
+	if err := feed.emit(ctx, sim.Batch{Relationships: rels}); err != nil {
+		return fmt.Errorf("demo: back-fill relationships: %w", err)
+	}
+	fmt.Fprintf(out, "back-filled %d days of history: %d events, %d business relationships (bookings)\n\n", opt.History, n, len(rels))
 	printTour(out, srv.URL(), secret, org)
 
 	if opt.Duration > 0 {
@@ -102,7 +107,6 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, opt.Duration)
 		defer cancel()
 	}
-	feed := &feeder{base: srv.URL() + "/api/v1", token: secret, client: &http.Client{Timeout: 30 * time.Second}}
 	fmt.Fprintf(out, "feeding live activity at %gx speed; Ctrl-C to stop\n", opt.Speedup)
 	err = sim.Live(ctx, org, sim.LiveOptions{Speedup: opt.Speedup, Start: now, Scenarios: liveScenarios(opt.Employees)}, feed.emit)
 	if err != nil && ctx.Err() == nil {
@@ -118,8 +122,10 @@ func liveScenarios(employees int) []*sim.Scenario {
 }
 
 // backfill writes days of simulated history straight into the pipeline,
-// in batches, so queries have something to show at once.
-func backfill(ctx context.Context, srv *server.Server, org *sim.Org, start time.Time, days int) (int, error) {
+// in batches, so queries have something to show at once. It returns the
+// business relationships of that history for the caller to post.
+func backfill(ctx context.Context, srv *server.Server, org *sim.Org, start time.Time, days int) (int, []sim.Relationship, error) {
+	var rels []sim.Relationship
 	var acc []custos.AccessEvent
 	var logins []custos.LoginEvent
 	total := 0
@@ -146,6 +152,8 @@ func backfill(ctx context.Context, srv *server.Server, org *sim.Org, start time.
 			acc = append(acc, *ev.Access)
 		case ev.Login != nil:
 			logins = append(logins, *ev.Login)
+		case ev.Relationship != nil:
+			rels = append(rels, *ev.Relationship)
 		}
 		if len(acc)+len(logins) >= 2000 {
 			return flush()
@@ -153,9 +161,9 @@ func backfill(ctx context.Context, srv *server.Server, org *sim.Org, start time.
 		return nil
 	})
 	if err != nil {
-		return total, err
+		return total, nil, err
 	}
-	return total, flush()
+	return total, rels, flush()
 }
 
 func printTour(out io.Writer, url, token string, org *sim.Org) {
@@ -195,6 +203,19 @@ type feeder struct {
 }
 
 func (f *feeder) emit(ctx context.Context, b sim.Batch) error {
+	if len(b.Relationships) > 0 {
+		evs := make([]policy.RelationshipEvent, len(b.Relationships))
+		for i, r := range b.Relationships {
+			evs[i] = policy.RelationshipEvent{Actor: r.Actor, Subject: r.Subject, Kind: r.Kind, Expires: r.Until}
+		}
+		for len(evs) > 0 {
+			n := min(len(evs), 5000)
+			if err := f.post(ctx, "/relationships", evs[:n]); err != nil {
+				return err
+			}
+			evs = evs[n:]
+		}
+	}
 	if len(b.Logins) > 0 {
 		if err := f.post(ctx, "/logins", b.Logins); err != nil {
 			return err

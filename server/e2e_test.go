@@ -387,3 +387,21 @@ func waitHealthy(t *testing.T, base string) {
 	}
 	t.Fatal("server did not become healthy")
 }
+
+func TestRelationshipsRoute(t *testing.T) {
+	srv, secret := start(t, io.Discard)
+	body := `{"actor":"emp-1","subject":{"type":"cn_id","value":"11010119900307123x"},"kind":"booking"}`
+	if code, resp := do(t, "POST", srv.URL()+"/api/v1/relationships", secret, body); code != 200 {
+		t.Fatalf("relationships: %d %s", code, resp)
+	}
+	hash, err := srv.Index.Hash("cn_id", "11010119900307123X")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !srv.Relationships.HasRelationship("emp-1", hash, "booking") {
+		t.Error("relationship posted through the API is not known to policy")
+	}
+	if srv.Relationships.HasRelationship("emp-2", hash, "booking") {
+		t.Error("relationship leaked to another actor")
+	}
+}

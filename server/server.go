@@ -14,11 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/api"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/bus/local"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/ingest"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/store/sqlite"
 )
 
@@ -27,6 +29,12 @@ type Server struct {
 	Store    *sqlite.Store
 	Pipeline *ingest.Pipeline
 	Bus      *local.Bus
+	Index    *blind.Index
+
+	// Need-to-know relationships and the watchlist, fed through the API
+	// and consulted by policy.
+	Relationships *policy.Relationships
+	Watchlist     *policy.Watchlist
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -55,12 +63,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	}
 	bus := local.New(st, log)
 	s := &Server{
-		Store:    st,
-		Bus:      bus,
-		Pipeline: &ingest.Pipeline{Store: st, Index: index, Notify: bus.Notify},
-		cfg:      cfg,
-		log:      log,
-		errc:     make(chan error, 1),
+		Store:         st,
+		Bus:           bus,
+		Pipeline:      &ingest.Pipeline{Store: st, Index: index, Notify: bus.Notify},
+		Relationships: policy.NewRelationships(),
+		Watchlist:     policy.NewWatchlist(),
+		cfg:           cfg,
+		log:           log,
+		errc:          make(chan error, 1),
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -93,6 +103,10 @@ func (s *Server) startAPI(index *blind.Index) error {
 		MaxBatch: s.cfg.API.MaxBatch,
 		MaxBody:  s.cfg.API.MaxBodyBytes,
 	}
+	a.Handle("POST /api/v1/relationships", custos.ScopeIngest,
+		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
+	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin,
+		&policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch})
 	ln, err := net.Listen("tcp", s.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("server: api listen: %w", err)
