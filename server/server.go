@@ -65,6 +65,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	s := &Server{
 		Store:         st,
 		Bus:           bus,
+		Index:         index,
 		Pipeline:      &ingest.Pipeline{Store: st, Index: index, Notify: bus.Notify},
 		Relationships: policy.NewRelationships(),
 		Watchlist:     policy.NewWatchlist(),
