@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/custos-dev/custos/detect"
 	"github.com/custos-dev/custos/detect/eval"
@@ -145,5 +146,30 @@ func TestSaveLoadSnapshotFile(t *testing.T) {
 	}
 	if err := detect.New(detect.DefaultConfig()).Restore(bytes.NewReader([]byte("not gob"))); err == nil {
 		t.Fatal("garbage restored without error")
+	}
+}
+
+func TestSnapshotEvery(t *testing.T) {
+	path := t.TempDir() + "/detect.snap"
+	evs, cfg := sealedStream(t, 20, 12)
+	e := detect.New(cfg)
+	for _, ev := range evs[:len(evs)/3] {
+		e.Process(context.Background(), ev)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		e.SnapshotEvery(ctx, path, 5*time.Millisecond, func(err error) { t.Error(err) })
+		close(done)
+	}()
+	time.Sleep(30 * time.Millisecond)
+	cancel()
+	<-done
+	r := detect.New(cfg)
+	if ok, err := r.LoadSnapshot(path); !ok || err != nil {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+	if r.Now() != e.Now() || r.Stats() != e.Stats() {
+		t.Fatalf("restored %v %+v, want %v %+v", r.Now(), r.Stats(), e.Now(), e.Stats())
 	}
 }

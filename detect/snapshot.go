@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"context"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -121,4 +122,26 @@ func (e *Engine) LoadSnapshot(path string) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// SnapshotEvery saves a snapshot to path every interval of wall-clock
+// time until ctx ends, and once more then. Errors are reported through
+// onError (nil to ignore) and do not stop the loop: a failed snapshot
+// only means a longer replay after a crash.
+func (e *Engine) SnapshotEvery(ctx context.Context, path string, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := e.SaveSnapshot(path); err != nil && onError != nil {
+				onError(err)
+			}
+			return
+		case <-t.C:
+			if err := e.SaveSnapshot(path); err != nil && onError != nil {
+				onError(err)
+			}
+		}
+	}
 }
