@@ -20,8 +20,11 @@
 //
 // Live paces simulated time against the wall clock (Speedup simulated
 // seconds per wall second, starting at the wall clock's now unless
-// LiveOptions.Start is set) and returns when ctx ends or emit fails. With
-// LiveOptions.Scenarios it also injects insiders and attackers.
+// LiveOptions.Start is set), never more than LiveOptions.MaxAhead (12 h)
+// ahead of the wall clock so the ingest API accepts the events, and returns
+// when ctx ends or emit fails. With LiveOptions.Scenarios (e.g.
+// sim.Suite(50, 3): attacks within the first five simulated days) it also
+// injects insiders and attackers.
 //
 // For offline use, Generate calls a function with every event of a period
 // in time order, and Suite lists the scenario suite (seeds included) that

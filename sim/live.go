@@ -28,12 +28,18 @@ type LiveOptions struct {
 	// Scenarios are injected into the activity (they are not reset:
 	// pass fresh ones from Suite).
 	Scenarios []*Scenario
+	// MaxAhead caps how far simulated time may run ahead of the wall
+	// clock (default 12 h, inside the ingest API's 24 h future-skew
+	// limit); once reached, the simulation continues in real time.
+	// Negative means no cap.
+	MaxAhead time.Duration
 	// Now is the wall clock (default time.Now); tests replace it.
 	Now func() time.Time
 }
 
 // Live generates o's activity and calls emit with batches as simulated
-// time passes, Speedup times faster than the wall clock, until ctx ends
+// time passes, Speedup times faster than the wall clock (but never more
+// than MaxAhead ahead of it), until ctx ends
 // (returning nil) or emit fails (returning its error). Days are generated
 // one at a time, so memory stays flat however long it runs.
 func Live(ctx context.Context, o *Org, opt LiveOptions, emit func(context.Context, Batch) error) error {
@@ -45,6 +51,9 @@ func Live(ctx context.Context, o *Org, opt LiveOptions, emit func(context.Contex
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.MaxAhead == 0 {
+		opt.MaxAhead = 12 * time.Hour
 	}
 	wallStart := opt.Now()
 	simStart := opt.Start
@@ -68,7 +77,11 @@ func Live(ctx context.Context, o *Org, opt LiveOptions, emit func(context.Contex
 			return nil
 		case <-ticker.C:
 		}
-		simNow := simStart.Add(time.Duration(float64(opt.Now().Sub(wallStart)) * opt.Speedup))
+		wallNow := opt.Now()
+		simNow := simStart.Add(time.Duration(float64(wallNow.Sub(wallStart)) * opt.Speedup))
+		if opt.MaxAhead > 0 && simNow.After(wallNow.Add(opt.MaxAhead)) {
+			simNow = wallNow.Add(opt.MaxAhead)
+		}
 		var b Batch
 		for {
 			for len(pending) > 0 && !pending[0].Time.After(simNow) {

@@ -107,10 +107,11 @@ func Suite(employees, days int) []*Scenario {
 
 	sc = mk("slow_exfiltration", "An agent takes 25 extra passengers a day for ten days, far below bulk thresholds.", Airline, 103, true, []string{"no_relationship"})
 	sc.inject = func(sc *Scenario, g *Generator, d int, mid time.Time, add func(Event)) {
-		if d < late-8 {
+		from := max(late-8, 0)
+		if d < from {
 			return
 		}
-		i := g.pickWorking(late-8, "agent", 2)
+		i := g.pickWorking(from, "agent", 2)
 		g.unrelatedLookups(sc, i, d, mid, 25, add)
 	}
 	out = append(out, sc)

@@ -116,7 +116,7 @@ func TestLivePacesSimulatedTime(t *testing.T) {
 	defer cancel()
 	var got []custos.AccessEvent
 	var last time.Time
-	err := Live(ctx, o, LiveOptions{Speedup: 3600, Tick: time.Millisecond, Now: now}, func(ctx context.Context, b Batch) error {
+	err := Live(ctx, o, LiveOptions{Speedup: 3600, Tick: time.Millisecond, Now: now, MaxAhead: -1}, func(ctx context.Context, b Batch) error {
 		for _, a := range b.Access {
 			if a.Time.Before(last) {
 				t.Errorf("access out of order")
@@ -137,5 +137,32 @@ func TestLivePacesSimulatedTime(t *testing.T) {
 	}
 	if len(got) < 500 {
 		t.Fatalf("only %d accesses over a day and a half of live simulation", len(got))
+	}
+}
+
+func TestLiveStaysWithinMaxAhead(t *testing.T) {
+	var mu sync.Mutex
+	wall := time.Date(2026, 3, 2, 8, 0, 0, 0, Zone)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); wall = wall.Add(time.Second); return wall }
+	o := NewOrg(Config{Kind: Airline, Seed: 4, Employees: 30})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches := 0
+	err := Live(ctx, o, LiveOptions{Speedup: 3600, Tick: time.Millisecond, Now: now, MaxAhead: time.Hour}, func(ctx context.Context, b Batch) error {
+		mu.Lock()
+		limit := wall.Add(time.Hour + time.Second)
+		mu.Unlock()
+		for _, a := range b.Access {
+			if a.Time.After(limit) {
+				t.Fatalf("event %v beyond wall clock + MaxAhead %v", a.Time, limit)
+			}
+		}
+		if batches++; batches > 200 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
