@@ -110,9 +110,13 @@ func (g *Generator) Day(d int) []Event {
 	return out
 }
 
+// nextID names events by organization, seed and start day as well as
+// sequence, so that two generators over different periods (a back-fill
+// and a live feed) never reuse an id — ingest is idempotent by id and
+// would drop the second as a duplicate.
 func (g *Generator) nextID(prefix string) string {
 	g.seq++
-	return fmt.Sprintf("%s-%d-%s%08d", g.Org.Kind, g.Org.Seed, prefix, g.seq)
+	return fmt.Sprintf("%s-%d-%s-%s%08d", g.Org.Kind, g.Org.Seed, g.Start.Format("20060102"), prefix, g.seq)
 }
 
 // Working reports whether employee i works on day d and the local hour

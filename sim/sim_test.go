@@ -166,3 +166,20 @@ func TestLiveStaysWithinMaxAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIDsDifferAcrossPeriods(t *testing.T) {
+	o := NewOrg(Config{Kind: Airline, Seed: 5, Employees: 10})
+	ids := map[string]bool{}
+	for _, start := range []time.Time{SuiteStart, SuiteStart.AddDate(0, 0, 3)} {
+		g := NewGenerator(o, start)
+		for _, ev := range g.Day(0) {
+			if ev.Access == nil {
+				continue
+			}
+			if ids[ev.Access.ID] {
+				t.Fatalf("id %s reused by a generator over another period", ev.Access.ID)
+			}
+			ids[ev.Access.ID] = true
+		}
+	}
+}
