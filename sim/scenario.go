@@ -157,7 +157,7 @@ func Suite(employees, days int) []*Scenario {
 	sc = mk("credential_stuffing", "At night an outside address tries a leaked combo list against the credit system, gets in with reused passwords and pulls credit reports.", Bank, 106, true, []string{"stuffing_source", "success_after_stuffing", "breached_password", "post_login_velocity"})
 	sc.setup = func(sc *Scenario, g *Generator) {
 		// Three staff reuse a password that leaked elsewhere.
-		for k := 0; k < 3; k++ {
+		for k := 0; k < 3 && k*5+1 < len(g.Org.Employees); k++ {
 			sc.Combo = append(sc.Combo, g.Org.Employees[k*5+1].Password)
 		}
 	}
@@ -238,7 +238,7 @@ func Suite(employees, days int) []*Scenario {
 
 	sc = mk("new_hire", "Three people join mid-period with no history (benign).", Airline, 201, false, nil)
 	sc.setup = func(sc *Scenario, g *Generator) {
-		for k := 0; k < 3; k++ {
+		for k := 0; k < 3 && k*7 < len(g.Org.Employees); k++ {
 			g.Org.Employees[k*7].Joined = late
 		}
 	}

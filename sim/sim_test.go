@@ -183,3 +183,11 @@ func TestIDsDifferAcrossPeriods(t *testing.T) {
 		}
 	}
 }
+
+func TestSuiteOnTinyOrganizations(t *testing.T) {
+	for _, n := range []int{1, 3, 8} {
+		for _, sc := range Suite(n, 4) {
+			collect(t, sc.Org(), sc.Days, sc) // must not panic
+		}
+	}
+}
