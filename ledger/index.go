@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS leaves (
 	seq  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS leaves_id ON leaves(id);
-CREATE INDEX IF NOT EXISTS leaves_kind_seq ON leaves(kind, seq);`
+CREATE INDEX IF NOT EXISTS leaves_kind_seq ON leaves(kind, seq);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);`
 		if _, err := db.Exec(schema); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("ledger: create index schema: %w", err)
@@ -95,6 +96,43 @@ func (ix *index) next(ctx context.Context) (uint64, error) {
 		return 0, nil
 	}
 	return uint64(n.Int64) + 1, nil
+}
+
+// firstGap returns the lowest leaf that is not indexed. Leaves below the
+// watermark recorded by setComplete are known to be indexed, so only the
+// rows above it are read: after a crash, concurrent Appends may have
+// indexed a later batch but not an earlier one.
+func (ix *index) firstGap(ctx context.Context) (uint64, error) {
+	var w int64
+	err := ix.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'complete'`).Scan(&w)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("ledger: index watermark: %w", err)
+	}
+	rows, err := ix.db.QueryContext(ctx, `SELECT leaf FROM leaves WHERE leaf >= ? ORDER BY leaf`, w)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: index gap: %w", err)
+	}
+	defer rows.Close()
+	want := w
+	for rows.Next() {
+		var leaf int64
+		if err := rows.Scan(&leaf); err != nil {
+			return 0, err
+		}
+		if leaf != want {
+			break
+		}
+		want++
+	}
+	return uint64(want), rows.Err()
+}
+
+// setComplete records that every leaf below n is indexed.
+func (ix *index) setComplete(ctx context.Context, n uint64) error {
+	if _, err := ix.db.ExecContext(ctx, `INSERT INTO meta(k, v) VALUES ('complete', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, int64(n)); err != nil {
+		return fmt.Errorf("ledger: index watermark: %w", err)
+	}
+	return nil
 }
 
 // maxSeq returns the highest store sequence number recorded for kind.

@@ -193,7 +193,7 @@ func (l *Ledger) Dir() string { return l.dir }
 // the entries a crash left between the durable Tessera append and the
 // index write.
 func (l *Ledger) reindex(ctx context.Context) error {
-	next, err := l.ix.next(ctx)
+	next, err := l.ix.firstGap(ctx)
 	if err != nil {
 		return err
 	}
@@ -201,28 +201,30 @@ func (l *Ledger) reindex(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ledger: integrated size: %w", err)
 	}
-	if next >= size {
-		return nil
-	}
-	l.opts.Logger.Info("ledger: indexing entries missing from the index", "from", next, "to", size)
-	var rows []indexRow
-	err = forEachEntry(ctx, l.reader.ReadEntryBundle, next, size, size, func(i uint64, data []byte) error {
-		h, err := parseHead(data)
+	if next < size {
+		l.opts.Logger.Info("ledger: indexing entries missing from the index", "from", next, "to", size)
+		var rows []indexRow
+		err = forEachEntry(ctx, l.reader.ReadEntryBundle, next, size, size, func(i uint64, data []byte) error {
+			h, err := parseHead(data)
+			if err != nil {
+				return fmt.Errorf("ledger: entry %d: %w", i, err)
+			}
+			rows = append(rows, indexRow{Leaf: i, Kind: h.Kind, ID: h.ID, Seq: h.Seq})
+			if len(rows) >= 10000 {
+				err := l.ix.put(ctx, rows)
+				rows = rows[:0]
+				return err
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("ledger: entry %d: %w", i, err)
-		}
-		rows = append(rows, indexRow{Leaf: i, Kind: h.Kind, ID: h.ID, Seq: h.Seq})
-		if len(rows) >= 10000 {
-			err := l.ix.put(ctx, rows)
-			rows = rows[:0]
 			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if err := l.ix.put(ctx, rows); err != nil {
+			return err
+		}
 	}
-	return l.ix.put(ctx, rows)
+	return l.ix.setComplete(ctx, size)
 }
 
 // Append adds records to the log and returns each one's leaf index once

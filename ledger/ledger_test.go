@@ -111,6 +111,15 @@ func TestAppendProofVerify(t *testing.T) {
 	if err := VerifyProof(p, l.verifier); err != nil {
 		t.Fatal(err)
 	}
+	ps, err := l.Proofs(ctx, []string{"a-000001", "a-000599", "nope"})
+	if err != nil || len(ps) != 2 || ps["a-000599"].LeafIndex != 599 {
+		t.Fatalf("Proofs: %v %v", ps, err)
+	}
+	for _, p := range ps {
+		if err := VerifyProof(p, l.verifier); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := l.Proof(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Proof of unknown id: %v, want ErrNotFound", err)
 	}
@@ -318,5 +327,43 @@ func copyDir(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReindexFillsGaps: a crash can leave an earlier batch unindexed while
+// a later one is indexed; Open must fill the hole, not just the tail.
+func TestReindexFillsGaps(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "ledger")
+	l := openLedger(t, dir, nil)
+	if _, err := l.Append(ctx, accessRecords(0, 600)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := openIndex(filepath.Join(dir, indexName), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.db.Exec(`DELETE FROM leaves WHERE leaf BETWEEN 100 AND 199`); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.setComplete(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	if rep := mustVerify(t, dir, VerifyOptions{}); rep.Intact() {
+		t.Fatal("Verify missed a hole in the leaf index")
+	}
+	l = openLedger(t, dir, nil)
+	if leaves, err := l.Append(ctx, accessRecords(150, 1)); err != nil || leaves[0] != 150 {
+		t.Fatalf("re-append of an entry from the hole: %v %v (want its existing leaf 150)", leaves, err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerify(t, dir, VerifyOptions{}); !rep.Intact() || rep.Size != 600 {
+		t.Fatalf("after reopen: %+v", rep)
 	}
 }

@@ -41,6 +41,47 @@ func (l *Ledger) Proof(ctx context.Context, id string) (Proof, error) {
 	return buildProof(ctx, l.ix, l.reader, l.verifier, id)
 }
 
+// Proofs returns inclusion proofs for several events against one
+// checkpoint, sharing the tile reads (a page of subject history). Events
+// not in the ledger, or not yet covered by the checkpoint, are left out of
+// the map.
+func (l *Ledger) Proofs(ctx context.Context, ids []string) (map[string]Proof, error) {
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read checkpoint: %w", err)
+	}
+	cp, _, _, err := log.ParseCheckpoint(raw, l.verifier.Name(), l.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: checkpoint: %w", err)
+	}
+	pb, err := client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: proof builder: %w", err)
+	}
+	out := make(map[string]Proof, len(ids))
+	for _, id := range ids {
+		row, err := l.ix.lookup(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if row.Leaf >= cp.Size {
+			continue
+		}
+		p, err := proveRow(ctx, l.reader, pb, cp, raw, row)
+		if err != nil {
+			return nil, err
+		}
+		if err := VerifyProof(p, l.verifier); err != nil {
+			return nil, fmt.Errorf("ledger: proof for leaf %d does not verify (run custos ledger verify): %w", row.Leaf, err)
+		}
+		out[id] = p
+	}
+	return out, nil
+}
+
 // ProveEvent builds the inclusion proof of event id from the ledger files
 // in dir, without opening the log for writing (a running server may hold
 // it).
@@ -77,25 +118,33 @@ func buildProof(ctx context.Context, ix *index, f Fetcher, v note.Verifier, id s
 	if row.Leaf >= cp.Size {
 		return Proof{}, ErrNotCheckpointed
 	}
-	p := Proof{EventID: id, Kind: row.Kind, Seq: row.Seq, LeafIndex: row.Leaf, TreeSize: cp.Size, Checkpoint: string(raw)}
-	err = forEachEntry(ctx, f.ReadEntryBundle, row.Leaf, row.Leaf+1, cp.Size, func(_ uint64, data []byte) error {
+	pb, err := client.NewProofBuilder(ctx, cp.Size, f.ReadTile)
+	if err != nil {
+		return Proof{}, fmt.Errorf("ledger: proof builder: %w", err)
+	}
+	p, err := proveRow(ctx, f, pb, cp, raw, row)
+	if err != nil {
+		return Proof{}, err
+	}
+	if err := VerifyProof(p, v); err != nil {
+		// The index and the log disagree, or the log is damaged: say so
+		// rather than hand out a proof that does not verify.
+		return Proof{}, fmt.Errorf("ledger: proof for leaf %d does not verify (run custos ledger verify): %w", row.Leaf, err)
+	}
+	return p, nil
+}
+
+func proveRow(ctx context.Context, f Fetcher, pb *client.ProofBuilder, cp *log.Checkpoint, raw []byte, row indexRow) (Proof, error) {
+	p := Proof{EventID: row.ID, Kind: row.Kind, Seq: row.Seq, LeafIndex: row.Leaf, TreeSize: cp.Size, Checkpoint: string(raw)}
+	err := forEachEntry(ctx, f.ReadEntryBundle, row.Leaf, row.Leaf+1, cp.Size, func(_ uint64, data []byte) error {
 		p.Entry = bytes.Clone(data)
 		return nil
 	})
 	if err != nil {
 		return Proof{}, fmt.Errorf("ledger: read entry %d: %w", row.Leaf, err)
 	}
-	pb, err := client.NewProofBuilder(ctx, cp.Size, f.ReadTile)
-	if err != nil {
-		return Proof{}, fmt.Errorf("ledger: proof builder: %w", err)
-	}
 	if p.Hashes, err = pb.InclusionProof(ctx, row.Leaf); err != nil {
 		return Proof{}, fmt.Errorf("ledger: inclusion proof %d: %w", row.Leaf, err)
-	}
-	if err := VerifyProof(p, v); err != nil {
-		// The index and the log disagree, or the log is damaged: say so
-		// rather than hand out a proof that does not verify.
-		return Proof{}, fmt.Errorf("ledger: proof for leaf %d does not verify (run custos ledger verify): %w", row.Leaf, err)
 	}
 	return p, nil
 }
