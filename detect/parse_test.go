@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBreachedStoreRangeFile(t *testing.T) {
@@ -108,4 +109,29 @@ func FuzzImportRange(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRelationTable(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	r := NewRelationTable()
+	r.Add("a1", "h1", at.Add(time.Hour))
+	r.Add("a1", "h2", time.Time{})
+	tests := []struct {
+		actor, hash string
+		at          time.Time
+		want        bool
+	}{
+		{"a1", "h1", at, true},
+		{"a1", "h1", at.Add(2 * time.Hour), false},
+		{"a2", "h1", at, false},
+		{"a1", "h2", at.AddDate(5, 0, 0), true},
+	}
+	for _, tc := range tests {
+		if got := r.Related(tc.actor, "cn_id", tc.hash, tc.at); got != tc.want {
+			t.Errorf("Related(%s, %s, %v) = %v, want %v", tc.actor, tc.hash, tc.at, got, tc.want)
+		}
+	}
+	if n := r.Prune(at.Add(2 * time.Hour)); n != 1 || r.Len() != 1 {
+		t.Fatalf("pruned %d, left %d", n, r.Len())
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/detect"
 	"github.com/custos-dev/custos/sim"
@@ -83,14 +82,6 @@ func Run(ctx context.Context, scenarios []*sim.Scenario, cfg detect.Config) (Rep
 	return rep, nil
 }
 
-// relations is the need-to-know set the simulator's relationships build.
-type relations map[string]time.Time // actor|hash → until
-
-func (r relations) Related(actor, _ string, hash string, at time.Time) bool {
-	until, ok := r[actor+"|"+hash]
-	return ok && !at.After(until)
-}
-
 // Networks places the simulator's offices and external ranges.
 func Networks() []detect.Network {
 	var out []detect.Network
@@ -137,7 +128,7 @@ func Setup(o *sim.Org, sc *sim.Scenario, idx *blind.Index, cfg detect.Config) (d
 	cfg.Breached = detect.NewBreachedStore()
 	cfg.Networks = Networks()
 	combo := false
-	rel := relations{}
+	rel := detect.NewRelationTable()
 	cfg.Relations = rel
 	add := func(r sim.Relationship) error {
 		if !combo && sc != nil {
@@ -154,7 +145,7 @@ func Setup(o *sim.Org, sc *sim.Scenario, idx *blind.Index, cfg detect.Config) (d
 		if err != nil {
 			return fmt.Errorf("eval: relationship: %w", err)
 		}
-		rel[r.Actor+"|"+h] = r.Until
+		rel.Add(r.Actor, h, r.Until)
 		return nil
 	}
 	return cfg, add, nil
@@ -248,5 +239,3 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
-
-var _ = custos.EventVersion
