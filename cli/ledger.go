@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	_ "github.com/go-sql-driver/mysql" // --mysql
 	"github.com/spf13/cobra"
 
 	"github.com/custos-dev/custos/ledger"
@@ -44,6 +46,7 @@ func newLedgerVerifyCmd(e *env) *cobra.Command {
 		witnessDir string
 		withStore  bool
 		asJSON     bool
+		mysqlDSN   string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -84,6 +87,16 @@ edit that directory can replace.`,
 				defer st.Close()
 				opts.Store = st
 			}
+			if mysqlDSN != "" {
+				db, err := sql.Open("mysql", mysqlDSN)
+				if err != nil {
+					return fmt.Errorf("--mysql: %w", err)
+				}
+				defer db.Close()
+				if opts.Log, err = ledger.OpenMySQLLog(e.ctx, db); err != nil {
+					return fmt.Errorf("--mysql: %w", err)
+				}
+			}
 			rep, err := ledger.Verify(e.ctx, dir, opts)
 			if err != nil {
 				return err
@@ -109,6 +122,7 @@ edit that directory can replace.`,
 	cmd.Flags().StringVar(&witnessDir, "witness", "", "witness directory whose cosigned checkpoints the ledger must extend")
 	cmd.Flags().BoolVar(&withStore, "store", false, "also compare every entry with the event store in the data directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&mysqlDSN, "mysql", "", "the log is in this MySQL/MariaDB database (DSN user@tcp(host:port)/db), not <data>/ledger/log")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -74,5 +75,56 @@ func TestLedgerVerifyAndProof(t *testing.T) {
 	}
 	if !strings.Contains(out, "first bad: entry 5:") {
 		t.Fatalf("verify did not name entry 5:\n%s", out)
+	}
+}
+
+func TestLedgerVerifyMySQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs MariaDB")
+	}
+	root, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/")
+	if err == nil {
+		err = root.PingContext(t.Context())
+	}
+	if err != nil {
+		if os.Getenv("CUSTOS_REQUIRE_SERVICES") != "" {
+			t.Fatalf("MariaDB at 127.0.0.1:3306: %v", err)
+		}
+		t.Skipf("MariaDB at 127.0.0.1:3306 unreachable (%v)", err)
+	}
+	defer root.Close()
+	name := fmt.Sprintf("custos_cli_ledger_%d", time.Now().UnixNano()%1e9)
+	if _, err := root.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	defer root.Exec("DROP DATABASE " + name)
+	dsn := "root@tcp(127.0.0.1:3306)/" + name
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	data := t.TempDir()
+	l, err := ledger.Open(t.Context(), filepath.Join(data, "ledger"), ledger.Options{MySQL: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(t.Context(), []ledger.Record{{Kind: "console", ID: "c-1", Event: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runLedgerCmd(t, "verify", "--data", data, "--mysql", dsn)
+	if err != nil || !strings.Contains(out, "ledger intact: 1 entries") {
+		t.Fatalf("verify --mysql: %v\n%s", err, out)
+	}
+	if _, err := db.Exec("UPDATE TiledLeaves SET data = REPLACE(data, 'c-1', 'c-2')"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runLedgerCmd(t, "verify", "--data", data, "--mysql", dsn)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 3 || !strings.Contains(out, "first bad: entry 0:") {
+		t.Fatalf("verify --mysql of an edited log: %v\n%s", err, out)
 	}
 }
