@@ -1,6 +1,7 @@
 // Package ledger keeps Custos's tamper-evident log: every stored event, in
 // store sequence order, appended to a transparency-dev/tessera log (POSIX
-// driver under <data>/ledger/log), with signed checkpoints, an external
+// driver under <data>/ledger/log, or Tessera's MySQL driver with
+// Options.MySQL), with signed checkpoints, an external
 // witness that cosigns them, a small index from event ID to leaf index for
 // inclusion proofs, and Verify, which recomputes the tree from the entries
 // and names the first entry that differs.
