@@ -83,3 +83,6 @@ const (
 // ErrUnsealed is returned when an event with a raw subject value reaches a
 // store or bus.
 var ErrUnsealed = errors.New("event carries a raw subject value; blind-index it first")
+
+// ErrNotFound is wrapped by stores when a looked-up record does not exist.
+var ErrNotFound = errors.New("not found")

@@ -34,6 +34,7 @@ type Server struct {
 	Pipeline *ingest.Pipeline
 	History  History
 	Feed     Feed
+	Alerts   Alerts // nil: no alert routes
 	Index    *blind.Index
 	Tokens   Tokens
 	Log      *slog.Logger
@@ -65,6 +66,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/accounts/{account}/logins", s.auth(custos.ScopeRead, s.accountLogins))
 	mux.Handle("GET /api/v1/events", s.auth(custos.ScopeRead, s.eventFeed))
 	mux.Handle("GET /api/v1/logins", s.auth(custos.ScopeRead, s.loginFeed))
+	if s.Alerts != nil {
+		mux.Handle("GET /api/v1/alerts", s.auth(custos.ScopeRead, s.listAlerts))
+		mux.Handle("POST /api/v1/alerts/{id}/status", s.auth(custos.ScopeAdmin, s.setAlertStatus))
+	}
 	for _, rt := range s.extra {
 		mux.Handle(rt.pattern, s.auth(rt.scope, rt.h.ServeHTTP))
 	}

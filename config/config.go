@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 )
@@ -19,6 +20,24 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	Log     Log    `yaml:"log"`
 	API     API    `yaml:"api"`
+	Detect  Detect `yaml:"detect"`
+}
+
+// Detect configures the detection engine that analyses stored events.
+type Detect struct {
+	Enabled bool `yaml:"enabled"`
+	// TimeZone is the organization's local time (IANA name) for working
+	// hours and days.
+	TimeZone string `yaml:"time_zone"`
+	// SnapshotInterval is how often the engine's state is saved so that a
+	// restart resumes without re-reading history.
+	SnapshotInterval string `yaml:"snapshot_interval"` // e.g. 30s, 5m
+}
+
+// Snapshots returns SnapshotInterval as a duration (valid after Validate).
+func (d Detect) Snapshots() time.Duration {
+	v, _ := time.ParseDuration(d.SnapshotInterval)
+	return v
 }
 
 // Log configures Custos's own logs (which never carry personal data).
@@ -53,6 +72,7 @@ func Default() Config {
 			MaxBatch:     10000,
 			MaxBodyBytes: 32 << 20,
 		},
+		Detect: Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
 	}
 }
 
@@ -105,13 +125,19 @@ func displayName(path string) string {
 
 // envOverrides maps each environment variable to the field it sets.
 var envOverrides = map[string]func(*Config, string) error{
-	"CUSTOS_DATA_DIR":      func(c *Config, v string) error { c.DataDir = v; return nil },
-	"CUSTOS_LOG_LEVEL":     func(c *Config, v string) error { c.Log.Level = v; return nil },
-	"CUSTOS_LOG_FORMAT":    func(c *Config, v string) error { c.Log.Format = v; return nil },
-	"CUSTOS_API_LISTEN":    func(c *Config, v string) error { c.API.Listen = v; return nil },
-	"CUSTOS_API_TLS_CERT":  func(c *Config, v string) error { c.API.TLS.Cert = v; return nil },
-	"CUSTOS_API_TLS_KEY":   func(c *Config, v string) error { c.API.TLS.Key = v; return nil },
-	"CUSTOS_API_MAX_BATCH": func(c *Config, v string) error { return setInt(&c.API.MaxBatch, v) },
+	"CUSTOS_DATA_DIR":         func(c *Config, v string) error { c.DataDir = v; return nil },
+	"CUSTOS_LOG_LEVEL":        func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"CUSTOS_LOG_FORMAT":       func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"CUSTOS_API_LISTEN":       func(c *Config, v string) error { c.API.Listen = v; return nil },
+	"CUSTOS_API_TLS_CERT":     func(c *Config, v string) error { c.API.TLS.Cert = v; return nil },
+	"CUSTOS_API_TLS_KEY":      func(c *Config, v string) error { c.API.TLS.Key = v; return nil },
+	"CUSTOS_API_MAX_BATCH":    func(c *Config, v string) error { return setInt(&c.API.MaxBatch, v) },
+	"CUSTOS_DETECT_TIME_ZONE": func(c *Config, v string) error { c.Detect.TimeZone = v; return nil },
+	"CUSTOS_DETECT_ENABLED": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Detect.Enabled = b
+		return err
+	},
 	"CUSTOS_API_ENABLED": func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		c.API.Enabled = b
@@ -186,6 +212,12 @@ func (c Config) Validate() error {
 		if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
 			bad("api.tls", "cert and key must both be set or both be empty")
 		}
+	}
+	if _, err := time.LoadLocation(c.Detect.TimeZone); err != nil {
+		bad("detect.time_zone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", c.Detect.TimeZone)
+	}
+	if d, err := time.ParseDuration(c.Detect.SnapshotInterval); err != nil || d < time.Second {
+		bad("detect.snapshot_interval", "must be a duration of at least 1s (e.g. 30s, 5m)")
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadFull(t *testing.T) {
@@ -12,7 +13,8 @@ func TestLoadFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir != "/var/lib/custos" || cfg.API.MaxBatch != 5000 || cfg.Log.Format != "json" || cfg.API.TLS.Key != "/etc/custos/tls.key" {
+	if cfg.DataDir != "/var/lib/custos" || cfg.API.MaxBatch != 5000 || cfg.Log.Format != "json" || cfg.API.TLS.Key != "/etc/custos/tls.key" ||
+		cfg.Detect.TimeZone != "Asia/Shanghai" || cfg.Detect.Snapshots() != 30*time.Second {
 		t.Errorf("loaded %+v", cfg)
 	}
 }
@@ -27,6 +29,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad listen", "api:\n  listen: nowhere\n", "api.listen"},
 		{"half tls", "api:\n  tls:\n    cert: a.crt\n", "api.tls"},
 		{"syntax", "api: [\n", "custos.yaml:"},
+		{"bad zone", "detect:\n  time_zone: Mars/Olympus\n", "detect.time_zone"},
+		{"bad interval", "detect:\n  snapshot_interval: soon\n", "detect.snapshot_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -405,3 +405,48 @@ func TestRelationshipsRoute(t *testing.T) {
 		t.Error("relationship leaked to another actor")
 	}
 }
+
+// TestDetectionRaisesAlerts posts a credential-stuffing burst and waits
+// for the detection consumer to store an alert the API then lists and
+// moves through the workflow.
+func TestDetectionRaisesAlerts(t *testing.T) {
+	srv, secret := start(t, io.Discard)
+	base := srv.URL() + "/api/v1"
+	at := time.Now().Add(-time.Hour).UTC()
+	var lines []string
+	for i := range 60 {
+		lines = append(lines, fmt.Sprintf(`{"id":"l-%d","time":%q,"account":"user%03d","source":{"ip":"203.0.113.9"},"outcome":"failure","reason":"bad_password"}`,
+			i, at.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i))
+	}
+	if code, body := do(t, "POST", base+"/logins", secret, strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("logins: %d %s", code, body)
+	}
+	srv.Bus.Notify()
+	var alerts struct {
+		Alerts []map[string]any `json:"alerts"`
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(alerts.Alerts) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no alert for 60 failed logins across 60 accounts from one address")
+		}
+		time.Sleep(100 * time.Millisecond)
+		_, body := do(t, "GET", base+"/alerts?status=open", secret, "")
+		json.Unmarshal([]byte(body), &alerts)
+	}
+	a := alerts.Alerts[0]
+	if a["source_ip"] != "203.0.113.9" || a["actor"] != nil || a["status"] != "open" || a["id"] == "" {
+		t.Fatalf("alert: %v", a)
+	}
+	id := a["id"].(string)
+	if code, body := do(t, "POST", base+"/alerts/"+id+"/status", secret, `{"status":"acknowledged"}`); code != 200 {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	_, body := do(t, "GET", base+"/alerts?status=acknowledged", secret, "")
+	if !strings.Contains(body, id) {
+		t.Errorf("acknowledged alert not listed: %s", body)
+	}
+	if code, _ := do(t, "POST", base+"/alerts/nope/status", secret, `{"status":"resolved"}`); code != 404 {
+		t.Errorf("unknown alert: %d", code)
+	}
+}

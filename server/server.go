@@ -41,9 +41,11 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	tls      bool
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	errc     chan error
+
+	detection *detection // nil when disabled
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	errc      chan error
 }
 
 // Start opens the data directory and starts everything cfg enables. The
@@ -73,12 +75,23 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		log:           log,
 		errc:          make(chan error, 1),
 	}
+	var consumers []local.Consumer
+	if cfg.Detect.Enabled {
+		loc, _ := time.LoadLocation(cfg.Detect.TimeZone)
+		det, err := newDetection(ctx, st, cfg.DataDir, loc, cfg.Detect.Snapshots())
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.detection = det
+		consumers = append(consumers, det.consumer())
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		bus.Run(runCtx) // consumers (detection, ledger) are added as they land
+		bus.Run(runCtx, consumers...)
 	}()
 
 	if cfg.API.Enabled {
@@ -97,6 +110,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 		Pipeline: s.Pipeline,
 		History:  s.Store,
 		Feed:     s.Store,
+		Alerts:   s.Store,
 		Index:    index,
 		Tokens:   s.Store,
 		Log:      s.log,
@@ -105,7 +119,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 		MaxBody:  s.cfg.API.MaxBodyBytes,
 	}
 	a.Handle("POST /api/v1/relationships", custos.ScopeIngest,
-		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
+		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Log: s.relationshipLog(), Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin,
 		&policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch})
 	ln, err := net.Listen("tcp", s.cfg.API.Listen)
@@ -184,8 +198,22 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	if s.detection != nil {
+		if err := s.detection.save(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store close: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// relationshipLog is where accepted relationships go besides policy's
+// table: detection's need-to-know table, when detection runs.
+func (s *Server) relationshipLog() policy.RelationshipLog {
+	if s.detection == nil {
+		return nil
+	}
+	return s.detection
 }

@@ -1,0 +1,52 @@
+package custos
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// AlertStatus is where an alert is in the analysts' workflow.
+type AlertStatus string
+
+const (
+	AlertOpen          AlertStatus = "open"
+	AlertAcknowledged  AlertStatus = "acknowledged"
+	AlertResolved      AlertStatus = "resolved"
+	AlertFalsePositive AlertStatus = "false_positive"
+)
+
+// ParseAlertStatus checks a status name.
+func ParseAlertStatus(s string) (AlertStatus, bool) {
+	switch st := AlertStatus(s); st {
+	case AlertOpen, AlertAcknowledged, AlertResolved, AlertFalsePositive:
+		return st, true
+	}
+	return "", false
+}
+
+// AlertRecord is an alert as the store keeps it: the columns alerts are
+// filtered on, and the detector's whole alert document. Summary and Doc
+// carry masked values only. The detector may update an alert (same ID)
+// as more evidence arrives; an analyst's status survives those updates.
+type AlertRecord struct {
+	ID        string
+	Rule      string
+	Severity  string
+	Actor     string // "" for source-only alerts
+	SourceIP  string
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Status    AlertStatus
+	Summary   string
+	Doc       json.RawMessage
+}
+
+// AlertQuery filters alerts; zero fields do not filter. Newest last_seen
+// first.
+type AlertQuery struct {
+	From, To time.Time // on last_seen
+	Severity string
+	Status   AlertStatus
+	Actor    string
+	Limit    int
+}
