@@ -92,14 +92,12 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 	fmt.Fprintf(out, "Custos demo: a simulated airline with %d staff and %d passengers\n", len(org.Employees), len(org.People))
 	fmt.Fprintf(out, "data directory: %s\n", opt.DataDir)
 	feed := &feeder{base: srv.URL() + "/api/v1", token: secret, client: &http.Client{Timeout: 30 * time.Second}}
-	n, rels, err := backfill(ctx, srv, org, now.AddDate(0, 0, -opt.History).Truncate(24*time.Hour), opt.History)
+	today := now.Truncate(24 * time.Hour)
+	n, rels, err := backfill(ctx, srv, feed, org, today.AddDate(0, 0, -opt.History), opt.History)
 	if err != nil {
 		return fmt.Errorf("demo: back-fill: %w", err)
 	}
-	if err := feed.emit(ctx, sim.Batch{Relationships: rels}); err != nil {
-		return fmt.Errorf("demo: back-fill relationships: %w", err)
-	}
-	fmt.Fprintf(out, "back-filled %d days of history: %d events, %d business relationships (bookings)\n\n", opt.History, n, len(rels))
+	fmt.Fprintf(out, "back-filled %d days of history: %d events, %d business relationships (bookings)\n\n", opt.History, n, rels)
 	printTour(out, srv.URL(), secret, org)
 
 	if opt.Duration > 0 {
@@ -107,12 +105,13 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, opt.Duration)
 		defer cancel()
 	}
-	fmt.Fprintf(out, "feeding live activity at %gx speed; Ctrl-C to stop\n", opt.Speedup)
-	err = sim.Live(ctx, org, sim.LiveOptions{Speedup: opt.Speedup, Start: now, Scenarios: liveScenarios(opt.Employees)}, feed.emit)
+	fmt.Fprintf(out, "feeding live activity from midnight UTC at %gx speed; Ctrl-C to stop\n", opt.Speedup)
+	err = sim.Live(ctx, org, sim.LiveOptions{Speedup: opt.Speedup, Start: today, Scenarios: liveScenarios(opt.Employees)}, feed.emit)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(out, "\nstopped: %d live access events and %d logins posted through the API\n", feed.access, feed.logins)
+	alerts, _ := srv.Store.Alerts(context.Background(), custos.AlertQuery{Limit: custos.MaxLimit})
+	fmt.Fprintf(out, "\nstopped: %d live access events and %d logins posted through the API; %d alerts raised\n", feed.access, feed.logins, len(alerts))
 	return nil
 }
 
@@ -122,31 +121,15 @@ func liveScenarios(employees int) []*sim.Scenario {
 }
 
 // backfill writes days of simulated history straight into the pipeline,
-// in batches, so queries have something to show at once. It returns the
-// business relationships of that history for the caller to post.
-func backfill(ctx context.Context, srv *server.Server, org *sim.Org, start time.Time, days int) (int, []sim.Relationship, error) {
+// in batches, so queries have something to show at once. The history's
+// business relationships are posted through the API first, as a booking
+// system would have, so that detection sees each booking before the
+// look-ups it justifies.
+func backfill(ctx context.Context, srv *server.Server, feed *feeder, org *sim.Org, start time.Time, days int) (events, relationships int, err error) {
 	var rels []sim.Relationship
 	var acc []custos.AccessEvent
 	var logins []custos.LoginEvent
-	total := 0
-	flush := func() error {
-		if len(acc) > 0 {
-			if _, err := srv.Pipeline.Access(ctx, acc); err != nil {
-				return err
-			}
-			total += len(acc)
-			acc = acc[:0]
-		}
-		if len(logins) > 0 {
-			if _, err := srv.Pipeline.Logins(ctx, logins); err != nil {
-				return err
-			}
-			total += len(logins)
-			logins = logins[:0]
-		}
-		return nil
-	}
-	err := sim.Generate(org, start, days, nil, func(ev sim.Event) error {
+	err = sim.Generate(org, start, days, nil, func(ev sim.Event) error {
 		switch {
 		case ev.Access != nil:
 			acc = append(acc, *ev.Access)
@@ -155,15 +138,29 @@ func backfill(ctx context.Context, srv *server.Server, org *sim.Org, start time.
 		case ev.Relationship != nil:
 			rels = append(rels, *ev.Relationship)
 		}
-		if len(acc)+len(logins) >= 2000 {
-			return flush()
-		}
 		return nil
 	})
 	if err != nil {
-		return total, nil, err
+		return 0, 0, err
 	}
-	return total, rels, flush()
+	if err := feed.emit(ctx, sim.Batch{Relationships: rels}); err != nil {
+		return 0, 0, err
+	}
+	for len(logins) > 0 {
+		n := min(len(logins), 2000)
+		if _, err := srv.Pipeline.Logins(ctx, logins[:n]); err != nil {
+			return 0, 0, err
+		}
+		logins, events = logins[n:], events+n
+	}
+	for len(acc) > 0 {
+		n := min(len(acc), 2000)
+		if _, err := srv.Pipeline.Access(ctx, acc[:n]); err != nil {
+			return 0, 0, err
+		}
+		acc, events = acc[n:], events+n
+	}
+	return events, len(rels), nil
 }
 
 func printTour(out io.Writer, url, token string, org *sim.Org) {
@@ -188,6 +185,8 @@ func printTour(out io.Writer, url, token string, org *sim.Org) {
 	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/v1/subjects/cn_id/%s/accesses\n", url, passenger)
 	fmt.Fprintf(out, "  # what did this employee look at?\n")
 	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/api/v1/actors/%s/events?limit=5'\n", url, agent)
+	fmt.Fprintf(out, "  # what detection noticed (insiders and attackers are injected live)\n")
+	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/api/v1/alerts?limit=5'\n", url)
 	fmt.Fprintf(out, "  # the SIEM feed in OCSF\n")
 	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/api/v1/events?format=ocsf&limit=2'\n", url)
 	fmt.Fprintf(out, "  # metrics\n")
