@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +14,15 @@ type subjectAnswer struct {
 	Subject    custos.Subject        `json:"subject"`
 	Accesses   []custos.StoredAccess `json:"accesses"`
 	NextBefore int64                 `json:"next_before,omitempty"`
+	// Proofs, with ?proof=1, maps event ids to inclusion proofs in the
+	// tamper-evident ledger. Events not yet covered by a checkpoint (the
+	// ledger trails the store by about a second) have none yet.
+	Proofs any `json:"proofs,omitempty"`
+}
+
+// Proofs builds ledger inclusion proofs for a page of events.
+type Proofs interface {
+	ProofsFor(ctx context.Context, ids []string) (any, error)
 }
 
 // subjectAccesses answers "who accessed this person's data". The value is
@@ -21,6 +31,11 @@ type subjectAnswer struct {
 // holder, so that look-ups through Custos are as visible as any other.
 func (s *Server) subjectAccesses(w http.ResponseWriter, r *http.Request) {
 	typ, value := r.PathValue("type"), r.PathValue("value")
+	wantProof := r.URL.Query().Get("proof") == "1"
+	if wantProof && s.Proofs == nil {
+		writeError(w, http.StatusBadRequest, "proof=1: the ledger is not enabled on this node")
+		return
+	}
 	q, err := parseQuery(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -50,7 +65,19 @@ func (s *Server) subjectAccesses(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, subjectAnswer{Subject: subject, Accesses: nonNil(accesses), NextBefore: nextBefore(accesses, q)})
+	ans := subjectAnswer{Subject: subject, Accesses: nonNil(accesses), NextBefore: nextBefore(accesses, q)}
+	if wantProof {
+		ids := make([]string, len(accesses))
+		for i, a := range accesses {
+			ids[i] = a.ID
+		}
+		if ans.Proofs, err = s.Proofs.ProofsFor(r.Context(), ids); err != nil {
+			s.Log.Error("api: ledger proofs", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "ledger proofs unavailable")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
 }
 
 // recordLookup appends the investigator's own access event.

@@ -35,6 +35,7 @@ type Server struct {
 	History  History
 	Feed     Feed
 	Alerts   Alerts // nil: no alert routes
+	Proofs   Proofs // nil: ?proof=1 is refused
 	Index    *blind.Index
 	Tokens   Tokens
 	Log      *slog.Logger

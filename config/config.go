@@ -21,6 +21,13 @@ type Config struct {
 	Log     Log    `yaml:"log"`
 	API     API    `yaml:"api"`
 	Detect  Detect `yaml:"detect"`
+	Ledger  Ledger `yaml:"ledger"`
+}
+
+// Ledger configures the tamper-evident log every stored event is appended
+// to (<data_dir>/ledger).
+type Ledger struct {
+	Enabled bool `yaml:"enabled"`
 }
 
 // Detect configures the detection engine that analyses stored events.
@@ -72,6 +79,7 @@ func Default() Config {
 			MaxBatch:     10000,
 			MaxBodyBytes: 32 << 20,
 		},
+		Ledger: Ledger{Enabled: true},
 		Detect: Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
 	}
 }
@@ -125,13 +133,18 @@ func displayName(path string) string {
 
 // envOverrides maps each environment variable to the field it sets.
 var envOverrides = map[string]func(*Config, string) error{
-	"CUSTOS_DATA_DIR":         func(c *Config, v string) error { c.DataDir = v; return nil },
-	"CUSTOS_LOG_LEVEL":        func(c *Config, v string) error { c.Log.Level = v; return nil },
-	"CUSTOS_LOG_FORMAT":       func(c *Config, v string) error { c.Log.Format = v; return nil },
-	"CUSTOS_API_LISTEN":       func(c *Config, v string) error { c.API.Listen = v; return nil },
-	"CUSTOS_API_TLS_CERT":     func(c *Config, v string) error { c.API.TLS.Cert = v; return nil },
-	"CUSTOS_API_TLS_KEY":      func(c *Config, v string) error { c.API.TLS.Key = v; return nil },
-	"CUSTOS_API_MAX_BATCH":    func(c *Config, v string) error { return setInt(&c.API.MaxBatch, v) },
+	"CUSTOS_DATA_DIR":      func(c *Config, v string) error { c.DataDir = v; return nil },
+	"CUSTOS_LOG_LEVEL":     func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"CUSTOS_LOG_FORMAT":    func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"CUSTOS_API_LISTEN":    func(c *Config, v string) error { c.API.Listen = v; return nil },
+	"CUSTOS_API_TLS_CERT":  func(c *Config, v string) error { c.API.TLS.Cert = v; return nil },
+	"CUSTOS_API_TLS_KEY":   func(c *Config, v string) error { c.API.TLS.Key = v; return nil },
+	"CUSTOS_API_MAX_BATCH": func(c *Config, v string) error { return setInt(&c.API.MaxBatch, v) },
+	"CUSTOS_LEDGER_ENABLED": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Ledger.Enabled = b
+		return err
+	},
 	"CUSTOS_DETECT_TIME_ZONE": func(c *Config, v string) error { c.Detect.TimeZone = v; return nil },
 	"CUSTOS_DETECT_ENABLED": func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)

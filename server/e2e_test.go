@@ -111,6 +111,22 @@ func TestIngestAndHistory(t *testing.T) {
 	if len(ans.Accesses) != 2 || ans.Accesses[0].ID != "e-2" || ans.Accesses[1].ID != "e-1" {
 		t.Fatalf("history answer: %s", body)
 	}
+	// Each answered access comes with a ledger inclusion proof once the
+	// ledger has caught up and published a checkpoint (about a second).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body = do(t, "GET", base+"/subjects/cn_id/11010119900307123X/accesses?proof=1", secret, "")
+		if code != 200 {
+			t.Fatalf("history with proof: %d %s", code, body)
+		}
+		if strings.Contains(body, `"e-1":{"event_id":"e-1"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ledger proof for e-1: %s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// The look-up itself is now part of that subject's history.
 	_, body = do(t, "GET", base+"/subjects/cn_id/11010119900307123X/accesses", secret, "")
 	if !strings.Contains(body, `"object":"subject_history"`) {
@@ -362,6 +378,41 @@ func TestAcknowledgedBatchesSurviveSIGKILL(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d acknowledged events are missing after SIGKILL", missing)
 	}
+	st.Close()
+
+	// The ledger, killed mid-append too, must verify after a restart has
+	// let it catch up with the store.
+	restart := exec.Command(bin, "serve", "--data", dir)
+	restart.Env = cmd.Env
+	if err := restart.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, "http://"+addr)
+	waitCaughtUp(t, "http://"+addr)
+	restart.Process.Signal(os.Interrupt)
+	restart.Wait()
+	out, err := exec.Command(bin, "ledger", "verify", "--data", dir, "--store").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ledger verify after SIGKILL: %v\n%s", err, out)
+	}
+}
+
+// waitCaughtUp waits until /metrics says the ledger has no pending events.
+func waitCaughtUp(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), "\ncustos_ledger_pending_events 0\n") {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the ledger did not catch up with the store")
 }
 
 func freeAddr(t *testing.T) string {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/custos-dev/custos/bus/local"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/ingest"
+	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/store/sqlite"
 )
@@ -30,6 +32,7 @@ type Server struct {
 	Pipeline *ingest.Pipeline
 	Bus      *local.Bus
 	Index    *blind.Index
+	Ledger   *ledger.Ledger // nil when disabled
 
 	// Need-to-know relationships and the watchlist, fed through the API
 	// and consulted by policy.
@@ -86,6 +89,15 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		s.detection = det
 		consumers = append(consumers, det.consumer())
 	}
+	if cfg.Ledger.Enabled {
+		routeTesseraLogs(log)
+		l, err := ledger.Open(ctx, filepath.Join(cfg.DataDir, "ledger"), ledger.Options{Logger: log})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.Ledger = l
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -93,6 +105,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		defer s.wg.Done()
 		bus.Run(runCtx, consumers...)
 	}()
+	if s.Ledger != nil {
+		// The ledger follows the store by sequence number on its own: it
+		// resumes from what the log holds, not from a bus offset.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.Ledger.Follow(runCtx, st, 0); err != nil && runCtx.Err() == nil {
+				s.errc <- fmt.Errorf("server: ledger: %w", err)
+			}
+		}()
+	}
 
 	if cfg.API.Enabled {
 		if err := s.startAPI(index); err != nil {
@@ -122,6 +145,10 @@ func (s *Server) startAPI(index *blind.Index) error {
 		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Log: s.relationshipLog(), Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin,
 		&policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch})
+	if s.Ledger != nil {
+		a.Proofs = ledgerProofs{s.Ledger}
+		s.registerLedgerMetrics(reg)
+	}
 	ln, err := net.Listen("tcp", s.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("server: api listen: %w", err)
@@ -203,6 +230,11 @@ func (s *Server) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if s.Ledger != nil {
+		if err := s.Ledger.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ledger close: %w", err))
+		}
+	}
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store close: %w", err))
 	}
@@ -216,4 +248,33 @@ func (s *Server) relationshipLog() policy.RelationshipLog {
 		return nil
 	}
 	return s.detection
+}
+
+// ledgerProofs adapts the ledger to the API's proof interface.
+type ledgerProofs struct{ l *ledger.Ledger }
+
+func (p ledgerProofs) ProofsFor(ctx context.Context, ids []string) (any, error) {
+	return p.l.Proofs(ctx, ids)
+}
+
+// registerLedgerMetrics exports how far the ledger trails the store: the
+// gap between "stored" and "in the tamper-evident log".
+func (s *Server) registerLedgerMetrics(reg *prometheus.Registry) {
+	lag := func() ledger.Lag {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		l, err := s.Ledger.MeasureLag(ctx, s.Store, 100000)
+		if err != nil {
+			s.log.Warn("ledger lag", "err", err)
+		}
+		return l
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_pending_events", Help: "Stored events not yet appended to the ledger (capped at 100000 per kind)."},
+			func() float64 { l := lag(); return float64(l.PendingAccess + l.PendingLogins) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_oldest_pending_seconds", Help: "Age by event time of the oldest stored event not yet in the ledger."},
+			func() float64 { return lag().OldestPending.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_witnessed_size", Help: "Size of the last checkpoint an external witness cosigned (0 without a witness)."},
+			func() float64 { return float64(s.Ledger.Witnessed()) }),
+	)
 }
