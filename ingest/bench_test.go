@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,5 +46,37 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkPipelineParallel is BenchmarkPipeline with concurrent callers,
+// as the API has, so that group commit can merge their batches.
+func BenchmarkPipelineParallel(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	idx, _ := blind.New(make([]byte, 32))
+	p := &ingest.Pipeline{Store: st, Index: idx, Now: func() time.Time { return time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC) }}
+	bodies := make([]string, b.N)
+	for i := range bodies {
+		bodies[i] = batchBody(i, 500)
+	}
+	var next atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			evs, err := ingest.Decode[custos.AccessEvent](strings.NewReader(bodies[i]), 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.Access(context.Background(), evs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
 }

@@ -40,6 +40,10 @@ type Store struct {
 	closed bool
 	queue  chan *request
 	done   chan struct{} // closed when the writer goroutine has exited
+
+	ckdb   *sql.DB       // the checkpointer's connection
+	ckStop chan struct{} // closed by Close to stop the checkpointer
+	ckDone chan struct{} // closed when the checkpointer has exited
 }
 
 var _ custos.EventStore = (*Store)(nil)
@@ -93,12 +97,44 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	ckdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+	}
+	ckdb.SetMaxOpenConns(1)
+	s.ckdb = ckdb
+	s.ckStop = make(chan struct{})
+	s.ckDone = make(chan struct{})
 	go func() {
 		defer close(s.done)
 		w.run(s.queue)
 	}()
+	go s.checkpoint()
 	return s, nil
 }
+
+// checkpoint copies committed WAL frames into the database file every
+// checkpointEvery, off the writer's path. A page changed by many commits
+// in between is written to the database once. PASSIVE never blocks the
+// writer or readers; when it has copied everything, the next commit
+// starts the WAL file over, so it does not grow without bound.
+func (s *Store) checkpoint() {
+	defer close(s.ckDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckStop:
+			s.ckdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			return
+		case <-t.C:
+			s.ckdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
+
+const checkpointEvery = 500 * time.Millisecond
 
 // dsn builds the connection string. Every connection waits up to 10 s for
 // a lock instead of failing with SQLITE_BUSY. synchronous=FULL makes each
@@ -115,6 +151,9 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "cache_size(-131072)") // 128 MiB: index pages stay hot
+		// The checkpointer goroutine copies the WAL into the database on
+		// its own connection, so commits never pay for it (see checkpoint).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + path + "?" + q.Encode()
@@ -133,7 +172,13 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.done
-	return errors.Join(s.rdb.Close(), s.wdb.Close())
+	var ckErr error
+	if s.ckdb != nil {
+		close(s.ckStop)
+		<-s.ckDone
+		ckErr = s.ckdb.Close()
+	}
+	return errors.Join(s.rdb.Close(), s.wdb.Close(), ckErr)
 }
 
 // Path is the database file.
