@@ -13,6 +13,10 @@
 // embedded in the binary and applied in order, each in its own
 // transaction. A database written by a newer build is refused.
 //
-// One process owns a data directory at a time; the writer assigns sequence
-// numbers from memory, so two processes writing one database would clash.
+// History is ordered by the store's sequence number ("newest first" is
+// highest seq first, the order Query.Before pages in); time bounds are
+// half-open, From <= time < To. The writer reads the next sequence numbers
+// under the write lock at the start of each group transaction, so they
+// stay unique and increasing even if a second process writes the file;
+// one process per data directory is still the intended use.
 package sqlite
