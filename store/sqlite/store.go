@@ -99,7 +99,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	ckdb, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		s.Close()
+		// Not s.Close: the writer goroutine it waits for is not running yet.
+		w.close()
+		wdb.Close()
+		rdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
 	}
 	ckdb.SetMaxOpenConns(1)
