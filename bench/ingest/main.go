@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +64,14 @@ func main() {
 		}
 		defer pool.Close()
 		post = func(ctx context.Context, w, n int) error {
-			return copyBatch(ctx, pool, rows[n%bodies], fmt.Sprintf("%d-%d-%d-", run, w, n))
+			// Concurrent COPYs into unique indexes can deadlock; PostgreSQL
+			// aborts one, and a real writer would retry it.
+			for {
+				err := copyBatch(ctx, pool, rows[n%bodies], fmt.Sprintf("%d-%d-%d-", run, w, n))
+				if err == nil || !strings.Contains(err.Error(), "40P01") {
+					return err
+				}
+			}
 		}
 	case *url != "":
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients}}
