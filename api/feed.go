@@ -53,59 +53,42 @@ func parseFeed(r *http.Request) (after int64, limit int, asOCSF bool, msg string
 // eventFeed serves stored access events in sequence order, as Custos v1
 // documents or OCSF Datastore Activity, for SIEMs that pull.
 func (s *Server) eventFeed(w http.ResponseWriter, r *http.Request) {
+	serveFeed(s, w, r, s.Feed.AccessSince, func(e custos.StoredAccess) int64 { return e.Seq }, ocsf.Access)
+}
+
+// loginFeed is eventFeed for logins (OCSF Authentication).
+func (s *Server) loginFeed(w http.ResponseWriter, r *http.Request) {
+	serveFeed(s, w, r, s.Feed.LoginsSince, func(e custos.StoredLogin) int64 { return e.Seq }, ocsf.Login)
+}
+
+func serveFeed[E any](s *Server, w http.ResponseWriter, r *http.Request,
+	since func(context.Context, int64, int) ([]E, error), seq func(E) int64, toOCSF func(E) ocsf.Event,
+) {
 	after, limit, asOCSF, msg := parseFeed(r)
 	if msg != "" {
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
-	evs, err := s.Feed.AccessSince(r.Context(), after, limit)
+	evs, err := since(r.Context(), after, limit)
 	if err != nil {
-		s.Log.Error("api: event feed", "err", err)
+		s.Log.Error("api: feed", "err", err)
 		writeError(w, http.StatusInternalServerError, "feed query failed")
 		return
 	}
 	next := after
 	if len(evs) > 0 {
-		next = evs[len(evs)-1].Seq
+		next = seq(evs[len(evs)-1])
 	}
 	if asOCSF {
 		out := make([]ocsf.Event, len(evs))
 		for i, e := range evs {
-			out[i] = ocsf.Access(e)
+			out[i] = toOCSF(e)
 		}
 		writeJSON(w, http.StatusOK, feedAnswer[ocsf.Event]{Events: out, Next: next})
 		return
 	}
-	writeJSON(w, http.StatusOK, feedAnswer[custos.StoredAccess]{Events: nonNil(evs), Next: next})
-}
-
-// loginFeed is eventFeed for logins (OCSF Authentication).
-func (s *Server) loginFeed(w http.ResponseWriter, r *http.Request) {
-	after, limit, asOCSF, msg := parseFeed(r)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
-		return
+	if evs == nil {
+		evs = []E{}
 	}
-	ls, err := s.Feed.LoginsSince(r.Context(), after, limit)
-	if err != nil {
-		s.Log.Error("api: login feed", "err", err)
-		writeError(w, http.StatusInternalServerError, "feed query failed")
-		return
-	}
-	next := after
-	if len(ls) > 0 {
-		next = ls[len(ls)-1].Seq
-	}
-	if asOCSF {
-		out := make([]ocsf.Event, len(ls))
-		for i, e := range ls {
-			out[i] = ocsf.Login(e)
-		}
-		writeJSON(w, http.StatusOK, feedAnswer[ocsf.Event]{Events: out, Next: next})
-		return
-	}
-	if ls == nil {
-		ls = []custos.StoredLogin{}
-	}
-	writeJSON(w, http.StatusOK, feedAnswer[custos.StoredLogin]{Events: ls, Next: next})
+	writeJSON(w, http.StatusOK, feedAnswer[E]{Events: evs, Next: next})
 }

@@ -22,20 +22,26 @@ func batchBody(b, n int) string {
 	return sb.String()
 }
 
-// BenchmarkPipeline measures decode, validation, sealing and the durable
-// append of 500-event batches, without HTTP.
-func BenchmarkPipeline(b *testing.B) {
+// setup opens a store in a temporary directory and prepares b.N batches.
+func setup(b *testing.B) (*ingest.Pipeline, []string) {
 	st, err := sqlite.Open(context.Background(), b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	idx, _ := blind.New(make([]byte, 32))
 	p := &ingest.Pipeline{Store: st, Index: idx, Now: func() time.Time { return time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC) }}
 	bodies := make([]string, b.N)
 	for i := range bodies {
 		bodies[i] = batchBody(i, 500)
 	}
+	return p, bodies
+}
+
+// BenchmarkPipeline measures decode, validation, sealing and the durable
+// append of 500-event batches, without HTTP.
+func BenchmarkPipeline(b *testing.B) {
+	p, bodies := setup(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		evs, err := ingest.Decode[custos.AccessEvent](strings.NewReader(bodies[i]), 1000)
@@ -52,17 +58,7 @@ func BenchmarkPipeline(b *testing.B) {
 // BenchmarkPipelineParallel is BenchmarkPipeline with concurrent callers,
 // as the API has, so that group commit can merge their batches.
 func BenchmarkPipelineParallel(b *testing.B) {
-	st, err := sqlite.Open(context.Background(), b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	idx, _ := blind.New(make([]byte, 32))
-	p := &ingest.Pipeline{Store: st, Index: idx, Now: func() time.Time { return time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC) }}
-	bodies := make([]string, b.N)
-	for i := range bodies {
-		bodies[i] = batchBody(i, 500)
-	}
+	p, bodies := setup(b)
 	var next atomic.Int64
 	b.SetParallelism(4)
 	b.ResetTimer()
