@@ -36,7 +36,7 @@ var (
 		from:   "event_subjects s JOIN events e ON e.seq = s.seq",
 		prefix: "s.",
 		doc:    "e.doc",
-		key:    "s.subject_type = ? AND s.subject_hash = ?",
+		key:    "s.subject = ?",
 		hours:  true,
 	}
 	actorHistory    = history{from: "events INDEXED BY events_actor", doc: "doc", key: "actor = ?", hours: true}
@@ -101,7 +101,7 @@ func clampLimit(n int) int {
 
 // SubjectAccesses returns accesses that touched the subject, newest first.
 func (s *Store) SubjectAccesses(ctx context.Context, subjectType, hash string, q custos.Query) ([]custos.StoredAccess, error) {
-	query, args := subjectHistory.sql(q, subjectType, hash)
+	query, args := subjectHistory.sql(q, subjectKey(subjectType, hash))
 	out, err := queryAccess(ctx, s.rdb, clampLimit(q.Limit), query, args...)
 	if err != nil {
 		// The hash is a keyed hash, safe to name; the value never gets here.

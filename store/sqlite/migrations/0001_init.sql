@@ -35,18 +35,19 @@ CREATE INDEX events_resource ON events (system, object, seq, time);
 -- Time-range scans (windows for detection, retention).
 CREATE INDEX events_time     ON events (time);
 
--- event_subjects is the blind index: one row per (subject, event). It is
--- clustered on (subject_type, subject_hash, seq), so "who accessed this
--- person's data, newest first" is one range scan of adjacent rows; time
--- and actor are copied so that the common question is answered from this
--- table alone.
+-- event_subjects is the blind index: one row per (subject, event). The
+-- subject is a 16-byte key derived from the subject's type and keyed
+-- blind-index hash (see subjectKey in write.go): short keys keep this
+-- randomly-inserted index small, which is most of the cost of an append.
+-- It is clustered on (subject, seq), so "who accessed this person's data,
+-- newest first" is one range scan of adjacent rows; time and actor are
+-- copied so that the common question is answered from this table alone.
 CREATE TABLE event_subjects (
-    subject_type TEXT    NOT NULL,
-    subject_hash TEXT    NOT NULL,      -- keyed blind-index hash
-    seq          INTEGER NOT NULL,      -- events.seq
-    time         INTEGER NOT NULL,
-    actor        TEXT    NOT NULL,
-    PRIMARY KEY (subject_type, subject_hash, seq)
+    subject BLOB    NOT NULL,           -- subjectKey(type, hash)
+    seq     INTEGER NOT NULL,           -- events.seq
+    time    INTEGER NOT NULL,
+    actor   TEXT    NOT NULL,
+    PRIMARY KEY (subject, seq)
 ) WITHOUT ROWID;
 
 -- logins holds one row per login event; seq is a sequence of its own.
