@@ -501,3 +501,63 @@ func TestDetectionRaisesAlerts(t *testing.T) {
 		t.Errorf("unknown alert: %d", code)
 	}
 }
+
+// TestDetectionResumesFromSnapshot closes a node after detection has seen
+// events and checks that a restart resumes from the snapshot's offsets.
+func TestDetectionResumesFromSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := server.Init(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	secret := adminToken(t, dir)
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.API.Listen = "127.0.0.1:0"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UTC()
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, fmt.Sprintf(`{"id":"r-%d","time":%q,"account":"u%d","source":{"ip":"198.51.100.7"},"outcome":"failure"}`, i, at.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i))
+	}
+	if code, body := do(t, "POST", srv.URL()+"/api/v1/logins", secret, strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("logins: %d %s", code, body)
+	}
+	srv.Bus.Notify()
+	waitOffset(t, srv, "detect:logins", 30)
+	if err := srv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"engine.snapshot", "engine.offsets"} {
+		if _, err := os.Stat(filepath.Join(dir, "detect", f)); err != nil {
+			t.Fatalf("after close: %v", err)
+		}
+	}
+	srv, err = server.Start(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	if off, err := srv.Store.Offset(ctx, "detect:logins"); err != nil || off != 30 {
+		t.Fatalf("restart resumed detection at login %d (%v), want 30", off, err)
+	}
+}
+
+func waitOffset(t *testing.T, srv *server.Server, consumer string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		off, err := srv.Store.Offset(context.Background(), consumer)
+		if err == nil && off >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s stayed at %d, want %d", consumer, off, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
