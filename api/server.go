@@ -125,6 +125,13 @@ func tokenFrom(ctx context.Context) custos.Token {
 	return t
 }
 
+// TokenFrom returns the token that authenticated a request, for handlers
+// that other packages serve behind Server.Handle.
+func TokenFrom(ctx context.Context) (custos.Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(custos.Token)
+	return t, ok
+}
+
 // statusWriter records the status code for logs and metrics.
 type statusWriter struct {
 	http.ResponseWriter

@@ -22,6 +22,15 @@ type Config struct {
 	API     API    `yaml:"api"`
 	Detect  Detect `yaml:"detect"`
 	Ledger  Ledger `yaml:"ledger"`
+	// Approvals configures who may grant unmasking, exports, quota raises
+	// and break-glass access.
+	Approvals Approvals `yaml:"approvals"`
+}
+
+// Approvals names the approver rules file (docs/policy.md); empty leaves
+// /api/v1/approvals off.
+type Approvals struct {
+	RulesFile string `yaml:"rules_file"`
 }
 
 // Ledger configures the tamper-evident log every stored event is appended

@@ -561,3 +561,50 @@ func waitOffset(t *testing.T, srv *server.Server, consumer string, want int64) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestApprovalsRoute runs an unmask request through /api/v1/approvals:
+// the requester cannot approve it, a named approver can.
+func TestApprovalsRoute(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := server.Init(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	rules := filepath.Join(dir, "approvers.yaml")
+	os.WriteFile(rules, []byte("rules:\n  - id: supervisors\n    kinds: [unmask]\n    approvers: [alice]\n"), 0o600)
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, carol, _ := server.CreateToken(ctx, st, "carol", []custos.Scope{custos.ScopeRead})
+	_, alice, _ := server.CreateToken(ctx, st, "alice", []custos.Scope{custos.ScopeRead})
+	st.Close()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.Approvals.RulesFile = rules
+	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	base := srv.URL() + "/api/v1/approvals"
+	code, body := do(t, "POST", base, carol, `{"kind":"unmask","scope":{"system":"pss"},"reason":"passenger complaint INC-77 needs the full number"}`)
+	if code != 200 && code != 201 {
+		t.Fatalf("request: %d %s", code, body)
+	}
+	var req struct {
+		ID        string `json:"id"`
+		Requester string `json:"requester"`
+	}
+	json.Unmarshal([]byte(body), &req)
+	if req.ID == "" || req.Requester != "carol" {
+		t.Fatalf("request answer: %s", body)
+	}
+	if code, body := do(t, "POST", base+"/"+req.ID+"/approve", carol, `{}`); code != http.StatusForbidden {
+		t.Errorf("self-approval: %d %s", code, body)
+	}
+	if code, body := do(t, "POST", base+"/"+req.ID+"/approve", alice, `{}`); code != 200 || !strings.Contains(body, `"granted"`) {
+		t.Errorf("approval by alice: %d %s", code, body)
+	}
+}

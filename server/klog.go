@@ -36,5 +36,7 @@ func (h demoteInfo) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h demoteInfo) WithAttrs(as []slog.Attr) slog.Handler { return demoteInfo{h.Handler.WithAttrs(as)} }
-func (h demoteInfo) WithGroup(g string) slog.Handler       { return demoteInfo{h.Handler.WithGroup(g)} }
+func (h demoteInfo) WithAttrs(as []slog.Attr) slog.Handler {
+	return demoteInfo{h.Handler.WithAttrs(as)}
+}
+func (h demoteInfo) WithGroup(g string) slog.Handler { return demoteInfo{h.Handler.WithGroup(g)} }

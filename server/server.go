@@ -17,6 +17,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/api"
+	"github.com/custos-dev/custos/approval"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/bus/local"
 	"github.com/custos-dev/custos/config"
@@ -145,6 +146,14 @@ func (s *Server) startAPI(index *blind.Index) error {
 		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Log: s.relationshipLog(), Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin,
 		&policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch})
+	if s.cfg.Approvals.RulesFile != "" {
+		h, err := s.approvals()
+		if err != nil {
+			return err
+		}
+		a.Handle("/api/v1/approvals", custos.ScopeRead, h)
+		a.Handle("/api/v1/approvals/", custos.ScopeRead, h)
+	}
 	if s.Ledger != nil {
 		a.Proofs = ledgerProofs{s.Ledger}
 		s.registerLedgerMetrics(reg)
@@ -281,4 +290,32 @@ func (s *Server) registerLedgerMetrics(reg *prometheus.Registry) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_witnessed_size", Help: "Size of the last checkpoint an external witness cosigned (0 without a witness)."},
 			func() float64 { return float64(s.Ledger.Witnessed()) }),
 	)
+}
+
+// approvals builds the approval service from the configured rules. The
+// person acting is the API token's holder (a token named after each
+// approver); every step is logged with ids only.
+func (s *Server) approvals() (http.Handler, error) {
+	rules, err := approval.LoadRules(s.cfg.Approvals.RulesFile)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	svc, err := approval.New(rules)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	svc.Log = s.log
+	svc.OnEvent = func(ctx context.Context, ev approval.Event) {
+		s.log.Info("approval", "type", ev.Type, "actor", ev.Actor, "request", ev.Request.ID)
+	}
+	return &approval.Handler{
+		Service: svc,
+		Identity: func(r *http.Request) (approval.Identity, error) {
+			tok, ok := api.TokenFrom(r.Context())
+			if !ok {
+				return approval.Identity{}, fmt.Errorf("no token")
+			}
+			return approval.Identity{ID: tok.Name}, nil
+		},
+	}, nil
 }
