@@ -120,8 +120,15 @@ func Load(path string, env []string) (Config, error) {
 }
 
 // Parse decodes YAML strictly into cfg. Errors read "file:line:column: …".
-func Parse(name string, data []byte, cfg *Config) error {
-	err := yaml.UnmarshalWithOptions(data, cfg, yaml.Strict())
+func Parse(name string, data []byte, cfg *Config) (err error) {
+	// The YAML decoder panics on some malformed inputs (found by fuzzing);
+	// a bad file must be an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: malformed YAML", displayName(name))
+		}
+	}()
+	err = yaml.UnmarshalWithOptions(data, cfg, yaml.Strict())
 	if err == nil {
 		return nil
 	}

@@ -71,3 +71,18 @@ func TestRelativeDataDirFollowsConfigFile(t *testing.T) {
 		t.Errorf("data_dir = %s", cfg.DataDir)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{"data_dir: x\n", "api:\n  listen: 127.0.0.1:1\n", "rules:\n !0 #\n", "api: [\n", "log: {level: debug}\n"} {
+		f.Add([]byte(seed))
+	}
+	full, _ := os.ReadFile("testdata/full.yaml")
+	f.Add(full)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg := Default()
+		if err := Parse("custos.yaml", data, &cfg); err != nil {
+			return
+		}
+		cfg.Validate()
+	})
+}
