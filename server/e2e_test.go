@@ -29,14 +29,7 @@ import (
 func start(t *testing.T, logs io.Writer) (*server.Server, string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := server.Init(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
-	secret := adminToken(t, dir)
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.API.Listen = "127.0.0.1:0"
+	cfg, secret := initDir(t)
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
@@ -44,6 +37,20 @@ func start(t *testing.T, logs io.Writer) (*server.Server, string) {
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
 	return srv, secret
+}
+
+// initDir prepares a data directory and returns a configuration for it
+// with the API on a free port, and an admin token's secret.
+func initDir(t *testing.T) (config.Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := server.Init(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.API.Listen = "127.0.0.1:0"
+	return cfg, adminToken(t, dir)
 }
 
 func adminToken(t *testing.T, dir string) string {
@@ -506,14 +513,8 @@ func TestDetectionRaisesAlerts(t *testing.T) {
 // events and checks that a restart resumes from the snapshot's offsets.
 func TestDetectionResumesFromSnapshot(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := server.Init(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
-	secret := adminToken(t, dir)
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.API.Listen = "127.0.0.1:0"
+	cfg, secret := initDir(t)
+	dir := cfg.DataDir
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
@@ -566,10 +567,8 @@ func waitOffset(t *testing.T, srv *server.Server, consumer string, want int64) {
 // the requester cannot approve it, a named approver can.
 func TestApprovalsRoute(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := server.Init(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := initDir(t)
+	dir := cfg.DataDir
 	rules := filepath.Join(dir, "approvers.yaml")
 	os.WriteFile(rules, []byte("rules:\n  - id: supervisors\n    kinds: [unmask]\n    approvers: [alice]\n"), 0o600)
 	st, err := sqlite.Open(ctx, dir)
@@ -579,9 +578,6 @@ func TestApprovalsRoute(t *testing.T) {
 	_, carol, _ := server.CreateToken(ctx, st, "carol", []custos.Scope{custos.ScopeRead})
 	_, alice, _ := server.CreateToken(ctx, st, "alice", []custos.Scope{custos.ScopeRead})
 	st.Close()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Approvals.RulesFile = rules
 	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

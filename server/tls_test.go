@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/server"
 )
 
@@ -53,14 +52,7 @@ func selfSigned(t *testing.T, dir string) (certPath, keyPath string, pool *x509.
 
 func TestTLS(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := server.Init(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
-	secret := adminToken(t, dir)
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.API.Listen = "127.0.0.1:0"
+	cfg, secret := initDir(t)
 	cfg.API.TLS.Cert, cfg.API.TLS.Key, _ = selfSigned(t, t.TempDir())
 	_, _, pool := selfSigned(t, t.TempDir()) // a different CA must be refused
 	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
