@@ -93,6 +93,9 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 	fmt.Fprintf(out, "data directory: %s\n", opt.DataDir)
 	feed := &feeder{base: srv.URL() + "/api/v1", token: secret, client: &http.Client{Timeout: 30 * time.Second}}
 	today := now.Truncate(24 * time.Hour)
+	if err := feed.watchlist(ctx, org); err != nil {
+		return fmt.Errorf("demo: watchlist: %w", err)
+	}
 	n, rels, err := backfill(ctx, srv, feed, org, today.AddDate(0, 0, -opt.History), opt.History)
 	if err != nil {
 		return fmt.Errorf("demo: back-fill: %w", err)
@@ -199,6 +202,19 @@ type feeder struct {
 	base, token    string
 	client         *http.Client
 	access, logins int
+}
+
+// watchlist lists the airline's celebrity passengers (alert on access)
+// and its honeytoken passengers (any access is an alarm).
+func (f *feeder) watchlist(ctx context.Context, org *sim.Org) error {
+	var evs []policy.WatchEvent
+	for _, s := range org.Watchlist() {
+		evs = append(evs, policy.WatchEvent{Subject: s, Kind: policy.WatchAlert, Note: "celebrity"})
+	}
+	for _, s := range org.Honeytokens() {
+		evs = append(evs, policy.WatchEvent{Subject: s, Kind: policy.WatchHoneytoken, Note: "honey passenger"})
+	}
+	return f.post(ctx, "/watchlist", evs)
 }
 
 func (f *feeder) emit(ctx context.Context, b sim.Batch) error {

@@ -840,3 +840,13 @@ func (e *Engine) addRisk(actor, rule string, sev Severity, t time.Time, ip, evID
 	}
 	return math.Round(a.Risk*10) / 10
 }
+
+// SetWatchlist replaces the watchlisted and honeytoken subject hashes
+// while the engine runs (the API's /watchlist changes them).
+func (e *Engine) SetWatchlist(watch, honey map[string]bool) {
+	w, h := keyed(watch), keyed(honey)
+	e.mu.Lock()
+	e.watch, e.honey = w, h
+	e.cfg.Watchlist, e.cfg.Honeytokens = watch, honey
+	e.mu.Unlock()
+}

@@ -132,3 +132,17 @@ func appendRule(rules []string, id string) []string {
 	out := make([]string, 0, len(rules)+1)
 	return append(append(out, rules...), id)
 }
+
+// Hashes returns the listed subject hashes of one kind, for consumers
+// that keep their own copy (the detection engine).
+func (w *Watchlist) Hashes(kind WatchKind) map[string]bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := map[string]bool{}
+	for h, k := range w.m {
+		if k == kind {
+			out[h] = true
+		}
+	}
+	return out
+}

@@ -604,3 +604,32 @@ func TestApprovalsRoute(t *testing.T) {
 		t.Errorf("approval by alice: %d %s", code, body)
 	}
 }
+
+// TestHoneytokenFromWatchlistAlerts lists a honeytoken through the API and
+// checks that detection, which keeps its own copy, alarms on its access.
+func TestHoneytokenFromWatchlistAlerts(t *testing.T) {
+	srv, secret := start(t, io.Discard)
+	base := srv.URL() + "/api/v1"
+	if code, body := do(t, "POST", base+"/watchlist", secret, `{"subject":{"type":"cn_id","value":"44030619851212002X"},"kind":"honeytoken"}`); code != 200 {
+		t.Fatalf("watchlist: %d %s", code, body)
+	}
+	at := time.Now().Add(-time.Hour)
+	if code, body := do(t, "POST", base+"/events", secret, accessJSON("h-1", "emp-7", "cn_id", "44030619851212002x", at)); code != 200 {
+		t.Fatalf("event: %d %s", code, body)
+	}
+	srv.Bus.Notify()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, body := do(t, "GET", base+"/alerts?actor=emp-7", secret, "")
+		if strings.Contains(body, "honeytoken") {
+			if strings.Contains(body, "44030619851212002") {
+				t.Fatalf("alert carries the raw value: %s", body)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no honeytoken alert: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

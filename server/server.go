@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -144,8 +145,17 @@ func (s *Server) startAPI(index *blind.Index) error {
 	}
 	a.Handle("POST /api/v1/relationships", custos.ScopeIngest,
 		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Log: s.relationshipLog(), Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
-	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin,
-		&policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch})
+	watch := &policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch}
+	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		watch.ServeHTTP(w, r)
+		if s.detection != nil {
+			// Detection keeps its own copy of the list: refresh it.
+			// Subjects that need approval are watched too.
+			watched := s.Watchlist.Hashes(policy.WatchAlert)
+			maps.Copy(watched, s.Watchlist.Hashes(policy.WatchApproval))
+			s.detection.engine.SetWatchlist(watched, s.Watchlist.Hashes(policy.WatchHoneytoken))
+		}
+	}))
 	if s.cfg.Approvals.RulesFile != "" {
 		h, err := s.approvals()
 		if err != nil {
