@@ -55,6 +55,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	// SQLite gives the -wal and -shm files the database file's mode, so
+	// creating it owner-only first keeps all three from other users.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	f.Close()
 
 	wdb, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
