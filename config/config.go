@@ -25,6 +25,12 @@ type Config struct {
 	// Approvals configures who may grant unmasking, exports, quota raises
 	// and break-glass access.
 	Approvals Approvals `yaml:"approvals"`
+	// Policy names the policy and catalogue files the gateways decide by.
+	Policy Policy `yaml:"policy"`
+	// HTTPGateway is the HTTP reverse-proxy gateway (docs/httpgw.md).
+	HTTPGateway HTTPGateway `yaml:"http_gateway"`
+	// Postgres is the PostgreSQL wire-protocol gateway (docs/pgwire.md).
+	Postgres Postgres `yaml:"postgres"`
 }
 
 // Approvals names the approver rules file (docs/policy.md); empty leaves
@@ -90,6 +96,8 @@ func Default() Config {
 		},
 		Ledger: Ledger{Enabled: true},
 		Detect: Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
+		HTTPGateway: DefaultHTTPGateway(),
+		Postgres: defaultPostgres(),
 	}
 }
 
@@ -106,9 +114,7 @@ func Load(path string, env []string) (Config, error) {
 		if err := Parse(path, data, &cfg); err != nil {
 			return cfg, err
 		}
-		if !filepath.IsAbs(cfg.DataDir) {
-			cfg.DataDir = filepath.Join(filepath.Dir(path), cfg.DataDir)
-		}
+		cfg.resolvePaths(filepath.Dir(path))
 	}
 	if err := applyEnv(&cfg, env); err != nil {
 		return cfg, err
@@ -248,5 +254,9 @@ func (c Config) Validate() error {
 	if d, err := time.ParseDuration(c.Detect.SnapshotInterval); err != nil || d < time.Second {
 		bad("detect.snapshot_interval", "must be a duration of at least 1s (e.g. 30s, 5m)")
 	}
+	if err := c.Postgres.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.HTTPGateway.Validate()...)
 	return errors.Join(errs...)
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/custos-dev/custos/store/sqlite"
 )
 
-// Init prepares a data directory: the blind-index key and the event store.
+// Init prepares a data directory: the blind-index and masking keys and the
+// event store.
 // It refuses a directory that already has a key, because replacing the key
 // would orphan every stored hash.
 func Init(ctx context.Context, dir string) error {
@@ -27,6 +28,9 @@ func Init(ctx context.Context, dir string) error {
 		return fmt.Errorf("init %s: %w", dir, err)
 	}
 	if err := blind.CreateKey(keyPath); err != nil {
+		return fmt.Errorf("init %s: %w", dir, err)
+	}
+	if err := blind.CreateKey(maskKeyFile(dir)); err != nil {
 		return fmt.Errorf("init %s: %w", dir, err)
 	}
 	st, err := sqlite.Open(ctx, dir)

@@ -21,9 +21,11 @@ import (
 	"github.com/custos-dev/custos/approval"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/bus/local"
+	"github.com/custos-dev/custos/catalog"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/ledger"
+	"github.com/custos-dev/custos/mask"
 	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/store/sqlite"
 )
@@ -40,6 +42,12 @@ type Server struct {
 	// and consulted by policy.
 	Relationships *policy.Relationships
 	Watchlist     *policy.Watchlist
+
+	// The decision core the gateways share (server/decide.go).
+	Policy    *policy.Engine
+	Catalog   *catalog.Catalog
+	Masker    *mask.Masker
+	Approvals *approval.Service // nil unless approvals.rules_file is set
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -79,6 +87,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		cfg:           cfg,
 		log:           log,
 		errc:          make(chan error, 1),
+	}
+	if err := s.startDecisions(ctx); err != nil {
+		st.Close()
+		return nil, err
 	}
 	var consumers []local.Consumer
 	if cfg.Detect.Enabled {
@@ -156,11 +168,8 @@ func (s *Server) startAPI(index *blind.Index) error {
 			s.detection.engine.SetWatchlist(watched, s.Watchlist.Hashes(policy.WatchHoneytoken))
 		}
 	}))
-	if s.cfg.Approvals.RulesFile != "" {
-		h, err := s.approvals()
-		if err != nil {
-			return err
-		}
+	if s.Approvals != nil {
+		h := s.approvalHandler()
 		a.Handle("/api/v1/approvals", custos.ScopeRead, h)
 		a.Handle("/api/v1/approvals/", custos.ScopeRead, h)
 	}
@@ -302,24 +311,11 @@ func (s *Server) registerLedgerMetrics(reg *prometheus.Registry) {
 	)
 }
 
-// approvals builds the approval service from the configured rules. The
-// person acting is the API token's holder (a token named after each
-// approver); every step is logged with ids only.
-func (s *Server) approvals() (http.Handler, error) {
-	rules, err := approval.LoadRules(s.cfg.Approvals.RulesFile)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	svc, err := approval.New(rules)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	svc.Log = s.log
-	svc.OnEvent = func(ctx context.Context, ev approval.Event) {
-		s.log.Info("approval", "type", ev.Type, "actor", ev.Actor, "request", ev.Request.ID)
-	}
+// approvalHandler serves the approval service over the API. The person
+// acting is the API token's holder (a token named after each approver).
+func (s *Server) approvalHandler() http.Handler {
 	return &approval.Handler{
-		Service: svc,
+		Service: s.Approvals,
 		Identity: func(r *http.Request) (approval.Identity, error) {
 			tok, ok := api.TokenFrom(r.Context())
 			if !ok {
@@ -327,5 +323,5 @@ func (s *Server) approvals() (http.Handler, error) {
 			}
 			return approval.Identity{ID: tok.Name}, nil
 		},
-	}, nil
+	}
 }
