@@ -1,0 +1,228 @@
+package pgsql
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestAnalyzeGolden analyzes every query of testdata/queries.sql (separated
+// by lines of ---) and compares with testdata/analyze.golden.json.
+func TestAnalyzeGolden(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "queries.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		SQL      string   `json:"sql"`
+		Analysis Analysis `json:"analysis"`
+		Blocked  *Block   `json:"blocked_non_dba,omitempty"`
+	}
+	var got []result
+	for _, q := range strings.Split(string(data), "\n---\n") {
+		q = strings.TrimSpace(q)
+		a, err := Analyze(q)
+		if err != nil {
+			t.Fatalf("Analyze(%q): %v", q, err)
+		}
+		got = append(got, result{SQL: q, Analysis: a, Blocked: a.Blocked(testOptions(false))})
+	}
+	out, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "analyze.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pgsql -run Golden -update)", err)
+	}
+	if strings.TrimSpace(string(want)) != strings.TrimSpace(string(out)) {
+		t.Errorf("analysis differs from %s; rerun with -update and review the diff", golden)
+	}
+}
+
+// testOptions treats passengers (any schema) as catalogued.
+func testOptions(dba bool) BlockOptions {
+	return BlockOptions{
+		DBA:        dba,
+		Catalogued: func(t Table) bool { return t.Name == "passengers" },
+	}
+}
+
+func TestBlocked(t *testing.T) {
+	tests := []struct {
+		sql  string
+		dba  bool
+		rule string // "" means allowed
+	}{
+		{"SELECT * FROM passengers", false, RuleSelectStar},
+		{"SELECT * FROM passengers LIMIT ALL", false, RuleSelectStar},
+		{"SELECT * FROM passengers LIMIT 10", false, ""},
+		{"SELECT * FROM (SELECT * FROM passengers) s", false, RuleSelectStar},
+		{"SELECT * FROM flights", false, ""},
+		{"SELECT id, phone FROM passengers", false, ""},
+		{"SELECT count(*) FROM passengers", false, ""},
+		{"WITH p AS (SELECT * FROM passengers) SELECT id FROM p", false, RuleSelectStar},
+		{"COPY passengers TO STDOUT", false, RuleCopyTo},
+		{"COPY (SELECT phone FROM passengers) TO STDOUT", false, RuleCopyTo},
+		{"COPY flights TO STDOUT", false, ""},
+		{"COPY flights FROM STDIN", false, ""},
+		{"COPY flights TO PROGRAM 'sh'", true, RuleCopyProgram},
+		{"COPY flights FROM '/etc/passwd'", true, RuleCopyFile},
+		{"CREATE TABLE x AS SELECT phone FROM passengers", true, RuleCopiesData},
+		{"SELECT phone INTO TEMP x FROM passengers", false, RuleCopiesData},
+		{"CREATE VIEW v AS SELECT phone FROM passengers", true, RuleCopiesData},
+		{"CREATE MATERIALIZED VIEW v AS SELECT phone FROM public.passengers", true, RuleCopiesData},
+		{"INSERT INTO scratch SELECT phone FROM passengers", false, RuleCopiesData},
+		{"UPDATE scratch SET v = (SELECT phone FROM passengers LIMIT 1)", false, RuleCopiesData},
+		{"INSERT INTO passengers SELECT * FROM passengers_import LIMIT 1", false, ""},
+		{"CREATE TABLE x AS SELECT id FROM flights", true, ""},
+		{"CREATE TABLE x AS SELECT id FROM flights", false, RuleDDL},
+		{"CREATE TEMP TABLE x (a int)", false, RuleDDL},
+		{"DROP TABLE flights", false, RuleDDL},
+		{"DROP TABLE flights", true, ""},
+		{"SELECT pg_read_file('/etc/passwd')", true, RuleFunction},
+		{"SELECT PG_CATALOG.PG_LS_DIR('.')", true, RuleFunction},
+		{"SELECT * FROM dblink_exec('x', 'y')", true, RuleFunction},
+		{"SELECT lo_import('/etc/passwd')", false, RuleFunction},
+		{"SELECT 1; SELECT pg_read_file('x')", false, RuleFunction},
+		{"SET custos.purpose = 'x'", false, ""},
+		{"DECLARE c CURSOR FOR SELECT * FROM passengers", false, RuleSelectStar},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sql, func(t *testing.T) {
+			a, err := Analyze(tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := a.Blocked(testOptions(tt.dba))
+			got := ""
+			if b != nil {
+				got = b.Rule
+				if b.SQLState != "42501" || b.Message == "" {
+					t.Errorf("block %+v lacks SQLSTATE 42501 or a message", b)
+				}
+				if strings.Contains(b.Message, "/etc/passwd") {
+					t.Errorf("block message quotes the query: %q", b.Message)
+				}
+			}
+			if got != tt.rule {
+				t.Errorf("rule = %q, want %q (analysis %+v)", got, tt.rule, a.Statements)
+			}
+		})
+	}
+}
+
+func TestParseError(t *testing.T) {
+	_, err := Analyze("SELECT phone FROM passengers WHERE phone = '13800138000")
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want *ParseError", err)
+	}
+	if pe.Position == 0 {
+		t.Errorf("no position in %+v", pe)
+	}
+	if strings.Contains(err.Error(), "138") {
+		t.Errorf("Error() quotes the query: %q", err)
+	}
+	_, err = Analyze("SELEC 1")
+	if !errors.As(err, &pe) || pe.Position != 1 || !strings.Contains(pe.Message, "SELEC") {
+		t.Errorf("SELEC 1: %+v", err)
+	}
+	if got := err.Error(); got != "pgsql: syntax error at position 1" {
+		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestSettingsAndComments(t *testing.T) {
+	a, err := Analyze("SET custos.purpose = 'fraud review'; SET LOCAL custos.ticket TO 'T-9'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := a.Statements[0].Setting; s == nil || s.Name != "custos.purpose" || s.Value != "fraud review" || s.Local {
+		t.Errorf("first setting %+v", s)
+	}
+	if s := a.Statements[1].Setting; s == nil || s.Name != "custos.ticket" || s.Value != "T-9" || !s.Local {
+		t.Errorf("second setting %+v", s)
+	}
+	tests := []struct {
+		sql  string
+		want map[string]string
+	}{
+		{"SELECT 1 /* custos_purpose='a%20b',custos_ticket='T-1' */", map[string]string{"custos_purpose": "a b", "custos_ticket": "T-1"}},
+		{"SELECT 1 /*custos_purpose='x'*/;", map[string]string{"custos_purpose": "x"}},
+		{"/* custos_user='bob%40x.org' */ SELECT 1", map[string]string{"custos_user": "bob@x.org"}},
+		{`SELECT 1 /* k='it\'s' */`, map[string]string{"k": "it's"}},
+		{"SELECT '/* custos_purpose=''x'' */'", nil},
+		{"SELECT 1 /* plain words */", nil},
+		{"SELECT /* custos_purpose='mid' */ 1", nil},
+		{"SELECT 1 /* k='unterminated */", nil},
+	}
+	for _, tt := range tests {
+		a, err := Analyze(tt.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.sql, err)
+		}
+		if len(a.Comment) != len(tt.want) {
+			t.Errorf("%s: comment %v, want %v", tt.sql, a.Comment, tt.want)
+			continue
+		}
+		for k, v := range tt.want {
+			if a.Comment[k] != v {
+				t.Errorf("%s: %s = %q, want %q", tt.sql, k, a.Comment[k], v)
+			}
+		}
+	}
+}
+
+func TestFingerprintIgnoresConstants(t *testing.T) {
+	a, _ := Analyze("SELECT phone FROM passengers WHERE id = 1")
+	b, _ := Analyze("select phone from passengers where id = 999 /* c */")
+	c, _ := Analyze("SELECT name FROM passengers WHERE id = 1")
+	if a.Statements[0].Fingerprint != b.Statements[0].Fingerprint {
+		t.Error("fingerprints differ for the same statement shape")
+	}
+	if a.Statements[0].Fingerprint == c.Statements[0].Fingerprint {
+		t.Error("fingerprints equal for different columns")
+	}
+}
+
+func FuzzAnalyze(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "queries.sql"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, q := range strings.Split(string(data), "\n---\n") {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		a, err := Analyze(sql)
+		if err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) && (pe.Position < 0 || pe.Position > len(sql)+1) {
+				t.Errorf("position %d outside the query of %d bytes", pe.Position, len(sql))
+			}
+			return
+		}
+		for _, st := range a.Statements {
+			if !strings.Contains(sql, st.Text) {
+				t.Errorf("statement text %q is not part of the query", st.Text)
+			}
+			if len(st.Fingerprint) != 16 {
+				t.Errorf("fingerprint %q", st.Fingerprint)
+			}
+		}
+		a.Blocked(BlockOptions{Catalogued: func(Table) bool { return true }})
+	})
+}
