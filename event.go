@@ -98,6 +98,9 @@ const (
 	ChannelMySQL    Channel = "mysql"
 	ChannelHTTP     Channel = "http"
 	ChannelIngest   Channel = "ingest"
+	// ChannelConsole is a search an investigator made in the Custos
+	// console: the console records its own users' look-ups like any access.
+	ChannelConsole Channel = "console"
 )
 
 // Action is what the actor did.

@@ -35,7 +35,7 @@ const (
 )
 
 var (
-	channels  = map[Channel]bool{ChannelPostgres: true, ChannelMySQL: true, ChannelHTTP: true, ChannelIngest: true}
+	channels  = map[Channel]bool{ChannelPostgres: true, ChannelMySQL: true, ChannelHTTP: true, ChannelIngest: true, ChannelConsole: true}
 	actions   = map[Action]bool{ActionRead: true, ActionSearch: true, ActionExport: true, ActionUpdate: true, ActionDelete: true, ActionCreate: true}
 	decisions = map[Decision]bool{"": true, DecisionAllow: true, DecisionMask: true, DecisionDeny: true, DecisionApprovalRequired: true}
 	outcomes  = map[Outcome]bool{OutcomeSuccess: true, OutcomeFailure: true, OutcomeError: true}
@@ -104,7 +104,7 @@ func (e *AccessEvent) Validate(index int, now time.Time) []FieldError {
 	v.text("actor.org_unit", e.Actor.OrgUnit, false)
 	v.source(e.Source)
 	if !channels[e.Channel] {
-		v.fail("channel", "must be one of postgres, mysql, http, ingest")
+		v.fail("channel", "must be one of postgres, mysql, http, ingest, console")
 	}
 	if !actions[e.Action] {
 		v.fail("action", "must be one of read, search, export, update, delete, create")
