@@ -1,0 +1,284 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/export"
+)
+
+// The export registry (migration 0003) and the batched look-ups that leak
+// tracing makes against it and against the access index.
+
+var _ export.Registry = (*Store)(nil)
+
+// lookupBatch is how many subject keys one batched look-up binds.
+const lookupBatch = 500
+
+// RegisterExport stores an export durably; registering an ID that is
+// already stored changes nothing.
+func (s *Store) RegisterExport(ctx context.Context, e export.Export) error {
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("sqlite: register export: %w", err)
+	}
+	subjects, canaries := e.Subjects, e.Canaries
+	e.Subjects, e.Canaries = nil, nil
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("sqlite: register export %s: encode: %w", e.ID, err)
+	}
+	_, err = s.submit(ctx, 1+len(subjects)+len(canaries), func(w *writer) (custos.AppendResult, error) {
+		ctx := context.Background()
+		var rid int64
+		err := w.conn.QueryRowContext(ctx, `INSERT INTO exports (id, time, actor, channel, system, format, rows, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING rid`,
+			e.ID, e.Time.UnixNano(), e.Actor, string(e.Channel), e.System, e.Format, e.Rows, doc).Scan(&rid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return custos.AppendResult{Duplicates: 1}, nil
+		}
+		if err != nil {
+			return custos.AppendResult{}, err
+		}
+		stmt, err := w.conn.PrepareContext(ctx, `INSERT INTO export_subjects (subject, rid, canary) VALUES (?, ?, ?)
+			ON CONFLICT (subject, rid) DO UPDATE SET canary = max(canary, excluded.canary)`)
+		if err != nil {
+			return custos.AppendResult{}, err
+		}
+		defer stmt.Close()
+		for canary, list := range [][]custos.Subject{subjects, canaries} {
+			for _, sub := range list {
+				if _, err := stmt.ExecContext(ctx, subjectKey(sub.Type, sub.Hash), rid, canary); err != nil {
+					return custos.AppendResult{}, err
+				}
+			}
+		}
+		return custos.AppendResult{Stored: 1}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: register export %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Export returns a registered export without its subject lists: the
+// registry keeps only subject keys for them, not hashes. Use
+// ExportSubjectCount to count them and ExportsBySubject or ExportHolders
+// to ask about people.
+func (s *Store) Export(ctx context.Context, id string) (export.Export, error) {
+	var rid int64
+	var doc []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT rid, doc FROM exports WHERE id = ?`, id).Scan(&rid, &doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return export.Export{}, fmt.Errorf("sqlite: export %s: %w", id, custos.ErrNotFound)
+	}
+	if err != nil {
+		return export.Export{}, fmt.Errorf("sqlite: export %s: %w", id, err)
+	}
+	var e export.Export
+	if err := json.Unmarshal(doc, &e); err != nil {
+		return export.Export{}, fmt.Errorf("sqlite: export %s: decode: %w", id, err)
+	}
+	return e, nil
+}
+
+// ExportSubjectCount returns how many real and canary subjects an export
+// holds.
+func (s *Store) ExportSubjectCount(ctx context.Context, id string) (subjects, canaries int, err error) {
+	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce(sum(canary = 0), 0), coalesce(sum(canary), 0)
+		FROM export_subjects WHERE rid = (SELECT rid FROM exports WHERE id = ?)`, id).Scan(&subjects, &canaries)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlite: count subjects of export %s: %w", id, err)
+	}
+	return subjects, canaries, nil
+}
+
+// ListExports returns exports matching q, newest first, without their
+// subject lists.
+func (s *Store) ListExports(ctx context.Context, q export.Query) ([]export.Export, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT doc FROM exports WHERE time >= ? AND time < ?`)
+	_, from, to, limit := bounds(custos.Query{From: q.From, To: q.To, Limit: q.Limit})
+	args := []any{from, to}
+	if q.Actor != "" {
+		b.WriteString(` AND actor = ?`)
+		args = append(args, q.Actor)
+	}
+	b.WriteString(` ORDER BY time DESC, rid DESC LIMIT ?`)
+	args = append(args, limit)
+	return s.queryExports(ctx, "list exports", b.String(), args...)
+}
+
+// ExportsBySubject returns the exports that hold the subject, as a real
+// subject or a canary, newest first, without their subject lists.
+func (s *Store) ExportsBySubject(ctx context.Context, subjectType, hash string) ([]export.Export, error) {
+	return s.queryExports(ctx, "exports of subject "+subjectType+"/"+hash,
+		`SELECT x.doc FROM export_subjects es JOIN exports x ON x.rid = es.rid
+		 WHERE es.subject = ? ORDER BY x.time DESC, x.rid DESC LIMIT ?`,
+		subjectKey(subjectType, hash), custos.MaxLimit)
+}
+
+// ExportsByID returns the named exports that exist, in no particular
+// order, without their subject lists.
+func (s *Store) ExportsByID(ctx context.Context, ids []string) ([]export.Export, error) {
+	var out []export.Export
+	for start := 0; start < len(ids); start += lookupBatch {
+		part := ids[start:min(start+lookupBatch, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		got, err := s.queryExports(ctx, "exports by id",
+			`SELECT doc FROM exports WHERE id IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+func (s *Store) queryExports(ctx context.Context, what, query string, args ...any) ([]export.Export, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []export.Export
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		var e export.Export
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, fmt.Errorf("sqlite: %s: decode: %w", what, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// ExportHolders calls fn once for every (subject, export) pair among keys:
+// i is the key's index, canary whether the subject is one of the export's
+// canaries. Keys are looked up in batches.
+func (s *Store) ExportHolders(ctx context.Context, keys []export.Key, fn func(i int, exportID string, canary bool)) error {
+	return s.batchKeys(ctx, keys, "export holders",
+		`SELECT es.subject, x.id, es.canary FROM export_subjects es JOIN exports x ON x.rid = es.rid WHERE es.subject IN (%s)`,
+		func(rows *sql.Rows, index map[export.Key]int) error {
+			var k []byte
+			var id string
+			var canary bool
+			if err := rows.Scan(&k, &id, &canary); err != nil {
+				return err
+			}
+			fn(index[export.Key(k)], id, canary)
+			return nil
+		})
+}
+
+// Sighting is one access-index entry: an access event (by sequence
+// number) by an actor at a time that touched a subject.
+type Sighting struct {
+	Seq   int64
+	Time  time.Time
+	Actor string
+}
+
+// SubjectSightings calls fn for every access-index entry of the given
+// subject keys (who accessed each subject, when, in which event); i is the
+// key's index. Keys are looked up in batches, from the subject index
+// alone.
+func (s *Store) SubjectSightings(ctx context.Context, keys []export.Key, fn func(i int, s Sighting)) error {
+	return s.batchKeys(ctx, keys, "subject sightings",
+		`SELECT subject, seq, time, actor FROM event_subjects WHERE subject IN (%s)`,
+		func(rows *sql.Rows, index map[export.Key]int) error {
+			var k []byte
+			var sg Sighting
+			var t int64
+			if err := rows.Scan(&k, &sg.Seq, &t, &sg.Actor); err != nil {
+				return err
+			}
+			sg.Time = time.Unix(0, t).UTC()
+			fn(index[export.Key(k)], sg)
+			return nil
+		})
+}
+
+// EventIDs maps sequence numbers to event IDs.
+func (s *Store) EventIDs(ctx context.Context, seqs []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(seqs))
+	for start := 0; start < len(seqs); start += lookupBatch {
+		part := seqs[start:min(start+lookupBatch, len(seqs))]
+		args := make([]any, len(part))
+		for i, q := range part {
+			args[i] = q
+		}
+		rows, err := s.rdb.QueryContext(ctx, `SELECT seq, id FROM events WHERE seq IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: event ids: %w", err)
+		}
+		for rows.Next() {
+			var q int64
+			var id string
+			if err := rows.Scan(&q, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: event ids: %w", err)
+			}
+			out[q] = id
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: event ids: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) batchKeys(ctx context.Context, keys []export.Key, what, query string, scan func(*sql.Rows, map[export.Key]int) error) error {
+	index := make(map[export.Key]int, min(len(keys), lookupBatch))
+	for start := 0; start < len(keys); start += lookupBatch {
+		part := keys[start:min(start+lookupBatch, len(keys))]
+		clear(index)
+		args := make([]any, 0, len(part))
+		for i, k := range part {
+			if _, dup := index[k]; dup {
+				continue
+			}
+			index[k] = start + i
+			args = append(args, k[:])
+		}
+		rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(args))), args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		for rows.Next() {
+			if err := scan(rows, index); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: %s: %w", what, err)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
