@@ -94,6 +94,10 @@ type Statement struct {
 	// Utility is true for statements other than SELECT, INSERT, UPDATE,
 	// DELETE and MERGE.
 	Utility bool
+
+	// setsLexer is true when set_config changes standard_conforming_strings
+	// (or a setting it cannot name).
+	setsLexer bool
 }
 
 // Reads reports whether the statement reads any relation.
@@ -397,7 +401,15 @@ func (az *analyzer) walk(m protoreflect.Message) {
 	case *pg_query.RangeVar:
 		az.rels = append(az.rels, v)
 	case *pg_query.FuncCall:
-		az.addFunc(v.Funcname)
+		if f := az.addFunc(v.Funcname); f == "set_config" || f == "pg_catalog.set_config" {
+			name := ""
+			if len(v.Args) > 0 {
+				name = strings.ToLower(constText(v.Args[0]))
+			}
+			if name == "" || lexerSetting[name] {
+				az.st.setsLexer = true
+			}
+		}
 	case *pg_query.CommonTableExpr:
 		az.ctes[v.Ctename] = true
 	case *pg_query.ColumnRef:
@@ -436,15 +448,16 @@ func (az *analyzer) dropped(parts []*pg_query.Node) {
 	az.writes[rv] = true
 }
 
-func (az *analyzer) addFunc(name []*pg_query.Node) {
+func (az *analyzer) addFunc(name []*pg_query.Node) string {
 	parts := make([]string, 0, len(name))
 	for _, p := range name {
 		parts = append(parts, p.GetString_().GetSval())
 	}
 	f := strings.Join(parts, ".")
 	if f == "" || az.funcSet[f] {
-		return
+		return f
 	}
 	az.funcSet[f] = true
 	az.st.Functions = append(az.st.Functions, f)
+	return f
 }

@@ -15,18 +15,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // TestAnalyzeGolden analyzes every query of testdata/queries.sql (separated
 // by lines of ---) and compares with testdata/analyze.golden.json.
 func TestAnalyzeGolden(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "queries.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	type result struct {
 		SQL      string   `json:"sql"`
 		Analysis Analysis `json:"analysis"`
 		Blocked  *Block   `json:"blocked_non_dba,omitempty"`
 	}
 	var got []result
-	for _, q := range strings.Split(string(data), "\n---\n") {
-		q = strings.TrimSpace(q)
+	for _, q := range goldenQueries(t) {
 		a, err := Analyze(q)
 		if err != nil {
 			t.Fatalf("Analyze(%q): %v", q, err)
@@ -50,6 +45,19 @@ func TestAnalyzeGolden(t *testing.T) {
 	if strings.TrimSpace(string(want)) != strings.TrimSpace(string(out)) {
 		t.Errorf("analysis differs from %s; rerun with -update and review the diff", golden)
 	}
+}
+
+// goldenQueries are the queries of testdata/queries.sql.
+func goldenQueries(t testing.TB) []string {
+	data, err := os.ReadFile(filepath.Join("testdata", "queries.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []string
+	for _, q := range strings.Split(string(data), "\n---\n") {
+		qs = append(qs, strings.TrimSpace(q))
+	}
+	return qs
 }
 
 // testOptions treats passengers (any schema) as catalogued.
@@ -98,6 +106,12 @@ func TestBlocked(t *testing.T) {
 		{"SELECT lo_import('/etc/passwd')", false, RuleFunction},
 		{"SELECT 1; SELECT pg_read_file('x')", false, RuleFunction},
 		{"SET custos.purpose = 'x'", false, ""},
+		{"SET standard_conforming_strings = off", true, RuleSetting},
+		{"SET standard_conforming_strings TO on", false, ""},
+		{"RESET standard_conforming_strings", false, ""},
+		{"SELECT set_config('standard_conforming_strings', 'off', false)", false, RuleSetting},
+		{"SELECT set_config(name, 'off', false) FROM x", false, RuleSetting},
+		{"SELECT set_config('custos.purpose', 'audit', false)", false, ""},
 		{"DECLARE c CURSOR FOR SELECT * FROM passengers", false, RuleSelectStar},
 	}
 	for _, tt := range tests {
@@ -199,11 +213,7 @@ func TestFingerprintIgnoresConstants(t *testing.T) {
 }
 
 func FuzzAnalyze(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join("testdata", "queries.sql"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, q := range strings.Split(string(data), "\n---\n") {
+	for _, q := range goldenQueries(f) {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, sql string) {

@@ -19,6 +19,7 @@ const (
 	RuleSelectStar  = "select_star"  // SELECT * without LIMIT over a catalogued relation
 	RuleDDL         = "ddl"          // DDL by a role that is not a DBA
 	RuleCopiesData  = "copies_data"  // catalogued data copied into a new or uncatalogued relation
+	RuleSetting     = "setting"      // a setting that would make the server read SQL differently from Analyze
 )
 
 // DangerousFunctions are the functions Blocked refuses for every role. A
@@ -93,6 +94,12 @@ func (st Statement) blocked(opts BlockOptions) *Block {
 			return &Block{Rule: RuleFunction, Message: fmt.Sprintf("custos: function %s is not allowed through the gateway", f)}
 		}
 	}
+	if s := st.Setting; s != nil && !s.Reset && lexerSetting[s.Name] && !strings.EqualFold(s.Value, "on") && s.Value != "true" {
+		return &Block{Rule: RuleSetting, Message: fmt.Sprintf("custos: SET %s is not allowed through the gateway", s.Name)}
+	}
+	if st.setsLexer {
+		return &Block{Rule: RuleSetting, Message: "custos: set_config of standard_conforming_strings (or of a computed name) is not allowed through the gateway"}
+	}
 	if st.CopyProgram {
 		return &Block{Rule: RuleCopyProgram, Message: "custos: COPY … PROGRAM is not allowed through the gateway"}
 	}
@@ -113,6 +120,12 @@ func (st Statement) blocked(opts BlockOptions) *Block {
 	}
 	return nil
 }
+
+// lexerSetting are the settings under which the server would lex string
+// literals differently from the parser Analyze uses (which assumes
+// standard_conforming_strings = on), letting a statement mean one thing to
+// the gateway and another to the server.
+var lexerSetting = map[string]bool{"standard_conforming_strings": true}
 
 func dangerous(f string) bool {
 	if i := strings.LastIndexByte(f, '.'); i >= 0 {
