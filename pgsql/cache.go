@@ -12,7 +12,7 @@ import (
 // once.
 //
 // Only single statements without comments, backslashes, dollar quotes,
-// prefixed strings (E”, B”, X”, U&”) or SET are cached; anything else is
+// prefixed strings (E'x', B'1', X'f', U&'x') or SET are cached; anything else is
 // analyzed every time, so a shape key can never stand for two different
 // statements. The cache holds at most Size shapes and evicts an arbitrary one
 // when full. Safe for concurrent use. The Analysis it returns shares its
