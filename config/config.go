@@ -27,10 +27,6 @@ type Config struct {
 	Approvals Approvals `yaml:"approvals"`
 	// Policy names the policy and catalogue files the gateways decide by.
 	Policy Policy `yaml:"policy"`
-	// HTTPGateway is the HTTP reverse-proxy gateway (docs/httpgw.md).
-	HTTPGateway HTTPGateway `yaml:"http_gateway"`
-	// Postgres is the PostgreSQL wire-protocol gateway (docs/pgwire.md).
-	Postgres Postgres `yaml:"postgres"`
 }
 
 // Approvals names the approver rules file (docs/policy.md); empty leaves
@@ -96,8 +92,6 @@ func Default() Config {
 		},
 		Ledger: Ledger{Enabled: true},
 		Detect: Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
-		HTTPGateway: DefaultHTTPGateway(),
-		Postgres: defaultPostgres(),
 	}
 }
 
@@ -254,9 +248,5 @@ func (c Config) Validate() error {
 	if d, err := time.ParseDuration(c.Detect.SnapshotInterval); err != nil || d < time.Second {
 		bad("detect.snapshot_interval", "must be a duration of at least 1s (e.g. 30s, 5m)")
 	}
-	if err := c.Postgres.validate(); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, c.HTTPGateway.Validate()...)
 	return errors.Join(errs...)
 }
