@@ -71,7 +71,24 @@ nats_up() {
   wait_port 4222
 }
 
+# Client drivers the PostgreSQL gateway's client tests drive
+# (pgwire/clients_test.go): psycopg2 for /usr/bin/python3, Debian's JDBC
+# driver and a JDK to compile the test program. bench/pgwire/run.sh installs
+# pgbouncer itself.
+pg_clients() {
+  local pkgs=()
+  /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || pkgs+=(python3-psycopg2)
+  [ -f /usr/share/java/postgresql.jar ] || pkgs+=(libpostgresql-jdbc-java)
+  command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
+  [ ${#pkgs[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then log "not root: install ${pkgs[*]} for the gateway client tests"; return 0; fi
+  if [ -z "$apt_updated" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1; fi
+  log "installing ${pkgs[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+}
+
 postgres
 mariadb_up
 nats_up
+pg_clients
 log "PostgreSQL, MariaDB and NATS are up"
