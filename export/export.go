@@ -117,3 +117,11 @@ func KeyOf(subjectType, hash string) Key {
 	copy(k[:], h.Sum(sum[:0]))
 	return k
 }
+
+// Sighting is one entry of the access index: an access event (by store
+// sequence number) by an actor at a time that touched a subject.
+type Sighting struct {
+	Seq   int64
+	Time  time.Time
+	Actor string
+}

@@ -2,8 +2,8 @@ package export
 
 import (
 	"fmt"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/custos-dev/custos"

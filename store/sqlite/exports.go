@@ -185,24 +185,16 @@ func (s *Store) ExportHolders(ctx context.Context, keys []export.Key, fn func(i 
 		})
 }
 
-// Sighting is one access-index entry: an access event (by sequence
-// number) by an actor at a time that touched a subject.
-type Sighting struct {
-	Seq   int64
-	Time  time.Time
-	Actor string
-}
-
 // SubjectSightings calls fn for every access-index entry of the given
 // subject keys (who accessed each subject, when, in which event); i is the
 // key's index. Keys are looked up in batches, from the subject index
 // alone.
-func (s *Store) SubjectSightings(ctx context.Context, keys []export.Key, fn func(i int, s Sighting)) error {
+func (s *Store) SubjectSightings(ctx context.Context, keys []export.Key, fn func(i int, s export.Sighting)) error {
 	return s.batchKeys(ctx, keys, "subject sightings",
 		`SELECT subject, seq, time, actor FROM event_subjects WHERE subject IN (%s)`,
 		func(rows *sql.Rows, index map[export.Key]int) error {
 			var k []byte
-			var sg Sighting
+			var sg export.Sighting
 			var t int64
 			if err := rows.Scan(&k, &sg.Seq, &t, &sg.Actor); err != nil {
 				return err

@@ -113,7 +113,7 @@ func TestSubjectSightings(t *testing.T) {
 	keys[777] = export.KeyOf("cn_id", "p2")
 	seen := map[int][]string{}
 	var seqs []int64
-	if err := s.SubjectSightings(ctx, keys, func(i int, sg Sighting) {
+	if err := s.SubjectSightings(ctx, keys, func(i int, sg export.Sighting) {
 		seen[i] = append(seen[i], sg.Actor)
 		seqs = append(seqs, sg.Seq)
 	}); err != nil {
