@@ -1,0 +1,503 @@
+package httpgw
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/catalog"
+	"github.com/custos-dev/custos/pii"
+)
+
+// contentKind is how a response body is inspected.
+type contentKind int
+
+const (
+	kindOpaque contentKind = iota // not inspected (images, PDF, …)
+	kindJSON
+	kindHTML
+	kindText
+	kindCSV
+	kindXLSX
+)
+
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+func kindOf(h http.Header) contentKind {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	switch {
+	case mt == "application/json", mt == "application/x-ndjson", mt == "application/ndjson",
+		strings.HasSuffix(mt, "+json"), mt == "text/json":
+		return kindJSON
+	case mt == "text/html", mt == "application/xhtml+xml":
+		return kindHTML
+	case mt == "text/csv", mt == "application/csv", mt == "text/tab-separated-values":
+		return kindCSV
+	case mt == xlsxType:
+		return kindXLSX
+	case strings.HasPrefix(mt, "text/"), mt == "application/xml", mt == "application/javascript",
+		strings.HasSuffix(mt, "+xml"):
+		return kindText
+	case mt == "":
+		return kindText // unlabelled bodies are read as text: fail closed
+	}
+	return kindOpaque
+}
+
+func isExport(h http.Header, k contentKind) bool {
+	return k == kindCSV || k == kindXLSX || strings.HasPrefix(strings.ToLower(h.Get("Content-Disposition")), "attachment")
+}
+
+// modifyResponse is where every response of a protected route is judged:
+// inspected, decided, masked, recorded durably, and only then released.
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	x, _ := resp.Request.Context().Value(exchangeKey{}).(*exchange)
+	if x == nil || x.public {
+		return nil
+	}
+	ctx := resp.Request.Context()
+	x.status = resp.StatusCode
+	if resp.StatusCode >= 400 {
+		x.outcome = custos.OutcomeFailure
+	}
+	kind := kindOf(resp.Header)
+	if isExport(resp.Header, kind) && (x.action == custos.ActionRead || x.action == custos.ActionSearch) {
+		x.action = custos.ActionExport
+	}
+	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	noBody := resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead
+	if noBody || kind == kindOpaque || !supportedEncoding(enc) {
+		// Upgrades (WebSocket), bodiless answers and content the gateway
+		// cannot read pass as they are, with their event recorded first.
+		if x.action == custos.ActionExport || x.decision.Effect == "" {
+			x.decision = g.decide(ctx, x, true)
+			if refused(x.decision.Effect) {
+				return g.refuseResponse(ctx, resp, x)
+			}
+		}
+		if resp.ContentLength > 0 {
+			x.bytes = resp.ContentLength
+		}
+		return g.record(ctx, x)
+	}
+	decoded, err := decodeBody(enc, resp.Body)
+	if err != nil {
+		return fmt.Errorf("httpgw: decode %s body: %w", enc, err)
+	}
+	head, err := io.ReadAll(io.LimitReader(decoded, g.cfg.MaxBufferBytes+1))
+	if err != nil {
+		return fmt.Errorf("httpgw: read response: %w", err)
+	}
+	if int64(len(head)) <= g.cfg.MaxBufferBytes {
+		resp.Body.Close()
+		return g.buffered(ctx, resp, x, kind, enc, head)
+	}
+	return g.streamed(ctx, resp, x, kind, enc, io.MultiReader(bytes.NewReader(head), decoded))
+}
+
+func supportedEncoding(enc string) bool {
+	switch enc {
+	case "", "identity", "gzip", "x-gzip", "deflate":
+		return true
+	}
+	return false
+}
+
+func decodeBody(enc string, r io.Reader) (io.Reader, error) {
+	switch enc {
+	case "gzip", "x-gzip":
+		return gzip.NewReader(r)
+	case "deflate":
+		return zlib.NewReader(r)
+	}
+	return r, nil
+}
+
+// encodeBody returns a writer compressing into w as enc says (nil for no
+// encoding).
+func encodeBody(enc string, w io.Writer) io.WriteCloser {
+	switch enc {
+	case "gzip", "x-gzip":
+		return gzip.NewWriter(w)
+	case "deflate":
+		return zlib.NewWriter(w)
+	}
+	return nil
+}
+
+// refuseResponse replaces the upstream's response by the refusal and
+// records it.
+func (g *Gateway) refuseResponse(ctx context.Context, resp *http.Response, x *exchange) error {
+	x.outcome = custos.OutcomeFailure
+	x.status = http.StatusForbidden
+	x.bytes = 0
+	if err := g.record(ctx, x); err != nil {
+		return err
+	}
+	resp.Body.Close()
+	code, msg := refusalText(x.decision)
+	rec := newRecorder()
+	writeProblem(rec, resp.Request, http.StatusForbidden, code, msg)
+	resp.StatusCode = http.StatusForbidden
+	resp.Status = "403 Forbidden"
+	resp.Header = rec.header
+	resp.Header.Set("Content-Length", strconv.Itoa(rec.body.Len()))
+	resp.ContentLength = int64(rec.body.Len())
+	resp.Body = io.NopCloser(&rec.body)
+	return nil
+}
+
+// buffered judges a whole body, decides with everything it reveals (so
+// quotas count every subject before anything is released), masks it and
+// records the event.
+func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange, kind contentKind, enc string, body []byte) error {
+	in := g.pool.Get().(*inspection)
+	defer g.pool.Put(in)
+	in.reset(g.fieldsOf(x))
+	apply, err := g.prepare(kind, body, in)
+	if err != nil {
+		// Content the gateway cannot read fails closed.
+		x.decision.Effect = custos.DecisionDeny
+		x.decision.Rules = []string{"uninspectable"}
+		return g.refuseResponse(ctx, resp, x)
+	}
+	g.collect(x, in)
+	x.decision = g.decide(ctx, x, true)
+	if refused(x.decision.Effect) {
+		return g.refuseResponse(ctx, resp, x)
+	}
+	out := body
+	vm := valueMasker{m: g.deps.Masker, d: x.decision}
+	if vm.active() {
+		if out, err = apply(vm); err != nil {
+			return fmt.Errorf("httpgw: mask response: %w", err)
+		}
+	}
+	if enc != "" && enc != "identity" {
+		var zb bytes.Buffer
+		zw := encodeBody(enc, &zb)
+		zw.Write(out)
+		zw.Close()
+		out = zb.Bytes()
+	}
+	if !bytes.Equal(out, body) || enc != "" {
+		resp.Header.Del("ETag")
+		resp.Header.Del("Content-MD5")
+	}
+	x.bytes = int64(len(out))
+	resp.ContentLength = int64(len(out))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	resp.Header.Del("Transfer-Encoding")
+	resp.Body = io.NopCloser(bytes.NewReader(out))
+	return g.record(ctx, x)
+}
+
+func (g *Gateway) fieldsOf(x *exchange) map[string]catalog.Field {
+	if x.ep == nil || len(x.ep.fields) == 0 {
+		return nil
+	}
+	return x.ep.fields
+}
+
+// collect copies what an inspection found into the exchange.
+func (g *Gateway) collect(x *exchange, in *inspection) {
+	x.types = slices.Clone(in.types)
+	x.cats = slices.Clone(in.cats)
+	x.subjects = append(slices.Clone(x.reqSubjects), in.subjects...)
+	x.respHashes = slices.Clone(in.hashes)
+	x.records = int64(len(in.subjects))
+	if x.records == 0 && len(in.types) > 0 {
+		x.records = 1
+	}
+}
+
+// applier produces the masked body once the decision is known.
+type applier func(vm valueMasker) ([]byte, error)
+
+// prepare judges a whole body and returns how to mask it.
+func (g *Gateway) prepare(kind contentKind, body []byte, in *inspection) (applier, error) {
+	switch kind {
+	case kindJSON:
+		if a, ok := prepareJSON(body, in); ok {
+			return a, nil
+		}
+		in.reset(in.fields)
+		return prepareText(body, in), nil // labelled JSON, but not JSON
+	case kindCSV:
+		if a, ok := prepareCSV(body, in); ok {
+			return a, nil
+		}
+		in.reset(in.fields)
+		return prepareText(body, in), nil
+	case kindXLSX:
+		return prepareXLSX(body, in)
+	default:
+		return prepareText(body, in), nil
+	}
+}
+
+type jsonEdit struct {
+	start, end int64
+	val        []byte
+	f          finding
+}
+
+// judgeJSON judges one JSON scalar.
+func (in *inspection) judgeJSON(kind byte, raw, path, key []byte) ([]byte, finding, bool) {
+	field, hasField := in.fields[string(path)]
+	var val []byte
+	if kind == kindString {
+		v, ok := jsonStringValue(raw)
+		if !ok {
+			return nil, finding{}, false
+		}
+		val = v
+	} else {
+		if !hasField && !(len(raw) >= 11 && allDigits(raw)) {
+			return nil, finding{}, false
+		}
+		val = raw
+	}
+	var hint custos.DataType
+	if key != nil {
+		hint = in.hint(key)
+	}
+	f, ok := in.judge(val, field, hasField, hint)
+	return val, f, ok
+}
+
+func (in *inspection) hint(key []byte) custos.DataType {
+	if t, ok := in.hints[string(key)]; ok {
+		return t
+	}
+	t, _ := pii.ColumnHint(string(key))
+	if in.hints == nil {
+		in.hints = map[string]custos.DataType{}
+	}
+	if len(in.hints) < 4096 {
+		in.hints[string(key)] = t
+	}
+	return t
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func prepareJSON(body []byte, in *inspection) (applier, bool) {
+	var edits []jsonEdit
+	rw := newJSONRewriter(io.Discard, func(kind byte, raw, path, key []byte, off int64) []byte {
+		val, f, ok := in.judgeJSON(kind, raw, path, key)
+		if ok {
+			f.matches = slices.Clone(f.matches)
+			edits = append(edits, jsonEdit{start: off, end: off + int64(len(raw)), val: slices.Clone(val), f: f})
+		}
+		return nil
+	})
+	if _, err := rw.Write(body); err != nil {
+		return nil, false
+	}
+	if rw.Close() != nil {
+		return nil, false
+	}
+	return func(vm valueMasker) ([]byte, error) {
+		if len(edits) == 0 {
+			return body, nil
+		}
+		out := make([]byte, 0, len(body)+len(body)/8)
+		last := int64(0)
+		for _, e := range edits {
+			out = append(out, body[last:e.start]...)
+			out = appendMaskedJSON(out, body[e.start:e.end], e.val, e.f, vm)
+			last = e.end
+		}
+		return append(out, body[last:]...), nil
+	}, true
+}
+
+// appendMaskedJSON appends the JSON scalar replacing raw.
+func appendMaskedJSON(dst, raw, val []byte, f finding, vm valueMasker) []byte {
+	s, null, ok := vm.apply(val, f)
+	switch {
+	case !ok:
+		return append(dst, raw...)
+	case null:
+		return append(dst, "null"...)
+	}
+	return appendJSONString(dst, s)
+}
+
+func prepareText(body []byte, in *inspection) applier {
+	ms := in.det.AppendMatches(nil, body)
+	for _, m := range ms {
+		in.noteMatch(body, m)
+	}
+	return func(vm valueMasker) ([]byte, error) {
+		if len(ms) == 0 {
+			return body, nil
+		}
+		out := make([]byte, 0, len(body))
+		last := 0
+		for _, m := range ms {
+			out = append(out, body[last:m.Offset]...)
+			s, _ := vm.one(m.Type, string(body[m.Offset:m.Offset+m.Length]))
+			out = append(out, s...)
+			last = m.Offset + m.Length
+		}
+		return append(out, body[last:]...), nil
+	}
+}
+
+type cellEdit struct {
+	sheet    string
+	row, col int
+	val      string
+	f        finding
+}
+
+// columnJudge judges the cells of one table: the header row names the
+// columns (catalogue field, then the name's hint).
+type columnJudge struct {
+	fields   []catalog.Field
+	hasField []bool
+	hints    []custos.DataType
+}
+
+func newColumnJudge(in *inspection, header []string) columnJudge {
+	cj := columnJudge{fields: make([]catalog.Field, len(header)), hasField: make([]bool, len(header)), hints: make([]custos.DataType, len(header))}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		cj.fields[i], cj.hasField[i] = in.fields[h]
+		cj.hints[i], _ = pii.ColumnHint(h)
+	}
+	return cj
+}
+
+func (cj columnJudge) judge(in *inspection, col int, v string) (finding, bool) {
+	var field catalog.Field
+	var has bool
+	var hint custos.DataType
+	if col < len(cj.fields) {
+		field, has, hint = cj.fields[col], cj.hasField[col], cj.hints[col]
+	}
+	f, ok := in.judge([]byte(v), field, has, hint)
+	f.matches = slices.Clone(f.matches)
+	return f, ok
+}
+
+func prepareCSV(body []byte, in *inspection) (applier, bool) {
+	r := csv.NewReader(bytes.NewReader(body))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	if bytes.Count(body[:min(len(body), 4096)], []byte("\t")) > bytes.Count(body[:min(len(body), 4096)], []byte(",")) {
+		r.Comma = '\t'
+	}
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) == 0 {
+		return nil, false
+	}
+	cj := newColumnJudge(in, rows[0])
+	var edits []cellEdit
+	for i, row := range rows[1:] {
+		for j, v := range row {
+			if f, ok := cj.judge(in, j, v); ok {
+				edits = append(edits, cellEdit{row: i + 1, col: j, f: f})
+			}
+		}
+	}
+	crlf := bytes.Contains(body, []byte("\r\n"))
+	return func(vm valueMasker) ([]byte, error) {
+		if len(edits) == 0 {
+			return body, nil
+		}
+		for _, e := range edits {
+			v := rows[e.row][e.col]
+			if s, _, ok := vm.apply([]byte(v), e.f); ok {
+				rows[e.row][e.col] = s
+			}
+		}
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.Comma = r.Comma
+		w.UseCRLF = crlf
+		if err := w.WriteAll(rows); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}, true
+}
+
+func prepareXLSX(body []byte, in *inspection) (applier, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("httpgw: read xlsx: %w", err)
+	}
+	var edits []cellEdit
+	for _, sheet := range f.GetSheetList() {
+		rows, err := f.GetRows(sheet)
+		if err != nil || len(rows) == 0 {
+			continue
+		}
+		cj := newColumnJudge(in, rows[0])
+		for i, row := range rows[1:] {
+			for j, v := range row {
+				if fd, ok := cj.judge(in, j, v); ok {
+					edits = append(edits, cellEdit{sheet: sheet, row: i + 1, col: j, val: v, f: fd})
+				}
+			}
+		}
+	}
+	return func(vm valueMasker) ([]byte, error) {
+		defer f.Close()
+		if len(edits) == 0 {
+			return body, nil
+		}
+		for _, e := range edits {
+			s, _, ok := vm.apply([]byte(e.val), e.f)
+			if !ok {
+				continue
+			}
+			cell, err := excelize.CoordinatesToCellName(e.col+1, e.row+1)
+			if err != nil {
+				return nil, err
+			}
+			if err := f.SetCellStr(e.sheet, cell, s); err != nil {
+				return nil, err
+			}
+		}
+		b, err := f.WriteToBuffer()
+		if err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}, nil
+}
+
+// recorder is a minimal ResponseWriter for building a replacement body.
+type recorder struct {
+	header http.Header
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder                    { return &recorder{header: http.Header{}} }
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(p []byte) (int, error) { return r.body.Write(p) }
+func (r *recorder) WriteHeader(int)             {}
