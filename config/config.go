@@ -27,6 +27,8 @@ type Config struct {
 	Approvals Approvals `yaml:"approvals"`
 	// Policy names the policy and catalogue files the gateways decide by.
 	Policy Policy `yaml:"policy"`
+	// HTTPGateway is the HTTP reverse-proxy gateway (docs/httpgw.md).
+	HTTPGateway HTTPGateway `yaml:"http_gateway"`
 	// Cluster selects the bus, store and ledger drivers for scale-out (docs/scale-out.md).
 	Cluster Cluster `yaml:"cluster"`
 }
@@ -92,9 +94,10 @@ func Default() Config {
 			MaxBatch:     10000,
 			MaxBodyBytes: 32 << 20,
 		},
-		Ledger:  Ledger{Enabled: true},
-		Detect:  Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
-		Cluster: DefaultCluster(),
+		Ledger:      Ledger{Enabled: true},
+		Detect:      Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
+		Cluster:     DefaultCluster(),
+		HTTPGateway: DefaultHTTPGateway(),
 	}
 }
 
@@ -251,6 +254,7 @@ func (c Config) Validate() error {
 	if d, err := time.ParseDuration(c.Detect.SnapshotInterval); err != nil || d < time.Second {
 		bad("detect.snapshot_interval", "must be a duration of at least 1s (e.g. 30s, 5m)")
 	}
+	errs = append(errs, c.HTTPGateway.Validate()...)
 	errs = append(errs, c.Cluster.Validate()...)
 	return errors.Join(errs...)
 }
