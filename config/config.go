@@ -29,6 +29,8 @@ type Config struct {
 	Policy Policy `yaml:"policy"`
 	// HTTPGateway is the HTTP reverse-proxy gateway (docs/httpgw.md).
 	HTTPGateway HTTPGateway `yaml:"http_gateway"`
+	// Postgres is the PostgreSQL wire-protocol gateway (docs/pgwire.md).
+	Postgres Postgres `yaml:"postgres"`
 	// Cluster selects the bus, store and ledger drivers for scale-out (docs/scale-out.md).
 	Cluster Cluster `yaml:"cluster"`
 }
@@ -98,6 +100,7 @@ func Default() Config {
 		Detect:      Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
 		Cluster:     DefaultCluster(),
 		HTTPGateway: DefaultHTTPGateway(),
+		Postgres:    defaultPostgres(),
 	}
 }
 
@@ -253,6 +256,9 @@ func (c Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Detect.SnapshotInterval); err != nil || d < time.Second {
 		bad("detect.snapshot_interval", "must be a duration of at least 1s (e.g. 30s, 5m)")
+	}
+	if err := c.Postgres.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, c.HTTPGateway.Validate()...)
 	errs = append(errs, c.Cluster.Validate()...)

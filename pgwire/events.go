@@ -1,0 +1,251 @@
+package pgwire
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/mask"
+	"github.com/custos-dev/custos/pgsql"
+	"github.com/custos-dev/custos/pii"
+)
+
+// analysisCacheSize bounds the cache of analysed query strings (prepared
+// and repeated statements are parsed once).
+const analysisCacheSize = 4096
+
+type analysisCache struct {
+	mu sync.Mutex
+	m  map[string]*statement
+}
+
+// analyze parses a query string with PostgreSQL's parser. A string the
+// parser rejects is forwarded as it is so that the server answers with its
+// own error; it has no analysis.
+func (ss *session) analyze(sql string) *statement {
+	c := &ss.s.analyses
+	c.mu.Lock()
+	st, ok := c.m[sql]
+	c.mu.Unlock()
+	if ok {
+		return st
+	}
+	st = &statement{sql: sql}
+	if a, err := pgsql.Analyze(sql); err == nil {
+		st.analysis = a
+		st.parsed = true
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= analysisCacheSize {
+		c.m = map[string]*statement{}
+	}
+	c.m[sql] = st
+	c.mu.Unlock()
+	return st
+}
+
+// takePurpose applies the purpose settings a statement makes (SET
+// custos.purpose, sticky for the session) and returns the purpose it runs
+// under (a sqlcommenter comment overrides it for that statement only).
+func (ss *session) takePurpose(st *statement) custos.Purpose {
+	if st == nil || !st.parsed {
+		return ss.purpose
+	}
+	for _, s := range st.analysis.Statements {
+		if s.Setting == nil {
+			continue
+		}
+		switch s.Setting.Name {
+		case "custos.purpose":
+			ss.purpose.Name = s.Setting.Value
+		case "custos.ticket":
+			ss.purpose.Ticket = s.Setting.Value
+		case "all":
+			if s.Setting.Reset {
+				ss.purpose = custos.Purpose{}
+			}
+		}
+	}
+	p := ss.purpose
+	if v, ok := st.analysis.Comment[pgsql.AttrPurpose]; ok {
+		p.Name = v
+	}
+	if v, ok := st.analysis.Comment[pgsql.AttrTicket]; ok {
+		p.Ticket = v
+	}
+	return p
+}
+
+// blocked applies the statement-level blocks (pgsql.Analysis.Blocked).
+func (ss *session) blocked(st *statement) *pgsql.Block {
+	if !st.parsed {
+		return nil
+	}
+	return st.analysis.Blocked(pgsql.BlockOptions{
+		Catalogued: ss.catalogued,
+		DBA:        slices.Contains(ss.actor.Roles, "dba"),
+	})
+}
+
+// catalogued reports whether a relation named in a statement holds
+// catalogued personal data.
+func (ss *session) catalogued(t pgsql.Table) bool {
+	c := ss.s.Catalog
+	if c == nil {
+		return false
+	}
+	if _, ok := c.Resource(ss.s.System, qualify(t)); ok {
+		return true
+	}
+	_, ok := c.Resource(ss.s.System, t.Name)
+	return ok && (t.Schema == "" || t.Schema == "public")
+}
+
+// recordResult queues the access event of one statement's result; it is
+// appended durably before the next ReadyForQuery is forwarded.
+func (ss *session) recordResult(r *result, outcome custos.Outcome) {
+	switch r.kind {
+	case pgsql.KindSet, pgsql.KindShow, pgsql.KindTransaction:
+		return
+	}
+	if r.p == nil {
+		return
+	}
+	r.p.recorded = true
+	ev := ss.newEvent(r.p)
+	ev.Action = actionOf(r.kind)
+	ev.Resource = custos.Resource{System: ss.s.System, Object: r.object, Fingerprint: r.fingerprint}
+	ev.Records = r.rows
+	ev.Bytes = r.bytes
+	ev.Decision = r.effect
+	ev.Rules = r.rules
+	ev.Outcome = outcome
+	for t := range r.types {
+		ev.DataTypes = append(ev.DataTypes, t)
+	}
+	for c := range r.categories {
+		ev.Categories = append(ev.Categories, c)
+	}
+	slices.Sort(ev.DataTypes)
+	slices.Sort(ev.Categories)
+	for s := range r.subjects {
+		ev.Subjects = append(ev.Subjects, s)
+	}
+	slices.SortFunc(ev.Subjects, func(a, b custos.Subject) int {
+		return strings.Compare(a.Type+a.Value, b.Type+b.Value)
+	})
+	ss.events = append(ss.events, ev)
+}
+
+// recordRefusal queues the event of a statement the gateway refused
+// before it reached the server.
+func (ss *session) recordRefusal(p *pending) {
+	if p.recorded {
+		return
+	}
+	p.recorded = true
+	ev := ss.newEvent(p)
+	ev.Decision = custos.DecisionDeny
+	ev.Outcome = custos.OutcomeFailure
+	ev.Rules = []string{"block"}
+	if p.stmt != nil && p.stmt.parsed {
+		if b := ss.blocked(p.stmt); b != nil {
+			ev.Rules = []string{"block:" + b.Rule}
+			st := p.stmt.analysis.Statements[b.Statement]
+			ev.Action = actionOf(st.Kind)
+			ev.Resource.Fingerprint = st.Fingerprint
+			if len(st.Tables) > 0 {
+				ev.Resource.Object = qualify(st.Tables[0])
+			}
+		}
+	}
+	ss.events = append(ss.events, ev)
+}
+
+// recordFailed queues the event of an Execute the server skipped or
+// failed before it returned anything.
+func (ss *session) recordFailed(p *pending) {
+	if p.recorded {
+		return
+	}
+	r := &result{p: p, effect: custos.DecisionAllow}
+	if p.stmt.parsed && len(p.stmt.analysis.Statements) > 0 {
+		st := p.stmt.analysis.Statements[0]
+		r.kind, r.fingerprint = st.Kind, st.Fingerprint
+		if len(st.Tables) > 0 {
+			r.object = qualify(st.Tables[0])
+		}
+	}
+	ss.recordResult(r, custos.OutcomeFailure)
+}
+
+func (ss *session) newEvent(p *pending) custos.AccessEvent {
+	var b [16]byte
+	rand.Read(b[:])
+	ev := custos.AccessEvent{
+		ID:       "pg_" + hex.EncodeToString(b[:]),
+		Time:     p.start,
+		Actor:    ss.actor,
+		Source:   ss.source,
+		Channel:  custos.ChannelPostgres,
+		Action:   custos.ActionRead,
+		Resource: custos.Resource{System: ss.s.System},
+		Purpose:  p.purpose,
+		Decision: custos.DecisionAllow,
+	}
+	if ev.Time.IsZero() {
+		ev.Time = ss.s.Now()
+	}
+	return ev
+}
+
+// flushEvents appends the queued events durably.
+func (ss *session) flushEvents(ctx context.Context) error {
+	if len(ss.events) == 0 {
+		return nil
+	}
+	evs := ss.events
+	ss.events = nil
+	if _, err := ss.s.Events.Access(ctx, evs); err != nil {
+		return fmt.Errorf("append %d access events: %w", len(evs), err)
+	}
+	return nil
+}
+
+// scrubNotice masks identifiers in the text of an error or notice: a
+// failed cast or a constraint violation can quote the value.
+func scrubNotice(e *pgproto3.ErrorResponse) {
+	for _, f := range []*string{&e.Message, &e.Detail, &e.Hint, &e.Where, &e.InternalQuery} {
+		*f = maskText(*f)
+	}
+}
+
+func maskText(s string) string {
+	if s == "" {
+		return s
+	}
+	ms := pii.Find([]byte(s))
+	if len(ms) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		b.WriteString(s[last:m.Offset])
+		b.WriteString(mask.Partial(m.Type, s[m.Offset:m.Offset+m.Length]))
+		last = m.Offset + m.Length
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func sessionID(k backendKey) string {
+	return fmt.Sprintf("pg-%d-%s", k.pid, hex.EncodeToString(k.secret[:2]))
+}

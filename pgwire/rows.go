@@ -1,0 +1,651 @@
+package pgwire
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/catalog"
+	"github.com/custos-dev/custos/mask"
+	"github.com/custos-dev/custos/pgsql"
+	"github.com/custos-dev/custos/pii"
+	"github.com/custos-dev/custos/policy"
+)
+
+// batchRows is how many rows are decided on together: one policy decision
+// (and one quota admission) per batch rather than per row.
+const batchRows = 256
+
+// maxEventSubjects bounds the subjects one access event lists (the event
+// model's limit).
+const maxEventSubjects = 10000
+
+// Type OIDs the gateway reads in binary format.
+const (
+	oidBytea   = 17
+	oidChar    = 18
+	oidName    = 19
+	oidInt8    = 20
+	oidInt2    = 21
+	oidInt4    = 23
+	oidText    = 25
+	oidJSON    = 114
+	oidUnknown = 705
+	oidBpchar  = 1042
+	oidVarchar = 1043
+	oidJSONB   = 3802
+)
+
+// column is what the gateway knows about one result column.
+type column struct {
+	catalogued bool
+	field      catalog.Field
+	typeOID    uint32
+	format     int16
+}
+
+// result is one statement's result in progress.
+type result struct {
+	p           *pending
+	kind        pgsql.Kind
+	fingerprint string
+	object      string
+	cols        []column
+	copy        bool
+	tag         string
+
+	rows, bytes int64
+	subjects    map[custos.Subject]struct{}
+	types       map[string]bool
+	categories  map[string]bool
+	effect      custos.Decision
+	rules       []string
+	limit       int64
+	refused     bool
+
+	batch [][][]byte
+}
+
+// match is a content match in one cell of a batch.
+type match struct {
+	row, col int
+	m        pii.Match
+}
+
+// startResult begins a statement's result with its columns' provenance.
+func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto3.FieldDescription) {
+	r := &result{p: p, subjects: map[custos.Subject]struct{}{}, types: map[string]bool{}, categories: map[string]bool{}, effect: custos.DecisionAllow}
+	var st *pgsql.Statement
+	if p != nil && p.stmt != nil && p.stmt.parsed {
+		idx := 0
+		if p.kind == pkQuery {
+			idx = p.next
+			p.next++
+		}
+		if idx < len(p.stmt.analysis.Statements) {
+			st = &p.stmt.analysis.Statements[idx]
+		}
+	}
+	if st != nil {
+		r.kind = st.Kind
+		r.fingerprint = st.Fingerprint
+		if len(st.Tables) > 0 {
+			r.object = qualify(st.Tables[0])
+		}
+	}
+	r.cols = make([]column, len(fields))
+	var oids []uint32
+	for i, f := range fields {
+		r.cols[i] = column{typeOID: f.DataTypeOID, format: f.Format}
+		if f.TableOID != 0 {
+			oids = append(oids, f.TableOID)
+		}
+	}
+	if len(oids) > 0 {
+		rels, err := ss.s.meta.lookup(ctx, ss.db, oids)
+		if err != nil {
+			// Without names every column is inspected by content.
+			ss.s.Log.Warn("pgwire: catalogue look-up failed; inspecting by content", "err", err)
+		}
+		for i, f := range fields {
+			rel := rels[f.TableOID]
+			if rel == nil {
+				continue
+			}
+			name := rel.columns[int16(f.TableAttributeNumber)]
+			fld, ok := ss.catalogField(rel.name, name)
+			if !ok {
+				continue
+			}
+			r.cols[i].catalogued = true
+			r.cols[i].field = fld
+			r.object = rel.name
+			if fld.Type != "" {
+				r.types[fld.Type] = true
+			}
+			r.categories[fld.EffectiveCategory()] = true
+		}
+	}
+	ss.cur = r
+}
+
+// catalogField finds a column in the catalogue as schema.table or, for
+// the public schema, as a bare table name.
+func (ss *session) catalogField(table, col string) (catalog.Field, bool) {
+	c := ss.s.Catalog
+	if c == nil || col == "" {
+		return catalog.Field{}, false
+	}
+	if f, ok := c.Field(ss.s.System, table, col); ok {
+		return f, true
+	}
+	if bare, ok := strings.CutPrefix(table, "public."); ok {
+		return c.Field(ss.s.System, bare, col)
+	}
+	return catalog.Field{}, false
+}
+
+func qualify(t pgsql.Table) string {
+	if t.Schema == "" {
+		return "public." + t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// addRow buffers a row for the batch decision.
+func (ss *session) addRow(ctx context.Context, r *result, values [][]byte) {
+	if r.refused {
+		return
+	}
+	row := make([][]byte, len(values))
+	for i, v := range values {
+		if v != nil {
+			row[i] = append(make([]byte, 0, len(v)), v...)
+		}
+	}
+	r.batch = append(r.batch, row)
+	if len(r.batch) >= batchRows {
+		ss.processBatch(ctx, r)
+	}
+}
+
+// endResult releases the last batch and records the statement's event.
+// It reports whether the gateway refused the result (and so has already
+// answered with an error in place of the upstream's completion).
+func (ss *session) endResult(ctx context.Context, r *result, outcome custos.Outcome) bool {
+	if !r.refused && (len(r.batch) > 0 || (r.rows == 0 && outcome == custos.OutcomeSuccess)) {
+		ss.processBatch(ctx, r)
+	}
+	ss.cur = nil
+	if r.refused {
+		outcome = custos.OutcomeFailure
+	}
+	ss.recordResult(r, outcome)
+	return r.refused
+}
+
+// processBatch decides on the buffered rows, masks and sends those the
+// decision releases, and refuses the rest.
+func (ss *session) processBatch(ctx context.Context, r *result) {
+	rows := r.batch
+	r.batch = r.batch[:0]
+	if r.copy {
+		return
+	}
+	matches, rowSubjects := ss.inspect(r, rows)
+	personal := len(r.types) > 0 || len(r.categories) > 0
+	if !personal {
+		// Nothing personal in the result: released as it is.
+		for _, row := range rows {
+			ss.emit(r, row, nil, policy.Decision{Effect: custos.DecisionAllow})
+		}
+		return
+	}
+	var all []custos.Subject
+	seen := map[custos.Subject]bool{}
+	for _, subs := range rowSubjects {
+		for _, s := range subs {
+			if !seen[s] {
+				seen[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	d := ss.decide(ctx, r, all, int64(len(rows)))
+	if refusedEffect(d.Effect) {
+		if len(rows) > 1 && quotaRefusal(d) {
+			// A quota ran out inside this batch: release rows one by one
+			// until it refuses, so the client gets every allowed row and
+			// then the error.
+			for i, row := range rows {
+				di := ss.decide(ctx, r, rowSubjects[i], 1)
+				if refusedEffect(di.Effect) {
+					ss.refuse(r, di)
+					return
+				}
+				ss.noteSubjects(r, rowSubjects[i])
+				ss.emit(r, row, cellMatches(matches, i), di)
+			}
+			return
+		}
+		ss.refuse(r, d)
+		return
+	}
+	for i, row := range rows {
+		if r.limit > 0 && r.rows >= r.limit {
+			ss.refuseLimit(r)
+			return
+		}
+		ss.noteSubjects(r, rowSubjects[i])
+		ss.emit(r, row, cellMatches(matches, i), d)
+	}
+}
+
+func refusedEffect(e custos.Decision) bool {
+	return e == custos.DecisionDeny || e == custos.DecisionApprovalRequired
+}
+
+func quotaRefusal(d policy.Decision) bool {
+	for _, r := range d.Rules {
+		if strings.HasPrefix(r, "quota:") {
+			return true
+		}
+	}
+	return false
+}
+
+func cellMatches(ms []match, row int) []match {
+	var out []match
+	for _, m := range ms {
+		if m.row == row {
+			out = append(out, m)
+		} else if m.row > row {
+			break
+		}
+	}
+	return out
+}
+
+// inspect finds the subjects of each row (subject-key columns and strong
+// identifiers found by content) and the content matches of the columns
+// without catalogued provenance.
+func (ss *session) inspect(r *result, rows [][][]byte) ([]match, [][]custos.Subject) {
+	var ms []match
+	subjects := make([][]custos.Subject, len(rows))
+	for i, row := range rows {
+		for j, v := range row {
+			if v == nil || j >= len(r.cols) {
+				continue
+			}
+			c := &r.cols[j]
+			if c.catalogued {
+				if c.field.SubjectKey && c.field.Type != "" {
+					if text, ok := cellText(c, v); ok {
+						subjects[i] = appendSubject(subjects[i], c.field.Type, text)
+					}
+				}
+				continue
+			}
+			text, _ := cellText(c, v)
+			ss.found = ss.det.AppendMatches(ss.found[:0], []byte(text))
+			for _, m := range ss.found {
+				ms = append(ms, match{row: i, col: j, m: m})
+				r.types[m.Type] = true
+				if cat := custos.CategoryOf(m.Type); cat != "" {
+					r.categories[cat] = true
+				}
+				if identifying(m.Type) {
+					subjects[i] = appendSubject(subjects[i], m.Type, text[m.Offset:m.Offset+m.Length])
+				}
+			}
+		}
+	}
+	return ms, subjects
+}
+
+func appendSubject(subs []custos.Subject, t, v string) []custos.Subject {
+	for _, s := range subs {
+		if s.Type == t && s.Value == v {
+			return subs
+		}
+	}
+	return append(subs, custos.Subject{Type: t, Value: v})
+}
+
+// identifying says which detected types name a data subject well enough
+// to count and record as one.
+func identifying(t custos.DataType) bool {
+	switch t {
+	case custos.TypeCNID, custos.TypeCNMobile, custos.TypeCNPassport, custos.TypeHKID, custos.TypeTWID,
+		custos.TypeHKMOPermit, custos.TypeBankCard, custos.TypeEmail, custos.TypeUSSSN, custos.TypeIBAN:
+		return true
+	}
+	return false
+}
+
+// cellText is a cell's value as text for inspection: text-format values as
+// they are, binary integers in decimal, binary text-like types as their
+// bytes (jsonb without its version byte) and anything else as raw bytes,
+// in which text elements of arrays and records still appear verbatim. ok
+// is false when the value is not text-shaped (raw binary).
+func cellText(c *column, v []byte) (string, bool) {
+	if c.format == 0 {
+		return string(v), true
+	}
+	switch c.typeOID {
+	case oidInt2:
+		if len(v) == 2 {
+			return strconv.FormatInt(int64(int16(binary.BigEndian.Uint16(v))), 10), true
+		}
+	case oidInt4:
+		if len(v) == 4 {
+			return strconv.FormatInt(int64(int32(binary.BigEndian.Uint32(v))), 10), true
+		}
+	case oidInt8:
+		if len(v) == 8 {
+			return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10), true
+		}
+	case oidText, oidVarchar, oidBpchar, oidName, oidJSON, oidUnknown, oidChar, oidBytea:
+		return string(v), true
+	case oidJSONB:
+		if len(v) > 0 {
+			return string(v[1:]), true
+		}
+	}
+	return string(v), false
+}
+
+// decide asks the policy about a batch of rows.
+func (ss *session) decide(ctx context.Context, r *result, subjects []custos.Subject, records int64) policy.Decision {
+	if ss.s.Policy == nil {
+		// Fail closed: a gateway without a policy releases no personal data.
+		return policy.Decision{Effect: custos.DecisionDeny, Rules: []string{"no-policy"}}
+	}
+	req := policy.Request{
+		Time:     ss.s.Now(),
+		Actor:    ss.actor,
+		Source:   ss.source,
+		Channel:  custos.ChannelPostgres,
+		Action:   actionOf(r.kind),
+		Resource: custos.Resource{System: ss.s.System, Object: r.object, Fingerprint: r.fingerprint},
+		Records:  records,
+	}
+	if r.p != nil {
+		req.Purpose = r.p.purpose
+	}
+	for t := range r.types {
+		req.DataTypes = append(req.DataTypes, t)
+	}
+	for c := range r.categories {
+		req.Categories = append(req.Categories, c)
+	}
+	for _, s := range subjects {
+		if ss.s.Index == nil {
+			break
+		}
+		if h, err := ss.s.Index.Hash(s.Type, s.Value); err == nil {
+			req.Subjects = append(req.Subjects, h)
+		}
+	}
+	d := ss.s.Policy.Decide(ctx, &req)
+	if d.Limit > 0 && (r.limit == 0 || d.Limit < r.limit) {
+		r.limit = d.Limit
+	}
+	r.rules = addRules(r.rules, d.Rules)
+	if d.Effect == custos.DecisionMask && r.effect == custos.DecisionAllow {
+		r.effect = custos.DecisionMask
+	}
+	return d
+}
+
+func addRules(have, add []string) []string {
+outer:
+	for _, a := range add {
+		for _, h := range have {
+			if h == a {
+				continue outer
+			}
+		}
+		have = append(have, a)
+	}
+	return have
+}
+
+func actionOf(k pgsql.Kind) custos.Action {
+	switch k {
+	case pgsql.KindCopyTo:
+		return custos.ActionExport
+	case pgsql.KindInsert, pgsql.KindCopyFrom:
+		return custos.ActionCreate
+	case pgsql.KindUpdate, pgsql.KindMerge:
+		return custos.ActionUpdate
+	case pgsql.KindDelete:
+		return custos.ActionDelete
+	}
+	return custos.ActionRead
+}
+
+func (ss *session) noteSubjects(r *result, subs []custos.Subject) {
+	for _, s := range subs {
+		if len(r.subjects) >= maxEventSubjects {
+			return
+		}
+		r.subjects[s] = struct{}{}
+	}
+}
+
+// refuse ends a result with the policy's refusal; the client gets no
+// more of it.
+func (ss *session) refuse(r *result, d policy.Decision) {
+	r.refused = true
+	r.effect = d.Effect
+	r.rules = addRules(r.rules, d.Rules)
+	rule := strings.Join(d.Rules, ", ")
+	msg := fmt.Sprintf("Custos policy denies this access (rule %s)", rule)
+	if d.Effect == custos.DecisionApprovalRequired {
+		msg = fmt.Sprintf("Custos policy requires an approval for this access (rule %s)", rule)
+	}
+	e := refusal("42501", msg)
+	if d.Reason != "" {
+		e.Detail = d.Reason
+	}
+	e.Hint = "declare a purpose with SET custos.purpose or request an approval"
+	ss.forward(e)
+	ss.skipping = true
+}
+
+// refuseLimit ends a result that reached its record limit: the client has
+// the allowed rows and then an error, never a silently short result.
+func (ss *session) refuseLimit(r *result) {
+	r.refused = true
+	ss.forward(refusal("54000", fmt.Sprintf("Custos policy limits this statement to %d rows (rule %s); the result was stopped there", r.limit, strings.Join(r.rules, ", "))))
+	ss.skipping = true
+}
+
+// emit masks a row under decision d and sends it.
+func (ss *session) emit(r *result, row [][]byte, ms []match, d policy.Decision) {
+	if d.Effect == custos.DecisionMask || len(ms) > 0 {
+		for j := range row {
+			if row[j] == nil || j >= len(r.cols) {
+				continue
+			}
+			c := &r.cols[j]
+			if c.catalogued {
+				row[j] = ss.maskCatalogued(c, row[j], d)
+				continue
+			}
+			var cm []match
+			for _, m := range ms {
+				if m.col == j {
+					cm = append(cm, m)
+				}
+			}
+			if len(cm) > 0 {
+				row[j] = ss.maskContent(c, row[j], cm, d)
+			}
+		}
+	}
+	r.rows++
+	for _, v := range row {
+		r.bytes += int64(len(v))
+	}
+	ss.forward(&pgproto3.DataRow{Values: row})
+}
+
+// maskCatalogued masks a column whose provenance the catalogue knows.
+func (ss *session) maskCatalogued(c *column, v []byte, d policy.Decision) []byte {
+	tr := d.Transform(c.field.Type)
+	if tr == mask.TransformNone {
+		return v
+	}
+	text, ok := cellText(c, v)
+	if !ok && c.format != 0 {
+		// A binary value the gateway cannot rewrite in its type: NULL
+		// rather than the value.
+		return nil
+	}
+	out, err := ss.s.Masker.Apply(tr, c.field.Type, text)
+	if err != nil {
+		if err == mask.ErrNull {
+			return nil
+		}
+		out = mask.Redact(text)
+	}
+	return encodeLike(c, out)
+}
+
+// maskContent masks every detected identifier in a column without
+// provenance, in place.
+func (ss *session) maskContent(c *column, v []byte, ms []match, d policy.Decision) []byte {
+	text, _ := cellText(c, v)
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		tr := d.Transform(m.m.Type)
+		if tr == mask.TransformNone {
+			continue
+		}
+		orig := text[m.m.Offset : m.m.Offset+m.m.Length]
+		out, err := ss.s.Masker.Apply(tr, m.m.Type, orig)
+		if err != nil {
+			out = mask.Redact(orig)
+		}
+		if c.format != 0 && !isTextOID(c.typeOID) && len(out) != len(orig) {
+			// Raw binary: keep every length prefix intact.
+			out = strings.Repeat("*", len(orig))
+		}
+		b.WriteString(text[last:m.m.Offset])
+		b.WriteString(out)
+		last = m.m.Offset + m.m.Length
+	}
+	if last == 0 {
+		return v
+	}
+	b.WriteString(text[last:])
+	return encodeLike(c, b.String())
+}
+
+func isTextOID(oid uint32) bool {
+	switch oid {
+	case oidText, oidVarchar, oidBpchar, oidName, oidJSON, oidUnknown, oidChar, oidBytea, oidJSONB:
+		return true
+	}
+	return false
+}
+
+// encodeLike encodes masked text in the column's format: text as it is,
+// binary integers with their masked digits read as zeros (138****5678 →
+// 13800005678), jsonb with its version byte, other binary as bytes.
+func encodeLike(c *column, s string) []byte {
+	if c.format == 0 {
+		return []byte(s)
+	}
+	switch c.typeOID {
+	case oidInt2, oidInt4, oidInt8:
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r == '-' {
+				return r
+			}
+			return '0'
+		}, s)
+		n, _ := strconv.ParseInt(digits, 10, 64)
+		switch c.typeOID {
+		case oidInt2:
+			return binary.BigEndian.AppendUint16(nil, uint16(n))
+		case oidInt4:
+			return binary.BigEndian.AppendUint32(nil, uint32(n))
+		default:
+			return binary.BigEndian.AppendUint64(nil, uint64(n))
+		}
+	case oidJSONB:
+		return append([]byte{1}, s...)
+	}
+	return []byte(s)
+}
+
+// startCopy begins a COPY's result: COPY … TO data is inspected by
+// content as it streams.
+func (ss *session) startCopy(ctx context.Context, p *pending) {
+	ss.startResult(ctx, p, nil)
+	ss.cur.copy = true
+}
+
+// copyData masks identifiers in a COPY … TO row by content and counts it.
+// Rows of COPY FROM flow from the client and are only counted by the
+// server's command tag.
+func (ss *session) copyData(ctx context.Context, m *pgproto3.CopyData) {
+	r := ss.cur
+	if r == nil || r.refused {
+		ss.forward(m)
+		return
+	}
+	ss.found = ss.det.AppendMatches(ss.found[:0], m.Data)
+	if len(ss.found) == 0 {
+		r.rows++
+		r.bytes += int64(len(m.Data))
+		ss.forward(m)
+		return
+	}
+	var subs []custos.Subject
+	for _, f := range ss.found {
+		r.types[f.Type] = true
+		if cat := custos.CategoryOf(f.Type); cat != "" {
+			r.categories[cat] = true
+		}
+		if identifying(f.Type) {
+			subs = appendSubject(subs, f.Type, string(m.Data[f.Offset:f.Offset+f.Length]))
+		}
+	}
+	found := append([]pii.Match(nil), ss.found...)
+	d := ss.decide(ctx, r, subs, 1)
+	if refusedEffect(d.Effect) {
+		ss.refuse(r, d)
+		return
+	}
+	ss.noteSubjects(r, subs)
+	out := make([]byte, 0, len(m.Data))
+	last := 0
+	for _, f := range found {
+		tr := d.Transform(f.Type)
+		if tr == mask.TransformNone {
+			continue
+		}
+		orig := string(m.Data[f.Offset : f.Offset+f.Length])
+		v, err := ss.s.Masker.Apply(tr, f.Type, orig)
+		if err != nil {
+			v = mask.Redact(orig)
+		}
+		out = append(out, m.Data[last:f.Offset]...)
+		out = append(out, v...)
+		last = f.Offset + f.Length
+	}
+	out = append(out, m.Data[last:]...)
+	r.rows++
+	r.bytes += int64(len(out))
+	ss.forward(&pgproto3.CopyData{Data: out})
+}

@@ -1,0 +1,547 @@
+package pgwire
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/pgsql"
+	"github.com/custos-dev/custos/pii"
+)
+
+// pendingKind is the kind of request whose answer the upstream reader
+// expects next.
+type pendingKind uint8
+
+const (
+	pkQuery pendingKind = iota
+	pkParse
+	pkBind
+	pkDescribe
+	pkExecute
+	pkClose
+	pkSync
+)
+
+// pending is one request forwarded upstream, in order, with what the
+// upstream reader needs to interpret its answer.
+type pending struct {
+	kind pendingKind
+	// Describe: 'S' or 'P' and the name; injected describes are the
+	// gateway's own and their answers are not forwarded.
+	target   byte
+	name     string
+	injected bool
+	// Query and Execute: the statement and who runs it for what.
+	stmt    *statement
+	portal  string
+	purpose custos.Purpose
+	start   time.Time
+	// refusal replaces the answer: the gateway refused the request and
+	// forwarded a harmless stand-in instead.
+	refusal *pgproto3.ErrorResponse
+	// next is the index of the next statement of a simple query string
+	// whose result starts.
+	next int
+	// recorded is set once the request's event is queued.
+	recorded bool
+}
+
+// statement is a query string and its analysis.
+type statement struct {
+	sql      string
+	analysis pgsql.Analysis
+	parsed   bool
+}
+
+// session is one client connection and its upstream connection.
+type session struct {
+	s      *Server
+	client net.Conn
+	be     *pgproto3.Backend
+	up     net.Conn
+	fe     *pgproto3.Frontend
+	key    backendKey
+	actor  custos.Actor
+	source custos.Source
+	db     string
+
+	// Client reader state.
+	purpose custos.Purpose
+	stmts   map[string]*statement
+	portals map[string]*statement
+	discard bool // refused an extended-protocol message: drop until Sync
+
+	// The queue of pending requests, appended by the client reader and
+	// consumed by the upstream reader.
+	qmu   sync.Mutex
+	queue []*pending
+
+	// wmu serializes writes to the client (the upstream reader writes
+	// answers, the client reader writes protocol errors).
+	wmu sync.Mutex
+
+	// Upstream reader state.
+	portalFields map[string][]pgproto3.FieldDescription
+	cur          *result
+	det          pii.Detector
+	found        []pii.Match
+	skipping     bool // a gateway error ended the request: drop until ReadyForQuery
+	events       []custos.AccessEvent
+}
+
+func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey, actor custos.Actor, db string) *session {
+	return &session{
+		s:            s,
+		client:       st.client,
+		be:           st.be,
+		up:           hj.Conn,
+		fe:           hj.Frontend,
+		key:          key,
+		actor:        actor,
+		source:       custos.Source{IP: remoteIP(st.client), Session: sessionID(key)},
+		db:           db,
+		purpose:      st.purpose,
+		stmts:        map[string]*statement{},
+		portals:      map[string]*statement{},
+		portalFields: map[string][]pgproto3.FieldDescription{},
+	}
+}
+
+// run serves the session until either side ends it.
+func (ss *session) run(ctx context.Context) {
+	defer ss.s.cancels.unregister(ss.key)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ss.upstreamLoop(ctx)
+		// The upstream is gone: the client cannot be served any more.
+		ss.client.Close()
+	}()
+	ss.clientLoop(ctx)
+	// The client is gone or terminated: closing the upstream ends the
+	// upstream reader, which records what is still pending first.
+	ss.up.Close()
+	<-done
+}
+
+func (ss *session) push(p *pending) {
+	ss.qmu.Lock()
+	ss.queue = append(ss.queue, p)
+	ss.qmu.Unlock()
+}
+
+func (ss *session) head() *pending {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	if len(ss.queue) == 0 {
+		return nil
+	}
+	return ss.queue[0]
+}
+
+func (ss *session) pop() *pending {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	if len(ss.queue) == 0 {
+		return nil
+	}
+	p := ss.queue[0]
+	ss.queue[0] = nil
+	ss.queue = ss.queue[1:]
+	return p
+}
+
+// send writes a message to the client (buffered).
+func (ss *session) send(m pgproto3.BackendMessage) {
+	ss.wmu.Lock()
+	ss.be.Send(m)
+	ss.wmu.Unlock()
+}
+
+func (ss *session) flushClient() error {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	return ss.be.Flush()
+}
+
+// protocolError answers a malformed or unexpected client message and
+// ends the connection.
+func (ss *session) protocolError(msg string) {
+	ss.wmu.Lock()
+	ss.be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08P01", Message: msg})
+	ss.be.Flush()
+	ss.wmu.Unlock()
+}
+
+// clientLoop reads the client's messages, applies the gateway's checks
+// and forwards them upstream.
+func (ss *session) clientLoop(ctx context.Context) {
+	for {
+		msg, err := ss.be.Receive()
+		if err != nil {
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				ss.s.Log.Info("pgwire: bad client message", "user", ss.actor.ID, "err", err)
+				ss.protocolError("invalid message from the client: " + safeErr(err))
+			}
+			return
+		}
+		if ss.discard {
+			if _, ok := msg.(*pgproto3.Sync); !ok {
+				if _, ok := msg.(*pgproto3.Terminate); !ok {
+					continue
+				}
+			}
+		}
+		if !ss.handleClient(ctx, msg) {
+			return
+		}
+	}
+}
+
+// handleClient processes one client message; false ends the session.
+func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessage) bool {
+	now := ss.s.Now()
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		st := ss.analyze(m.String)
+		purpose := ss.takePurpose(st)
+		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now}
+		if b := ss.blocked(st); b != nil {
+			p.refusal = refusal(b.SQLState, b.Message)
+			ss.push(p)
+			ss.fe.Send(&pgproto3.Query{String: ""})
+		} else {
+			ss.push(p)
+			ss.fe.Send(m)
+		}
+		return ss.flushUp()
+	case *pgproto3.Parse:
+		st := ss.analyze(m.Query)
+		ss.stmts[m.Name] = st
+		p := &pending{kind: pkParse, stmt: st, purpose: ss.takePurpose(st), start: now}
+		if b := ss.blocked(st); b != nil {
+			p.refusal = refusal(b.SQLState, b.Message)
+			ss.push(p)
+			ss.fe.Send(&pgproto3.Parse{Name: "", Query: ""})
+			delete(ss.stmts, m.Name)
+			ss.discard = true
+			return true
+		}
+		ss.push(p)
+		ss.fe.Send(m)
+	case *pgproto3.Bind:
+		st := ss.stmts[m.PreparedStatement]
+		ss.portals[m.DestinationPortal] = st
+		ss.push(&pending{kind: pkBind})
+		ss.fe.Send(m)
+		// The gateway needs every portal's columns to mask what its
+		// Execute returns, whether or not the client describes it.
+		ss.push(&pending{kind: pkDescribe, target: 'P', name: m.DestinationPortal, injected: true})
+		ss.fe.Send(&pgproto3.Describe{ObjectType: 'P', Name: m.DestinationPortal})
+	case *pgproto3.Describe:
+		ss.push(&pending{kind: pkDescribe, target: m.ObjectType, name: m.Name})
+		ss.fe.Send(m)
+	case *pgproto3.Execute:
+		st := ss.portals[m.Portal]
+		if st == nil {
+			st = &statement{}
+		}
+		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now})
+		ss.fe.Send(m)
+	case *pgproto3.Close:
+		if m.ObjectType == 'S' {
+			delete(ss.stmts, m.Name)
+		} else {
+			delete(ss.portals, m.Name)
+		}
+		ss.push(&pending{kind: pkClose})
+		ss.fe.Send(m)
+	case *pgproto3.Sync:
+		ss.discard = false
+		ss.push(&pending{kind: pkSync})
+		ss.fe.Send(m)
+		return ss.flushUp()
+	case *pgproto3.Flush:
+		ss.fe.Send(m)
+		return ss.flushUp()
+	case *pgproto3.CopyData:
+		ss.fe.Send(m)
+		return ss.flushUp()
+	case *pgproto3.CopyDone, *pgproto3.CopyFail:
+		ss.fe.Send(m)
+		return ss.flushUp()
+	case *pgproto3.Terminate:
+		ss.fe.Send(m)
+		ss.flushUp()
+		return false
+	case *pgproto3.FunctionCall:
+		// The fast-path interface calls any function by OID, around
+		// every SQL check: refused, answered in order through a stand-in.
+		ss.push(&pending{kind: pkQuery, stmt: &statement{}, start: now,
+			refusal: refusal("42501", "the function-call protocol is not allowed through the Custos gateway")})
+		ss.fe.Send(&pgproto3.Query{String: ""})
+		return ss.flushUp()
+	default:
+		ss.protocolError("unexpected message from the client")
+		return false
+	}
+	return true
+}
+
+func (ss *session) flushUp() bool {
+	if err := ss.fe.Flush(); err != nil {
+		return false
+	}
+	return true
+}
+
+func refusal(code, msg string) *pgproto3.ErrorResponse {
+	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}
+}
+
+// upstreamLoop reads the upstream's answers and forwards them, masked and
+// recorded, to the client.
+func (ss *session) upstreamLoop(ctx context.Context) {
+	for {
+		msg, err := ss.fe.Receive()
+		if err != nil {
+			// Record what ran, then tell the client, if still there.
+			ss.finishResult(ctx, custos.OutcomeError)
+			ss.recordPending(ctx)
+			ss.send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006", Message: "the upstream server closed the connection"})
+			ss.flushClient()
+			return
+		}
+		if !ss.handleUpstream(ctx, msg) {
+			ss.recordPending(ctx)
+			return
+		}
+		if ss.fe.ReadBufferLen() == 0 {
+			if err := ss.flushClient(); err != nil {
+				// The client is gone; keep reading so that what the
+				// upstream still answers is recorded, until it closes.
+				continue
+			}
+		}
+	}
+}
+
+// forward sends an upstream message on to the client unless a gateway
+// error is being delivered.
+func (ss *session) forward(m pgproto3.BackendMessage) {
+	if !ss.skipping {
+		ss.send(m)
+	}
+}
+
+// handleUpstream processes one upstream message; false ends the session.
+func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessage) bool {
+	switch m := msg.(type) {
+	case *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+		ss.send(m)
+	case *pgproto3.NoticeResponse:
+		scrubNotice((*pgproto3.ErrorResponse)(m))
+		ss.send(m)
+	case *pgproto3.ParseComplete:
+		p := ss.pop()
+		if p != nil && p.refusal != nil {
+			ss.recordRefusal(p)
+			ss.forward(p.refusal)
+			ss.skipping = true
+			return true
+		}
+		ss.forward(m)
+	case *pgproto3.BindComplete, *pgproto3.CloseComplete:
+		ss.pop()
+		ss.forward(m)
+	case *pgproto3.ParameterDescription:
+		if p := ss.head(); p == nil || !p.injected {
+			ss.forward(m)
+		}
+	case *pgproto3.NoData:
+		p := ss.pop()
+		if p != nil && p.kind == pkDescribe && p.target == 'P' {
+			ss.portalFields[p.name] = nil
+		}
+		if p == nil || !p.injected {
+			ss.forward(m)
+		}
+	case *pgproto3.RowDescription:
+		p := ss.head()
+		if p != nil && p.kind == pkDescribe {
+			ss.pop()
+			if p.target == 'P' {
+				ss.portalFields[p.name] = copyFields(m.Fields)
+			}
+			if !p.injected {
+				ss.forward(m)
+			}
+			return true
+		}
+		ss.startResult(ctx, p, copyFields(m.Fields))
+		ss.forward(m)
+	case *pgproto3.DataRow:
+		r := ss.result(ctx)
+		if r == nil {
+			ss.forward(m)
+			return true
+		}
+		ss.addRow(ctx, r, m.Values)
+	case *pgproto3.CommandComplete:
+		r := ss.result(ctx)
+		if r != nil {
+			r.tag = string(m.CommandTag)
+		}
+		refused := r != nil && ss.endResult(ctx, r, custos.OutcomeSuccess)
+		if !refused {
+			ss.forward(m)
+		}
+		if p := ss.head(); p != nil && p.kind == pkExecute {
+			ss.pop()
+		}
+	case *pgproto3.PortalSuspended:
+		r := ss.result(ctx)
+		refused := r != nil && ss.endResult(ctx, r, custos.OutcomeSuccess)
+		if !refused {
+			ss.forward(m)
+		}
+		ss.pop()
+	case *pgproto3.EmptyQueryResponse:
+		p := ss.head()
+		if p != nil && p.refusal != nil {
+			ss.recordRefusal(p)
+			ss.forward(p.refusal)
+			ss.skipping = true
+		} else {
+			ss.forward(m)
+		}
+		if p != nil && p.kind == pkExecute {
+			ss.pop()
+		}
+	case *pgproto3.ErrorResponse:
+		if p := ss.head(); ss.cur == nil && p != nil && p.refusal == nil && (p.kind == pkQuery || p.kind == pkExecute) {
+			ss.result(ctx) // the failed statement gets its event too
+		}
+		ss.finishResult(ctx, custos.OutcomeFailure)
+		scrubNotice(m)
+		ss.forward(m)
+		// In the extended protocol the server skips to the next Sync.
+		for p := ss.head(); p != nil && p.kind != pkSync && p.kind != pkQuery; p = ss.head() {
+			if p.kind == pkExecute && p.stmt != nil {
+				ss.recordFailed(p)
+			}
+			ss.pop()
+		}
+	case *pgproto3.ReadyForQuery:
+		ss.finishResult(ctx, custos.OutcomeSuccess)
+		for p := ss.head(); p != nil; p = ss.head() {
+			ss.pop()
+			if p.kind == pkSync || p.kind == pkQuery {
+				break
+			}
+		}
+		// No access without a record: the statements' events are durable
+		// before the client hears that they are done.
+		if err := ss.flushEvents(ctx); err != nil {
+			ss.s.Log.Error("pgwire: recording access events failed; closing the connection", "user", ss.actor.ID, "err", err)
+			ss.skipping = false
+			ss.send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "58000", Message: "Custos could not record the access; the connection is closed"})
+			ss.flushClient()
+			return false
+		}
+		ss.skipping = false
+		ss.send(m)
+	case *pgproto3.CopyInResponse, *pgproto3.CopyOutResponse, *pgproto3.CopyBothResponse:
+		p := ss.head()
+		ss.startCopy(ctx, p)
+		ss.forward(m)
+	case *pgproto3.CopyData:
+		ss.copyData(ctx, m)
+	case *pgproto3.CopyDone:
+		ss.forward(m)
+	case *pgproto3.FunctionCallResponse:
+		ss.forward(m)
+	default:
+		// Authentication or key data mid-session: not a server we can
+		// proxy safely.
+		ss.s.Log.Warn("pgwire: unexpected upstream message", "type", typeName(msg))
+		ss.send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08P01", Message: "unexpected message from the upstream server"})
+		ss.flushClient()
+		return false
+	}
+	return true
+}
+
+func copyFields(fs []pgproto3.FieldDescription) []pgproto3.FieldDescription {
+	out := make([]pgproto3.FieldDescription, len(fs))
+	for i, f := range fs {
+		out[i] = f
+		out[i].Name = append([]byte(nil), f.Name...)
+	}
+	return out
+}
+
+// result returns the result in progress, starting one for an Execute
+// whose columns came from a describe.
+func (ss *session) result(ctx context.Context) *result {
+	if ss.cur != nil {
+		return ss.cur
+	}
+	p := ss.head()
+	if p == nil || (p.kind != pkExecute && p.kind != pkQuery) {
+		return nil
+	}
+	var fields []pgproto3.FieldDescription
+	if p.kind == pkExecute {
+		fields = ss.portalFields[p.portal]
+	}
+	ss.startResult(ctx, p, fields)
+	return ss.cur
+}
+
+// finishResult ends a result still in progress (an error or the end of
+// the request interrupted it).
+func (ss *session) finishResult(ctx context.Context, outcome custos.Outcome) {
+	if ss.cur != nil {
+		ss.endResult(ctx, ss.cur, outcome)
+	}
+}
+
+// recordPending records the Executes and Queries still queued when the
+// connection ends (they may have run upstream).
+func (ss *session) recordPending(ctx context.Context) {
+	ss.finishResult(ctx, custos.OutcomeError)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := ss.flushEvents(ctx); err != nil {
+		ss.s.Log.Error("pgwire: recording access events at disconnect failed", "user", ss.actor.ID, "err", err)
+	}
+}
+
+func typeName(m any) string {
+	switch m.(type) {
+	case *pgproto3.AuthenticationOk:
+		return "AuthenticationOk"
+	case *pgproto3.BackendKeyData:
+		return "BackendKeyData"
+	default:
+		return "other"
+	}
+}
+
+// safeErr renders a protocol error without any message content.
+func safeErr(err error) string {
+	var tooLong *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &tooLong) {
+		return "message too long"
+	}
+	return "malformed or unknown message"
+}
