@@ -31,6 +31,8 @@ type Config struct {
 	HTTPGateway HTTPGateway `yaml:"http_gateway"`
 	// Postgres is the PostgreSQL wire-protocol gateway (docs/pgwire.md).
 	Postgres Postgres `yaml:"postgres"`
+	// Console is the web console for investigators, approvers and auditors (docs/console.md).
+	Console Console `yaml:"console"`
 	// Cluster selects the bus, store and ledger drivers for scale-out (docs/scale-out.md).
 	Cluster Cluster `yaml:"cluster"`
 }
@@ -98,9 +100,10 @@ func Default() Config {
 		},
 		Ledger:      Ledger{Enabled: true},
 		Detect:      Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
-		Cluster:     DefaultCluster(),
 		HTTPGateway: DefaultHTTPGateway(),
 		Postgres:    defaultPostgres(),
+		Console:     DefaultConsole(),
+		Cluster:     DefaultCluster(),
 	}
 }
 
@@ -261,6 +264,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.HTTPGateway.Validate()...)
+	errs = append(errs, c.Console.Validate()...)
 	errs = append(errs, c.Cluster.Validate()...)
 	return errors.Join(errs...)
 }
