@@ -89,6 +89,7 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		newScanCmd(e),
 		newDetectCmd(e),
 		newEvalCmd(e),
+		newTraceCmd(e),
 		newLedgerCmd(e),
 		newVersionCmd(e),
 	)

@@ -57,8 +57,13 @@ func DetectFormat(name string, head []byte) Format {
 		return FormatXLSX
 	}
 	h := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if len(h) > 0 && (h[0] == '{' || h[0] == '[') {
-		return FormatJSON
+	if len(h) > 1 && (h[0] == '{' || h[0] == '[') {
+		// "[10:02] name: ..." is a chat log, not JSON: the next token
+		// must open a string, object or array.
+		next := bytes.TrimLeft(h[1:], " \t\r\n")
+		if len(next) > 0 && strings.IndexByte(`"{[}]`, next[0]) >= 0 {
+			return FormatJSON
+		}
 	}
 	return FormatText
 }

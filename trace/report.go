@@ -179,6 +179,15 @@ func (st *state) score(ctx context.Context) error {
 		}
 		exports = append(exports, s)
 	}
+	// A file confirmed as one export's copy explains every other export
+	// whose records it (nearly) all holds: those are scaled down by the
+	// confirming evidence's chance of being wrong.
+	explained := st.explainedBy(exports, factor, func(i int) []int32 { return st.records[i].exports }, func(s Suspect) int32 { return st.exportIx[s.ID] })
+	for i := range exports {
+		if f := explained[st.exportIx[exports[i].ID]]; f < 1 {
+			exports[i].Probability *= f
+		}
+	}
 	sortSuspects(exports)
 
 	// Actors ranking: an actor's own accesses, and the fingerprint
@@ -198,7 +207,7 @@ func (st *state) score(ctx context.Context) error {
 		actorFactor[a] *= factor[st.exportIx[s.ID]]
 		actorConfirmed[a] = actorConfirmed[a] || s.Confirmed
 		actorCanaries[a] += s.Canaries
-		if s.Probability >= 0.01 || s.Confirmed {
+		if s.Matched > 0 {
 			actorExports[a] = append(actorExports[a], s.ID)
 		}
 	}
@@ -213,6 +222,38 @@ func (st *state) score(ctx context.Context) error {
 		}
 		s.Exports = actorExports[a]
 		actors = append(actors, s)
+	}
+	// Recipients of a confirmed export are confirmed; everyone whose
+	// records the confirmed copy explains is scaled down as above.
+	var confirmedActors []Suspect
+	for _, s := range actors {
+		if s.Confirmed {
+			confirmedActors = append(confirmedActors, s)
+		}
+	}
+	if len(confirmedActors) > 0 {
+		// The confirming factor of an actor is that of their exports.
+		explainedA := st.explainedBy(actors, actorFactor, func(i int) []int32 { return st.records[i].actors }, func(s Suspect) int32 { return st.actorIx[s.ID] })
+		for i := range actors {
+			if f := explainedA[st.actorIx[actors[i].ID]]; f < 1 {
+				actors[i].Probability *= f
+			}
+		}
+	}
+	for _, s := range exports {
+		if s.Actor == "" || s.First.IsZero() {
+			continue
+		}
+		for i := range actors {
+			if actors[i].ID == s.Actor && slices.Contains(actors[i].Exports, s.ID) {
+				if actors[i].First.IsZero() || s.First.Before(actors[i].First) {
+					actors[i].First = s.First
+				}
+				if s.Last.After(actors[i].Last) {
+					actors[i].Last = s.Last
+				}
+			}
+		}
 	}
 	sortSuspects(actors)
 
@@ -231,6 +272,50 @@ func (st *state) score(ctx context.Context) error {
 		rep.Actors = []Suspect{}
 	}
 	return st.attachEvidence(ctx)
+}
+
+// explainedBy returns, for every agent, the factor by which a confirmed
+// suspect explains it: when at least 90% of the records agent a held are
+// also held by a confirmed suspect c (and a is not confirmed itself), a's
+// probability is multiplied by c's fingerprint factor (the chance that the
+// confirmation is wrong). Other agents get 1.
+func (st *state) explainedBy(s []Suspect, factor []float64, agentsOf func(i int) []int32, ix func(Suspect) int32) []float64 {
+	out := make([]float64, len(factor))
+	for i := range out {
+		out[i] = 1
+	}
+	confirmed := map[int32]bool{}
+	for _, x := range s {
+		if x.Confirmed {
+			confirmed[ix(x)] = true
+		}
+	}
+	if len(confirmed) == 0 {
+		return out
+	}
+	for c := range confirmed {
+		held := make([]int, len(factor))
+		both := make([]int, len(factor))
+		for i := range st.records {
+			agents := agentsOf(i)
+			inC := slices.Contains(agents, c)
+			for _, a := range agents {
+				held[a]++
+				if inC {
+					both[a]++
+				}
+			}
+		}
+		for a := range out {
+			if confirmed[int32(a)] || held[a] == 0 {
+				continue
+			}
+			if float64(both[a]) >= 0.9*float64(held[a]) {
+				out[a] = min(out[a], factor[c])
+			}
+		}
+	}
+	return out
 }
 
 // watermarks tests the candidate exports' watermarks on the records they
