@@ -59,6 +59,8 @@ type Server struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	errc      chan error
+
+	postgresAddr string // "" unless postgres.enabled (server/pgwire.go)
 }
 
 // Start opens the data directory and starts everything cfg enables. The
@@ -136,6 +138,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 			s.Close(context.Background())
 			return nil, err
 		}
+	}
+	if err := s.startPostgres(runCtx); err != nil {
+		s.Close(context.Background())
+		return nil, err
 	}
 	return s, nil
 }
