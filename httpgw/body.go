@@ -216,8 +216,15 @@ func (g *Gateway) fieldsOf(x *exchange) map[string]catalog.Field {
 func (g *Gateway) collect(x *exchange, in *inspection) {
 	x.types = slices.Clone(in.types)
 	x.cats = slices.Clone(in.cats)
-	x.subjects = append(slices.Clone(x.reqSubjects), in.subjects...)
-	x.respHashes = slices.Clone(in.hashes)
+	x.subjects = slices.Clone(x.reqSubjects)
+	x.respHashes = x.respHashes[:0]
+	for i, h := range in.hashes {
+		if slices.Contains(x.reqHashes, h) {
+			continue // named by the request too: one subject
+		}
+		x.subjects = append(x.subjects, in.subjects[i])
+		x.respHashes = append(x.respHashes, h)
+	}
 	x.records = int64(len(in.subjects))
 	if x.records == 0 && len(in.types) > 0 {
 		x.records = 1

@@ -244,8 +244,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// upstream: subjects named in the path or query (need-to-know), the
 	// catalogue's types for the endpoint, the action.
 	pre := g.decide(r.Context(), x, false)
-	x.decision = pre
-	if refused(pre.Effect) {
+	// A read that names nobody is decided on its response, with the
+	// subjects it reveals; a request that names subjects, an export or a
+	// write is refused here, before the upstream sees it.
+	if refused(pre.Effect) && (len(x.reqHashes) > 0 || x.action != custos.ActionRead && x.action != custos.ActionSearch) {
+		x.decision = pre
 		g.refuseDecision(w, r, x)
 		return
 	}

@@ -52,9 +52,20 @@ type inspection struct {
 	hash     func(custos.DataType, string) (string, error)
 	hashes   []string
 	hints    map[string]custos.DataType // member and column name hints
+	// keyed: the catalogue names the subject key of this resource, so
+	// only its values are subjects (the phone and e-mail beside a
+	// passenger's ID number are the same person's attributes).
+	keyed bool
 }
 
 func (in *inspection) reset(fields map[string]catalog.Field) {
+	in.keyed = false
+	for _, f := range fields {
+		if f.SubjectKey {
+			in.keyed = true
+			break
+		}
+	}
 	in.types = in.types[:0]
 	in.cats = in.cats[:0]
 	in.subjects = in.subjects[:0]
@@ -78,6 +89,18 @@ func (in *inspection) addType(t custos.DataType, cat custos.Category) {
 // addSubject records a subject once; values that the blind index cannot
 // read for their type are not subjects.
 func (in *inspection) addSubject(t custos.DataType, v []byte) {
+	in.addKnownSubject(t, v)
+}
+
+// addDetected records a subject found by the detectors, unless the
+// catalogue names the resource's subject key.
+func (in *inspection) addDetected(t custos.DataType, v []byte) {
+	if !in.keyed && subjectTypes[t] {
+		in.addKnownSubject(t, v)
+	}
+}
+
+func (in *inspection) addKnownSubject(t custos.DataType, v []byte) {
 	if len(in.subjects) >= maxSubjects || len(v) > 256 {
 		return
 	}
@@ -107,7 +130,7 @@ func (in *inspection) judge(val []byte, field catalog.Field, hasField bool, hint
 	}
 	if hasField {
 		in.addType(field.Type, field.EffectiveCategory())
-		if field.Type != "" && (field.SubjectKey || subjectTypes[field.Type]) {
+		if field.Type != "" && (field.SubjectKey || (!in.keyed && subjectTypes[field.Type])) {
 			in.addSubject(field.Type, val)
 		}
 		return finding{whole: true, typ: field.Type}, true
@@ -116,17 +139,13 @@ func (in *inspection) judge(val []byte, field catalog.Field, hasField bool, hint
 	if len(in.ms) > 0 {
 		for _, m := range in.ms {
 			in.addType(m.Type, "")
-			if subjectTypes[m.Type] {
-				in.addSubject(m.Type, val[m.Offset:m.Offset+m.Length])
-			}
+			in.addDetected(m.Type, val[m.Offset:m.Offset+m.Length])
 		}
 		return finding{matches: in.ms}, true
 	}
 	if hint != "" && pii.Valid(hint, string(val)) {
 		in.addType(hint, "")
-		if subjectTypes[hint] {
-			in.addSubject(hint, val)
-		}
+		in.addDetected(hint, val)
 		return finding{whole: true, typ: hint}, true
 	}
 	if dec, ok := decodeHidden(val); ok {
@@ -134,9 +153,7 @@ func (in *inspection) judge(val []byte, field catalog.Field, hasField bool, hint
 		if len(ms) > 0 {
 			for _, m := range ms {
 				in.addType(m.Type, "")
-				if subjectTypes[m.Type] {
-					in.addSubject(m.Type, dec[m.Offset:m.Offset+m.Length])
-				}
+				in.addDetected(m.Type, dec[m.Offset:m.Offset+m.Length])
 			}
 			return finding{whole: true, typ: ms[0].Type}, true
 		}

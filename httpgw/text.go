@@ -63,7 +63,5 @@ func (t *textRewriter) process(final bool) error {
 // noteMatch records the type and subject of a match in text.
 func (in *inspection) noteMatch(text []byte, m pii.Match) {
 	in.addType(m.Type, "")
-	if subjectTypes[m.Type] {
-		in.addSubject(m.Type, text[m.Offset:m.Offset+m.Length])
-	}
+	in.addDetected(m.Type, text[m.Offset:m.Offset+m.Length])
 }
