@@ -3,11 +3,15 @@ package detect
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/custos-dev/custos"
 )
@@ -15,32 +19,124 @@ import (
 // MaxLine bounds one NDJSON line.
 const MaxLine = 4 << 20
 
+// linesPerChunk is how many lines a decoding worker takes at a time:
+// enough to make handing chunks between goroutines cheap.
+const linesPerChunk = 512
+
+// chunk is a run of consecutive lines and, once decoded, their events.
+type chunk struct {
+	first  int      // line number of lines[0]
+	lines  [][]byte // non-blank lines (copies)
+	nums   []int    // their line numbers
+	events []Event
+	err    error
+	done   chan struct{}
+}
+
 // ReadNDJSON reads newline-delimited JSON events — access events and
 // login events mixed, told apart by the login's "account" field — and
 // calls fn with each in file order. Blank lines are skipped; a line that
 // does not decode is an error naming its line number (never its content).
+//
+// Decoding is the expensive part of a replay, so lines are decoded by one
+// worker per CPU while fn still sees every event in file order, on one
+// goroutine.
 func ReadNDJSON(r io.Reader, fn func(Event) error) error {
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	work := make(chan *chunk, workers)
+	ordered := make(chan *chunk, 2*workers)
+	stop := make(chan struct{})
+	var readErr error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				c.decode()
+				close(c.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		readErr = split(r, func(c *chunk) bool {
+			select {
+			case ordered <- c:
+			case <-stop:
+				return false
+			}
+			work <- c
+			return true
+		})
+	}()
+	var err error
+	for c := range ordered {
+		<-c.done
+		if err == nil && c.err != nil {
+			err = c.err
+		}
+		for i := 0; err == nil && i < len(c.events); i++ {
+			err = fn(c.events[i])
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(stop)
+	for c := range ordered { // let the reader finish
+		<-c.done
+	}
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// split cuts r into chunks of non-blank lines and hands each to emit,
+// stopping early when emit returns false.
+func split(r io.Reader, emit func(*chunk) bool) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
 	line := 0
+	c := &chunk{done: make(chan struct{})}
 	for sc.Scan() {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
 		}
-		ev, err := DecodeEvent(b)
-		if err != nil {
-			return fmt.Errorf("detect: line %d: %w", line, err)
+		c.lines = append(c.lines, bytes.Clone(b))
+		c.nums = append(c.nums, line)
+		if len(c.lines) == linesPerChunk {
+			if !emit(c) {
+				return nil
+			}
+			c = &chunk{done: make(chan struct{})}
 		}
-		if err := fn(ev); err != nil {
-			return err
-		}
+	}
+	if len(c.lines) > 0 && !emit(c) {
+		return nil
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("detect: after line %d: %w", line, err)
 	}
 	return nil
+}
+
+func (c *chunk) decode() {
+	c.events = make([]Event, 0, len(c.lines))
+	for i, b := range c.lines {
+		ev, err := DecodeEvent(b)
+		if err != nil {
+			c.err = fmt.Errorf("detect: line %d: %w", c.nums[i], err)
+			return
+		}
+		c.events = append(c.events, ev)
+	}
+	c.lines = nil
 }
 
 // wireEvent has the fields of both event kinds, so a line decodes once.
@@ -71,7 +167,7 @@ type wireEvent struct {
 // DecodeEvent decodes one JSON event, access or login.
 func DecodeEvent(b []byte) (Event, error) {
 	var w wireEvent
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := jsonv2.Unmarshal(b, &w, decodeOptions); err != nil {
 		return Event{}, fmt.Errorf("not a JSON event object: %w", scrub(err))
 	}
 	switch {
@@ -97,20 +193,20 @@ func DecodeEvent(b []byte) (Event, error) {
 	return Event{}, fmt.Errorf("neither an access event (actor) nor a login event (account)")
 }
 
+// decodeOptions keep encoding/json's matching of member names (case
+// insensitive) with the faster v2 decoder.
+var decodeOptions = jsonv2.MatchCaseInsensitiveNames(true)
+
 // scrub drops the offending text that some JSON errors quote, which
 // could be a subject's value.
 func scrub(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+	var se *jsontext.SyntacticError
+	var te *jsonv2.SemanticError
 	switch {
-	case errorAs(err, &se):
-		return fmt.Errorf("syntax error at byte %d", se.Offset)
-	case errorAs(err, &te):
-		return fmt.Errorf("field %s: wrong type %s", te.Field, te.Value)
+	case errors.As(err, &se):
+		return fmt.Errorf("syntax error at byte %d", se.ByteOffset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %s: wrong type (JSON %s)", te.JSONPointer, te.JSONKind)
 	}
 	return fmt.Errorf("malformed JSON")
-}
-
-func errorAs[T error](err error, target *T) bool {
-	return errors.As(err, target)
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,3 +136,58 @@ func TestRelationTable(t *testing.T) {
 		t.Fatalf("pruned %d, left %d", n, r.Len())
 	}
 }
+
+// TestReadNDJSONOrderAndErrors checks the parallel reader across many
+// chunks: events arrive in file order, a bad line is named by its number
+// (blank lines counted), and an error from fn stops the read.
+func TestReadNDJSONOrderAndErrors(t *testing.T) {
+	const n = 3*linesPerChunk + 17
+	var file bytes.Buffer
+	for i := range n {
+		if i%100 == 0 {
+			file.WriteString("\n") // blank lines count in line numbers
+		}
+		file.WriteString(`{"id":"e-` + strings.Repeat("0", 5-len(itoa(i))) + itoa(i) + `","time":"2026-03-02T09:00:00Z","actor":{"id":"a"},"action":"read","resource":{"system":"pss"}}` + "\n")
+	}
+	var ids []string
+	if err := ReadNDJSON(bytes.NewReader(file.Bytes()), func(ev Event) error {
+		ids = append(ids, ev.Access.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != n {
+		t.Fatalf("read %d events, want %d", len(ids), n)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] {
+			t.Fatalf("out of order at %d: %s after %s", i, ids[i], ids[i-1])
+		}
+	}
+
+	lines := strings.Split(file.String(), "\n")
+	lines[1500] = `{"id":"bad","time":"2026-03-02T09:00:00Z","actor":{"id":13800138000}}`
+	err := ReadNDJSON(strings.NewReader(strings.Join(lines, "\n")), func(Event) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "line 1501:") || strings.Contains(err.Error(), "13800138000") {
+		t.Errorf("bad line: %v (want line 1501 named, value not quoted)", err)
+	}
+
+	stop := errStop("stop")
+	seen := 0
+	err = ReadNDJSON(bytes.NewReader(file.Bytes()), func(Event) error {
+		seen++
+		if seen == 10 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || seen != 10 {
+		t.Errorf("fn error: got %v after %d events, want stop after 10", err, seen)
+	}
+}
+
+type errStop string
+
+func (e errStop) Error() string { return string(e) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
