@@ -75,6 +75,13 @@ type Statement struct {
 	// identifiers), schema-qualified
 	// as written ("pg_catalog.pg_read_file"), each once.
 	Functions []string
+	// Columns lists the column names the statement references anywhere
+	// (select lists, expressions, WHERE, ORDER BY, RETURNING), each once,
+	// as folded by PostgreSQL and without their table qualifier. A
+	// reference to a whole row (row_to_json(p), textsend(p), p.*) or a
+	// * is listed as "*". A gateway uses it to tell that a result column
+	// without provenance may be derived from a masked column.
+	Columns []string
 	// SelectStar is true when a select list anywhere in the statement
 	// uses * or t.*.
 	SelectStar bool
@@ -185,6 +192,7 @@ func statementText(sql string, raw *pg_query.RawStmt) string {
 // analyzer collects what one statement touches.
 type analyzer struct {
 	st      Statement
+	colRefs []*pg_query.ColumnRef
 	writes  map[*pg_query.RangeVar]bool
 	ctes    map[string]bool
 	rels    []*pg_query.RangeVar
@@ -195,6 +203,7 @@ func analyzeStatement(n *pg_query.Node) Statement {
 	az := &analyzer{writes: map[*pg_query.RangeVar]bool{}, ctes: map[string]bool{}, funcSet: map[string]bool{}}
 	az.st.Kind, az.st.Utility = az.classify(n)
 	az.walk(n.ProtoReflect())
+	az.columns()
 	seen := map[Table]int{}
 	for _, rv := range az.rels {
 		if rv.Schemaname == "" && az.ctes[rv.Relname] {
@@ -416,6 +425,7 @@ func (az *analyzer) walk(m protoreflect.Message) {
 		if n := len(v.Fields); n > 0 && v.Fields[n-1].GetAStar() != nil {
 			az.st.SelectStar = true
 		}
+		az.colRefs = append(az.colRefs, v)
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		if fd.Kind() != protoreflect.MessageKind {
@@ -433,6 +443,40 @@ func (az *analyzer) walk(m protoreflect.Message) {
 		}
 		return true
 	})
+}
+
+// columns fills Statement.Columns from the column references, once all
+// relations (and their aliases) are known.
+func (az *analyzer) columns() {
+	rowNames := map[string]bool{}
+	for _, rv := range az.rels {
+		rowNames[rv.Relname] = true
+		if rv.Alias != nil {
+			rowNames[rv.Alias.Aliasname] = true
+		}
+	}
+	seen := map[string]bool{}
+	add := func(c string) {
+		if c != "" && !seen[c] {
+			seen[c] = true
+			az.st.Columns = append(az.st.Columns, c)
+		}
+	}
+	for _, c := range az.colRefs {
+		n := len(c.Fields)
+		if n == 0 {
+			continue
+		}
+		last := c.Fields[n-1]
+		switch {
+		case last.GetAStar() != nil:
+			add("*")
+		case n == 1 && rowNames[last.GetString_().GetSval()]:
+			add("*") // a whole-row reference such as row_to_json(p)
+		default:
+			add(last.GetString_().GetSval())
+		}
+	}
 }
 
 // dropped records a relation named by a DROP (a list of name parts).

@@ -236,3 +236,26 @@ func FuzzAnalyze(f *testing.F) {
 		a.Blocked(BlockOptions{Catalogued: func(Table) bool { return true }})
 	})
 }
+
+func TestColumns(t *testing.T) {
+	tests := []struct {
+		sql  string
+		want []string
+	}{
+		{"SELECT encode(phone::bytea, 'hex') FROM passengers", []string{"phone"}},
+		{"SELECT p.name FROM passengers p WHERE p.phone LIKE '138%'", []string{"name", "phone"}},
+		{"SELECT row_to_json(p) FROM passengers p", []string{"*"}},
+		{"SELECT textsend(passengers) FROM passengers", []string{"*"}},
+		{"SELECT q.* FROM (SELECT id_number FROM passengers) q", []string{"*", "id_number"}},
+		{"SELECT count(*) FROM passengers", nil},
+	}
+	for _, tt := range tests {
+		a, err := Analyze(tt.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Statements[0].Columns; strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: Columns = %v, want %v", tt.sql, got, tt.want)
+		}
+	}
+}
