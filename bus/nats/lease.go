@@ -1,0 +1,227 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Work processes one partition for as long as its ctx lives. It is
+// cancelled when the lease is lost or handed over, and must then return
+// promptly (after saving what it wants the next owner to start from). A
+// Work that returns an error while still holding the lease is started
+// again after a pause.
+type Work func(ctx context.Context, partition int) error
+
+// RunPartitions takes part in sharing the partitions among the detectors
+// named by node ids: it announces node, claims and renews a fair share of
+// partition leases (ceil(partitions / live nodes)), releases partitions
+// beyond its share when other nodes join, and runs work on each partition
+// it holds. It returns when ctx is done, after every work has returned
+// and its leases have been released for the others to take at once.
+//
+// Owned reports the partitions held at any moment (for /readyz and
+// metrics); it may be nil.
+func (b *Bus) RunPartitions(ctx context.Context, node string, work Work, owned func([]int)) error {
+	if node == "" || strings.ContainsAny(node, ". *>") {
+		return fmt.Errorf("nats: node id %q must be non-empty without '.', '*', '>' or spaces", node)
+	}
+	r := &runner{b: b, node: node, work: work, held: map[int]*held{}}
+	tick := b.opts.LeaseTTL / 4
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		if err := r.round(ctx); err != nil && ctx.Err() == nil {
+			b.log.Warn("nats: lease round", "node", node, "err", err)
+		}
+		if owned != nil {
+			owned(r.owned())
+		}
+		select {
+		case <-ctx.Done():
+			r.releaseAll()
+			if owned != nil {
+				owned(nil)
+			}
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+type held struct {
+	rev    uint64
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type runner struct {
+	b    *Bus
+	node string
+	work Work
+
+	mu   sync.Mutex
+	held map[int]*held
+}
+
+func leaseKey(p int) string     { return "p." + strconv.Itoa(p) }
+func memberKey(n string) string { return "m." + n }
+
+// round renews, balances and claims once.
+func (r *runner) round(ctx context.Context) error {
+	kv := r.b.leases
+	rctx, cancel := context.WithTimeout(ctx, r.b.opts.LeaseTTL/2)
+	defer cancel()
+	if _, err := kv.Put(rctx, memberKey(r.node), []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		// Without the bus we cannot renew either; leases lapse on
+		// their own and the work is stopped below when renewal fails.
+		r.renew(rctx)
+		return fmt.Errorf("announce: %w", err)
+	}
+	r.renew(rctx)
+
+	keys, err := kv.Keys(rctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return fmt.Errorf("list leases: %w", err)
+	}
+	members, taken := 0, map[int]bool{}
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k, "m."):
+			members++
+		case strings.HasPrefix(k, "p."):
+			if p, err := strconv.Atoi(k[2:]); err == nil {
+				taken[p] = true
+			}
+		}
+	}
+	if members == 0 {
+		members = 1
+	}
+	n := r.b.opts.Partitions
+	fair := (n + members - 1) / members
+	mine := r.owned()
+	if len(mine) > fair {
+		// Hand the highest-numbered extras over; the newcomer claims
+		// them when the leases are gone.
+		for _, p := range mine[fair:] {
+			r.release(p)
+		}
+		return nil
+	}
+	// Claim free partitions, starting at a node-specific offset so that
+	// nodes starting together do not all race for partition 0.
+	start := Partition(r.node, n)
+	for i := 0; i < n && len(r.owned()) < fair; i++ {
+		p := (start + i) % n
+		if taken[p] {
+			continue
+		}
+		rev, err := kv.Create(rctx, leaseKey(p), []byte(r.node))
+		if err != nil {
+			continue // someone else was quicker
+		}
+		r.start(ctx, p, rev)
+	}
+	return nil
+}
+
+// renew extends every held lease; a lease that cannot be renewed (expired
+// and taken, or the bus unreachable for longer than the TTL) stops its
+// work.
+func (r *runner) renew(ctx context.Context) {
+	r.mu.Lock()
+	ps := make(map[int]uint64, len(r.held))
+	for p, h := range r.held {
+		ps[p] = h.rev
+	}
+	r.mu.Unlock()
+	for p, rev := range ps {
+		nrev, err := r.b.leases.Update(ctx, leaseKey(p), []byte(r.node), rev)
+		if err != nil {
+			r.b.log.Warn("nats: lease lost", "node", r.node, "partition", p, "err", err)
+			r.stop(p, false)
+			continue
+		}
+		r.mu.Lock()
+		if h, ok := r.held[p]; ok {
+			h.rev = nrev
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *runner) owned() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int, 0, len(r.held))
+	for p := range r.held {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *runner) start(ctx context.Context, p int, rev uint64) {
+	wctx, cancel := context.WithCancel(ctx)
+	h := &held{rev: rev, cancel: cancel, done: make(chan struct{})}
+	r.mu.Lock()
+	r.held[p] = h
+	r.mu.Unlock()
+	r.b.log.Info("nats: partition acquired", "node", r.node, "partition", p)
+	go func() {
+		defer close(h.done)
+		for {
+			err := r.work(wctx, p)
+			if wctx.Err() != nil {
+				return
+			}
+			r.b.log.Warn("nats: partition work failed; restarting", "node", r.node, "partition", p, "err", err)
+			select {
+			case <-wctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+}
+
+// stop cancels a partition's work and waits for it; with release, the
+// lease is deleted afterwards so another node can claim it at once.
+func (r *runner) stop(p int, release bool) {
+	r.mu.Lock()
+	h, ok := r.held[p]
+	delete(r.held, p)
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	h.cancel()
+	<-h.done
+	if release {
+		ctx, cancel := context.WithTimeout(context.Background(), r.b.opts.LeaseTTL/2)
+		defer cancel()
+		if err := r.b.leases.Delete(ctx, leaseKey(p), jetstream.LastRevision(h.rev)); err != nil {
+			r.b.log.Warn("nats: release lease", "partition", p, "err", err)
+		}
+	}
+	r.b.log.Info("nats: partition released", "node", r.node, "partition", p)
+}
+
+func (r *runner) release(p int) { r.stop(p, true) }
+
+func (r *runner) releaseAll() {
+	for _, p := range r.owned() {
+		r.release(p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.b.opts.LeaseTTL/2)
+	defer cancel()
+	r.b.leases.Delete(ctx, memberKey(r.node))
+}
