@@ -91,6 +91,7 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		newEvalCmd(e),
 		newTraceCmd(e),
 		newLedgerCmd(e),
+		newConsoleCmd(e),
 		newVersionCmd(e),
 	)
 	return root
