@@ -188,6 +188,21 @@ func New(rules []Rule) (*Service, error) {
 	return &Service{rules: slices.Clone(rules), reqs: map[string]*Request{}, byActor: map[string][]*Request{}}, nil
 }
 
+// Restore loads requests persisted by an earlier run (from Store), so that
+// pending requests and active grants survive a restart. Call it before
+// the service is used.
+func (s *Service) Restore(reqs []Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range reqs {
+		r := &reqs[i]
+		s.reqs[r.ID] = r
+		if r.Status == StatusGranted {
+			s.byActor[r.Requester] = append(s.byActor[r.Requester], r)
+		}
+	}
+}
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()

@@ -18,6 +18,35 @@ type Source interface {
 
 var _ Source = (custos.EventStore)(nil)
 
+// AuditSource is a Source that also keeps audit events (approval steps,
+// policy and watchlist changes, console actions); the follower appends
+// them too when its source has them.
+type AuditSource interface {
+	AuditSince(ctx context.Context, seq int64, limit int) ([]custos.StoredAudit, error)
+}
+
+// AuditRecord is the ledger record of a stored audit event.
+func AuditRecord(e custos.StoredAudit) (Record, error) {
+	b, err := json.Marshal(e.AuditEvent)
+	if err != nil {
+		return Record{}, fmt.Errorf("ledger: encode audit %s: %w", e.ID, err)
+	}
+	return Record{Kind: KindAudit, ID: e.ID, Seq: e.Seq, Event: b}, nil
+}
+
+// positions are the last store sequence numbers of each kind in a batch.
+type positions struct{ access, login, audit int64 }
+
+func (l *Ledger) positions() positions {
+	return positions{l.accessSeq.Load(), l.loginSeq.Load(), l.auditSeq.Load()}
+}
+
+func (l *Ledger) advance(p positions) {
+	l.accessSeq.Store(p.access)
+	l.loginSeq.Store(p.login)
+	l.auditSeq.Store(p.audit)
+}
+
 // AccessRecord is the ledger record of a stored access event.
 func AccessRecord(e custos.StoredAccess) (Record, error) {
 	if !e.Sealed() {
@@ -54,7 +83,7 @@ func (l *Ledger) Follow(ctx context.Context, src Source, poll time.Duration) err
 		poll = 50 * time.Millisecond
 	}
 	// One batch is written while the next is read from the store.
-	readAccess, readLogin := l.accessSeq.Load(), l.loginSeq.Load()
+	read := l.positions()
 	var inflight func() error
 	finish := func() error {
 		if inflight == nil {
@@ -66,7 +95,7 @@ func (l *Ledger) Follow(ctx context.Context, src Source, poll time.Duration) err
 	}
 	defer finish()
 	for {
-		recs, lastAccess, lastLogin, err := l.readBatch(ctx, src, readAccess, readLogin, FollowBatch)
+		recs, last, err := l.readBatch(ctx, src, read, FollowBatch)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -91,62 +120,73 @@ func (l *Ledger) Follow(ctx context.Context, src Source, poll time.Duration) err
 		if err := finish(); err != nil {
 			return err
 		}
-		readAccess, readLogin = lastAccess, lastLogin
+		read = last
 		inflight = func() error {
 			if _, err := wait(); err != nil {
 				return err
 			}
-			l.accessSeq.Store(lastAccess)
-			l.loginSeq.Store(lastLogin)
+			l.advance(last)
 			return nil
 		}
 	}
 }
 
-// readBatch reads up to limit accesses and limit logins after the given
+// readBatch reads up to limit events of each kind after the given
 // positions and returns their records and the new positions.
-func (l *Ledger) readBatch(ctx context.Context, src Source, accessSeq, loginSeq int64, limit int) ([]Record, int64, int64, error) {
-	accesses, err := src.AccessSince(ctx, accessSeq, limit)
+func (l *Ledger) readBatch(ctx context.Context, src Source, pos positions, limit int) ([]Record, positions, error) {
+	accesses, err := src.AccessSince(ctx, pos.access, limit)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("ledger: read accesses: %w", err)
+		return nil, pos, fmt.Errorf("ledger: read accesses: %w", err)
 	}
-	logins, err := src.LoginsSince(ctx, loginSeq, limit)
+	logins, err := src.LoginsSince(ctx, pos.login, limit)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("ledger: read logins: %w", err)
+		return nil, pos, fmt.Errorf("ledger: read logins: %w", err)
 	}
-	recs := make([]Record, 0, len(accesses)+len(logins))
+	var audits []custos.StoredAudit
+	if as, ok := src.(AuditSource); ok {
+		if audits, err = as.AuditSince(ctx, pos.audit, limit); err != nil {
+			return nil, pos, fmt.Errorf("ledger: read audit events: %w", err)
+		}
+	}
+	recs := make([]Record, 0, len(accesses)+len(logins)+len(audits))
 	for _, e := range accesses {
 		r, err := AccessRecord(e)
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, pos, err
 		}
 		recs = append(recs, r)
-		accessSeq = e.Seq
+		pos.access = e.Seq
 	}
 	for _, e := range logins {
 		r, err := LoginRecord(e)
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, pos, err
 		}
 		recs = append(recs, r)
-		loginSeq = e.Seq
+		pos.login = e.Seq
 	}
-	return recs, accessSeq, loginSeq, nil
+	for _, e := range audits {
+		r, err := AuditRecord(e)
+		if err != nil {
+			return nil, pos, err
+		}
+		recs = append(recs, r)
+		pos.audit = e.Seq
+	}
+	return recs, pos, nil
 }
 
-// CatchUp appends one batch (at most limit) of accesses and one of logins
-// that the store has and the ledger lacks, and returns how many it
-// appended.
+// CatchUp appends one batch (at most limit of each kind) of events that
+// the store has and the ledger lacks, and returns how many it appended.
 func (l *Ledger) CatchUp(ctx context.Context, src Source, limit int) (int, error) {
-	recs, lastAccess, lastLogin, err := l.readBatch(ctx, src, l.accessSeq.Load(), l.loginSeq.Load(), limit)
+	recs, last, err := l.readBatch(ctx, src, l.positions(), limit)
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
 	if _, err := l.Append(ctx, recs); err != nil {
 		return 0, err
 	}
-	l.accessSeq.Store(lastAccess)
-	l.loginSeq.Store(lastLogin)
+	l.advance(last)
 	return len(recs), nil
 }
 
@@ -158,6 +198,7 @@ type Lag struct {
 	LoginSeq          int64         // last login sequence number in the ledger
 	PendingAccess     int           // stored accesses not yet in the ledger
 	PendingLogins     int           // stored logins not yet in the ledger
+	PendingAudit      int           // stored audit events not yet in the ledger
 	OldestPending     time.Duration // age of the oldest pending event (by event time), 0 if none
 	WitnessedSize     uint64        // size of the last checkpoint the witness cosigned
 	AppendedSinceOpen uint64
@@ -175,6 +216,13 @@ func (l *Ledger) MeasureLag(ctx context.Context, src Source, limit int) (Lag, er
 		return lag, fmt.Errorf("ledger: lag: %w", err)
 	}
 	lag.PendingAccess, lag.PendingLogins = len(accesses), len(logins)
+	if as, ok := src.(AuditSource); ok {
+		audits, err := as.AuditSince(ctx, l.auditSeq.Load(), limit)
+		if err != nil {
+			return lag, fmt.Errorf("ledger: lag: %w", err)
+		}
+		lag.PendingAudit = len(audits)
+	}
 	var oldest time.Time
 	if len(accesses) > 0 {
 		oldest = accesses[0].Time

@@ -82,6 +82,7 @@ type Ledger struct {
 	// Store positions the follower has appended up to.
 	accessSeq atomic.Int64
 	loginSeq  atomic.Int64
+	auditSeq  atomic.Int64
 
 	// addMu keeps each Append's entries contiguous and in call order.
 	addMu         sync.Mutex
@@ -158,7 +159,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 		l.closeStorage(ctx)
 		return nil, err
 	}
-	for kind, pos := range map[string]*atomic.Int64{KindAccess: &l.accessSeq, KindLogin: &l.loginSeq} {
+	for kind, pos := range map[string]*atomic.Int64{KindAccess: &l.accessSeq, KindLogin: &l.loginSeq, KindAudit: &l.auditSeq} {
 		n, err := ix.maxSeq(ctx, kind)
 		if err != nil {
 			l.closeStorage(ctx)

@@ -181,10 +181,17 @@ func TestFollowStore(t *testing.T) {
 	if _, err := st.AppendLogins(ctx, []custos.LoginEvent{storetest.Login("l-1", t0, "agent-1"), storetest.Login("l-2", t0, "agent-2")}); err != nil {
 		t.Fatal(err)
 	}
+	audits := []custos.AuditEvent{
+		{ID: "a-1", Time: t0, Actor: "alice", Action: "approval.approved", Object: "apr_1"},
+		{ID: "a-2", Time: t0, Actor: "custos", Action: "policy.reloaded", Object: "policy.yaml"},
+	}
+	if err := st.AppendAudit(ctx, audits); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(base, "ledger")
 	l := openLedger(t, dir, nil)
 	lag, err := l.MeasureLag(ctx, st, 10000)
-	if err != nil || lag.PendingAccess != 1000 || lag.PendingLogins != 2 {
+	if err != nil || lag.PendingAccess != 1000 || lag.PendingLogins != 2 || lag.PendingAudit != 2 {
 		t.Fatalf("lag before follow: %+v %v", lag, err)
 	}
 	fctx, cancel := context.WithCancel(ctx)
@@ -196,7 +203,7 @@ func TestFollowStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if lag.PendingAccess == 0 && lag.PendingLogins == 0 {
+		if lag.PendingAccess == 0 && lag.PendingLogins == 0 && lag.PendingAudit == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -211,7 +218,7 @@ func TestFollowStore(t *testing.T) {
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if rep := mustVerify(t, dir, VerifyOptions{Store: st}); !rep.Intact() || rep.Size != 1002 {
+	if rep := mustVerify(t, dir, VerifyOptions{Store: st}); !rep.Intact() || rep.Size != 1004 {
 		t.Fatalf("followed ledger against the store: %+v", rep)
 	}
 	// A stored event the ledger has not reached yet is lag, not damage.

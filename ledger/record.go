@@ -11,11 +11,13 @@ import (
 // RecordVersion is the version of the entry encoding written by this build.
 const RecordVersion = 1
 
-// Kinds of records the ledger carries. Other kinds (approvals, policy
-// changes, console actions) use their own short names.
+// Kinds of records the ledger carries: the three event streams of the
+// store. Audit records are approval steps, policy changes, watchlist
+// changes and console actions.
 const (
 	KindAccess = "access"
 	KindLogin  = "login"
+	KindAudit  = "audit"
 )
 
 // Record is one ledger entry before encoding: the kind of event, its ID,

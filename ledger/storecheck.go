@@ -19,7 +19,11 @@ type kindCursor struct {
 }
 
 func newStoreCursor(src Source) *storeCursor {
-	return &storeCursor{src: src, kinds: map[string]*kindCursor{KindAccess: {}, KindLogin: {}}}
+	kinds := map[string]*kindCursor{KindAccess: {}, KindLogin: {}}
+	if _, ok := src.(AuditSource); ok {
+		kinds[KindAudit] = &kindCursor{}
+	}
+	return &storeCursor{src: src, kinds: kinds}
 }
 
 func (c *storeCursor) fetch(ctx context.Context, kind string, k *kindCursor) error {
@@ -44,6 +48,18 @@ func (c *storeCursor) fetch(ctx context.Context, kind string, k *kindCursor) err
 		}
 		for _, e := range es {
 			r, err := LoginRecord(e)
+			if err != nil {
+				return err
+			}
+			k.buf = append(k.buf, r)
+		}
+	case KindAudit:
+		es, err := c.src.(AuditSource).AuditSince(ctx, k.last, batch)
+		if err != nil {
+			return fmt.Errorf("ledger: verify: read store: %w", err)
+		}
+		for _, e := range es {
+			r, err := AuditRecord(e)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,15 @@ type WatchlistHandler struct {
 	List     *Watchlist
 	Hash     func(typ, value string) (string, error)
 	MaxBatch int // default 10,000
+	// Log persists a change before it is applied; nil keeps the list in
+	// memory only. A change Log refuses is not applied.
+	Log WatchLog
+}
+
+// WatchLog persists watchlist changes (the event store), so that the list
+// survives a restart. Entries carry hashes only.
+type WatchLog interface {
+	SaveWatchlist(ctx context.Context, set []WatchEntry, unset []string) error
 }
 
 type watchResponse struct {
@@ -72,6 +82,12 @@ func (h *WatchlistHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(ferrs) > 0 {
 		writeJSON(w, http.StatusBadRequest, watchResponse{Error: "invalid watchlist entries; none were applied", Errors: ferrs})
 		return
+	}
+	if h.Log != nil {
+		if err := h.Log.SaveWatchlist(r.Context(), set, unset); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, watchResponse{Error: "the watchlist could not be stored; nothing was applied"})
+			return
+		}
 	}
 	if err := h.List.Set(set...); err != nil {
 		writeJSON(w, http.StatusBadRequest, watchResponse{Error: err.Error()})

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/custos-dev/custos/approval"
 	"github.com/custos-dev/custos/blind"
@@ -89,4 +90,40 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		}
 	}
 	return blind.LoadKey(path)
+}
+
+// watchPolicy reloads the policy file when it changes on disk. A file that
+// does not compile leaves the last good policy in force (policy.Holder);
+// both outcomes are audit events, so a policy change is in the ledger
+// like the accesses it governs.
+func (s *Server) watchPolicy(ctx context.Context, every time.Duration) {
+	path := s.cfg.Policy.File
+	stamp := func() string {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return "missing"
+		}
+		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	}
+	last := stamp()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := stamp()
+		if now == last || now == "missing" {
+			continue
+		}
+		last = now
+		if err := s.Policy.Policies.Reload(path); err != nil {
+			s.audit(ctx, "custos", "policy.rejected", filepath.Base(path), map[string]string{"error": err.Error()})
+			continue
+		}
+		p := s.Policy.Policies.Policy()
+		s.audit(ctx, "custos", "policy.reloaded", filepath.Base(path), map[string]string{"name": p.Name(), "rules": fmt.Sprint(len(p.Rules()))})
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -60,8 +59,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	errc      chan error
 
-	postgresAddr string       // "" unless postgres.enabled (server/pgwire.go)
-	console      http.Handler // nil unless console.enabled (server/console.go)
+	postgresAddr string // "" unless postgres.enabled (server/pgwire.go)
 }
 
 // Start opens the data directory and starts everything cfg enables. The
@@ -115,6 +113,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		}
 		s.Ledger = l
 	}
+	if err := s.restoreState(ctx); err != nil {
+		s.closeEarly()
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -122,6 +124,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		defer s.wg.Done()
 		bus.Run(runCtx, consumers...)
 	}()
+	if cfg.Policy.File != "" {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watchPolicy(runCtx, 2*time.Second)
+		}()
+	}
 	if s.Ledger != nil {
 		// The ledger follows the store by sequence number on its own: it
 		// resumes from what the log holds, not from a bus offset.
@@ -134,10 +143,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		}()
 	}
 
-	if err := s.startConsole(runCtx); err != nil {
-		s.Close(context.Background())
-		return nil, err
-	}
 	if cfg.API.Enabled {
 		if err := s.startAPI(index); err != nil {
 			s.Close(context.Background())
@@ -168,16 +173,11 @@ func (s *Server) startAPI(index *blind.Index) error {
 	}
 	a.Handle("POST /api/v1/relationships", custos.ScopeIngest,
 		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Log: s.relationshipLog(), Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
-	watch := &policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch}
+	watch := &policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch,
+		Log: watchLog{s: s, actor: tokenName}}
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		watch.ServeHTTP(w, r)
-		if s.detection != nil {
-			// Detection keeps its own copy of the list: refresh it.
-			// Subjects that need approval are watched too.
-			watched := s.Watchlist.Hashes(policy.WatchAlert)
-			maps.Copy(watched, s.Watchlist.Hashes(policy.WatchApproval))
-			s.detection.engine.SetWatchlist(watched, s.Watchlist.Hashes(policy.WatchHoneytoken))
-		}
+		s.refreshDetectionWatchlist()
 	}))
 	if s.Approvals != nil {
 		h := s.approvalHandler()
@@ -194,7 +194,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 	}
 	s.listener = ln
 	s.http = &http.Server{
-		Handler:           s.withConsole(a.Handler()),
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -284,13 +284,30 @@ func (s *Server) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// closeEarly releases what Start opened before it failed.
+func (s *Server) closeEarly() {
+	if s.Ledger != nil {
+		s.Ledger.Close(context.Background())
+	}
+	s.Store.Close()
+}
+
 // relationshipLog is where accepted relationships go besides policy's
-// table: detection's need-to-know table, when detection runs.
+// table: the store, then detection's need-to-know table when detection
+// runs.
 func (s *Server) relationshipLog() policy.RelationshipLog {
 	if s.detection == nil {
-		return nil
+		return s.Store
 	}
-	return s.detection
+	return relationshipLogs{s.Store, s.detection}
+}
+
+// tokenName is the person behind an API request: its token's name.
+func tokenName(ctx context.Context) string {
+	if tok, ok := api.TokenFrom(ctx); ok {
+		return tok.Name
+	}
+	return "unknown"
 }
 
 // ledgerProofs adapts the ledger to the API's proof interface.
@@ -314,7 +331,7 @@ func (s *Server) registerLedgerMetrics(reg *prometheus.Registry) {
 	}
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_pending_events", Help: "Stored events not yet appended to the ledger (capped at 100000 per kind)."},
-			func() float64 { l := lag(); return float64(l.PendingAccess + l.PendingLogins) }),
+			func() float64 { l := lag(); return float64(l.PendingAccess + l.PendingLogins + l.PendingAudit) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_oldest_pending_seconds", Help: "Age by event time of the oldest stored event not yet in the ledger."},
 			func() float64 { return lag().OldestPending.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "custos_ledger_witnessed_size", Help: "Size of the last checkpoint an external witness cosigned (0 without a witness)."},
