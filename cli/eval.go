@@ -21,6 +21,8 @@ func newEvalCmd(e *env) *cobra.Command {
 		format, only    string
 		events          string
 		strict          bool
+		traceMode       bool
+		traceQuick      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -35,6 +37,9 @@ caught, false alerts stay at or below 1 per 1,000 employee-days and the
 crawler and stuffing scenarios are caught within 5 simulated minutes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if traceMode {
+				return runTraceEval(e, traceQuick, format, strict)
+			}
 			suite := sim.Suite(employees, days)
 			if only != "" {
 				var keep []*sim.Scenario
@@ -78,6 +83,8 @@ crawler and stuffing scenarios are caught within 5 simulated minutes.`,
 	cmd.Flags().StringVar(&only, "scenario", "", "run only scenarios whose name contains this")
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 when a target is missed")
 	cmd.Flags().StringVar(&events, "write-events", "", "instead of evaluating, write the scenarios' sealed events to this NDJSON file (input for 'custos detect --replay')")
+	cmd.Flags().BoolVar(&traceMode, "trace", false, "evaluate leak tracing instead (synthetic organization, 10,000 exports over 1 M people; see docs/tracing.md)")
+	cmd.Flags().BoolVar(&traceQuick, "quick", false, "with --trace: a small organization (seconds instead of minutes)")
 	return cmd
 }
 

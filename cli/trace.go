@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/store/sqlite"
 	"github.com/custos-dev/custos/trace"
+	"github.com/custos-dev/custos/trace/traceeval"
 )
 
 func newTraceCmd(e *env) *cobra.Command {
@@ -104,4 +107,33 @@ See docs/tracing.md.`,
 	cmd.Flags().BoolVar(&proofs, "proofs", false, "attach ledger inclusion proofs to the evidence events")
 	cmd.Flags().IntVar(&suspects, "suspects", 10, "suspects listed per ranking")
 	return cmd
+}
+
+// runTraceEval is 'custos eval --trace': leak tracing measured on a
+// synthetic organization (package trace/traceeval).
+func runTraceEval(e *env, quick bool, format string, strict bool) error {
+	cfg := traceeval.Full()
+	if quick {
+		cfg = traceeval.Quick()
+	}
+	res, err := traceeval.Run(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	case "table":
+		res.WriteTable(e.stdout)
+	default:
+		return &usageError{msg: fmt.Sprintf("unknown --format %q (want table or json)", format)}
+	}
+	if fails := res.Failures(); strict && len(fails) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("targets missed: %s", strings.Join(fails, "; "))}
+	}
+	return nil
 }

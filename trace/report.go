@@ -58,6 +58,10 @@ type Suspect struct {
 	// Probability is the model's probability that this suspect leaked
 	// the file, fingerprint evidence included.
 	Probability float64 `json:"probability"`
+	// Score is -log10(1 - Probability): the same evidence on a scale that
+	// does not saturate (6 means a one-in-a-million chance of innocence
+	// under the model). Suspects are ranked by it.
+	Score float64 `json:"score"`
 	// Matched is how many distinct leaked records it held; Exclusive how
 	// many nobody else held.
 	Matched   int `json:"matched"`
@@ -130,15 +134,15 @@ func (st *state) score(ctx context.Context) error {
 			}
 		}
 	}
-	n := rep.Distinct
-	eProb, eHeld, eExcl := guilt(len(st.exportID), n, rep.Prior, func(f func([]int32)) {
+	n := rep.Known
+	eLog, eHeld, eExcl := guilt(len(st.exportID), n, rep.Prior, func(f func([]int32)) {
 		for i := range st.records {
 			if !t.NoFingerprints || !st.records[i].canary {
 				f(st.records[i].exports)
 			}
 		}
 	})
-	aProb, aHeld, aExcl := guilt(len(st.actorID), n, rep.Prior, func(f func([]int32)) {
+	aLog, aHeld, aExcl := guilt(len(st.actorID), n, rep.Prior, func(f func([]int32)) {
 		for i := range st.records {
 			if !t.NoFingerprints || !st.records[i].canary {
 				f(st.records[i].actors)
@@ -161,7 +165,7 @@ func (st *state) score(ctx context.Context) error {
 			}
 		}
 		if t.Keyer != nil {
-			st.watermarks(eProb, docs, factor, wm)
+			st.watermarks(eLog, docs, factor, wm)
 		}
 	}
 
@@ -169,7 +173,7 @@ func (st *state) score(ctx context.Context) error {
 	var exports []Suspect
 	for x, id := range st.exportID {
 		s := Suspect{ID: id, Matched: eHeld[x], Exclusive: eExcl[x], Watermark: wm[x]}
-		s.Probability = 1 - (1-eProb[x])*factor[x]
+		s.setLogInnocence(eLog[x] + math.Log(factor[x]))
 		if !t.NoFingerprints {
 			s.Canaries = len(st.exports[x].canaryKeys)
 			s.Confirmed = s.Canaries > 0 || (wm[x] != nil && wm[x].PValue < confirmedP)
@@ -185,7 +189,7 @@ func (st *state) score(ctx context.Context) error {
 	explained := st.explainedBy(exports, factor, func(i int) []int32 { return st.records[i].exports }, func(s Suspect) int32 { return st.exportIx[s.ID] })
 	for i := range exports {
 		if f := explained[st.exportIx[exports[i].ID]]; f < 1 {
-			exports[i].Probability *= f
+			exports[i].scale(f)
 		}
 	}
 	sortSuspects(exports)
@@ -214,9 +218,9 @@ func (st *state) score(ctx context.Context) error {
 	var actors []Suspect
 	for a, id := range st.actorID {
 		s := Suspect{ID: id, Matched: aHeld[a], Exclusive: aExcl[a],
-			Probability: 1 - (1-aProb[a])*actorFactor[a],
-			Confirmed:   actorConfirmed[a], Canaries: actorCanaries[a],
+			Confirmed: actorConfirmed[a], Canaries: actorCanaries[a],
 			First: st.actors[a].first, Last: st.actors[a].last}
+		s.setLogInnocence(aLog[a] + math.Log(actorFactor[a]))
 		if len(actorExports[a]) > 10 {
 			actorExports[a] = actorExports[a][:10]
 		}
@@ -236,7 +240,7 @@ func (st *state) score(ctx context.Context) error {
 		explainedA := st.explainedBy(actors, actorFactor, func(i int) []int32 { return st.records[i].actors }, func(s Suspect) int32 { return st.actorIx[s.ID] })
 		for i := range actors {
 			if f := explainedA[st.actorIx[actors[i].ID]]; f < 1 {
-				actors[i].Probability *= f
+				actors[i].scale(f)
 			}
 		}
 	}
@@ -320,13 +324,13 @@ func (st *state) explainedBy(s []Suspect, factor []float64, agentsOf func(i int)
 
 // watermarks tests the candidate exports' watermarks on the records they
 // held, in file order.
-func (st *state) watermarks(prob []float64, docs []*export.Export, factor []float64, out []*WatermarkResult) {
-	order := make([]int, len(prob))
+func (st *state) watermarks(logNot []float64, docs []*export.Export, factor []float64, out []*WatermarkResult) {
+	order := make([]int, len(logNot))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int {
-		return cmpFloatDesc(prob[a], prob[b])
+		return cmpFloatDesc(logNot[b], logNot[a])
 	})
 	var cands []int
 	for i, x := range order {
@@ -379,6 +383,18 @@ func (st *state) watermarks(prob []float64, docs []*export.Export, factor []floa
 	}
 }
 
+// setLogInnocence sets Probability and Score from ln(1-P).
+func (s *Suspect) setLogInnocence(l float64) {
+	l = min(l, 0)
+	s.Probability = -math.Expm1(l)
+	s.Score = -l / math.Ln10
+}
+
+// scale multiplies the probability by f (an exonerating factor).
+func (s *Suspect) scale(f float64) {
+	s.setLogInnocence(math.Log1p(-s.Probability * f))
+}
+
 func cmpFloatDesc(a, b float64) int {
 	switch {
 	case a > b:
@@ -399,7 +415,7 @@ func sortSuspects(s []Suspect) {
 			}
 			return 1
 		}
-		if c := cmpFloatDesc(a.Probability, b.Probability); c != 0 {
+		if c := cmpFloatDesc(a.Score, b.Score); c != 0 {
 			return c
 		}
 		if a.Matched != b.Matched {

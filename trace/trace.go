@@ -286,9 +286,13 @@ func (st *state) actor(id string) int32 {
 //
 //	P(a guilty) = 1 - prod over t held by a of (1 - (1-p_a)/|V_t|),
 //
-// where p_a = max(prior, share of the leaked records a did not hold): if a
-// leaked the file, whatever else is in it came from elsewhere, at that rate.
-func guilt(n, total int, prior float64, holders func(func(agents []int32))) (prob []float64, held, exclusive []int) {
+// where p_a = max(prior, share of the known leaked records a did not
+// hold): if a leaked the file, whatever else in it the organization knows
+// came from elsewhere, at that rate. total is the number of known records.
+//
+// It returns each agent's log probability of innocence, ln(1-P), which
+// unlike P does not round to 1 when the evidence is overwhelming.
+func guilt(n, total int, prior float64, holders func(func(agents []int32))) (logNot []float64, held, exclusive []int) {
 	held = make([]int, n)
 	exclusive = make([]int, n)
 	holders(func(agents []int32) {
@@ -303,15 +307,11 @@ func guilt(n, total int, prior float64, holders func(func(agents []int32))) (pro
 	for a := range p {
 		p[a] = max(prior, 1-float64(held[a])/float64(max(total, 1)))
 	}
-	logNot := make([]float64, n)
+	logNot = make([]float64, n)
 	holders(func(agents []int32) {
 		for _, a := range agents {
 			logNot[a] += math.Log1p(-(1 - p[a]) / float64(len(agents)))
 		}
 	})
-	prob = make([]float64, n)
-	for a := range prob {
-		prob[a] = -math.Expm1(logNot[a])
-	}
-	return prob, held, exclusive
+	return logNot, held, exclusive
 }
