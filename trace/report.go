@@ -19,7 +19,8 @@ type Verdict string
 
 const (
 	// VerdictConfident: one suspect is at or above the threshold and no
-	// other is, or it alone is confirmed by its fingerprint.
+	// other is, or it alone is confirmed by its fingerprint, or it leads
+	// the next by DominanceMargin.
 	VerdictConfident Verdict = "confident"
 	// VerdictAmbiguous: several suspects are at or above the threshold
 	// and nothing tells them apart (they held the same records).
@@ -428,6 +429,14 @@ func sortSuspects(s []Suspect) {
 	})
 }
 
+// DominanceMargin is how far (in Score, i.e. orders of magnitude of the
+// odds of innocence) the top suspect must lead the second for a confident
+// verdict when both are at or above the threshold.
+const DominanceMargin = 2.0
+
+// verdict concludes a ranking: confident when the top suspect is at or
+// above the threshold and stands apart — the only one there, the only one
+// confirmed by a fingerprint, or ahead of the next by DominanceMargin.
 func verdict(s []Suspect, threshold float64) Verdict {
 	switch {
 	case len(s) == 0 || s[0].Probability < threshold:
@@ -435,6 +444,8 @@ func verdict(s []Suspect, threshold float64) Verdict {
 	case len(s) == 1 || s[1].Probability < threshold:
 		return VerdictConfident
 	case s[0].Confirmed && !s[1].Confirmed:
+		return VerdictConfident
+	case !s[1].Confirmed && s[0].Score-s[1].Score >= DominanceMargin:
 		return VerdictConfident
 	}
 	return VerdictAmbiguous

@@ -43,9 +43,12 @@ type Cell struct {
 	// Confident counts trials with a confident verdict naming the true
 	// source.
 	Confident int `json:"confident"`
-	// FalseAccusations counts trials where an innocent export or actor
-	// is at or above the threshold.
-	FalseAccusations int `json:"false_accusations"`
+	// InnocentAbove counts trials where an innocent export or actor is at
+	// or above the threshold (the guilt model's probability).
+	InnocentAbove int `json:"innocent_above_threshold"`
+	// WronglyNamed counts trials whose verdict is confident and names an
+	// innocent: a false accusation.
+	WronglyNamed int `json:"wrongly_named"`
 	// Transforms counts what was done to the leaked samples.
 	Resorted, Reformatted, Dropped, Mixed int
 }
@@ -73,8 +76,11 @@ func (r *Result) Failures() []string {
 			out = append(out, fmt.Sprintf("fingerprinted top-1 at 20 records %.1f%% < 99%%", 100*c.Top1Rate()))
 		case c.Scenario == ScenarioExportIndex && c.Size == 50 && c.Top1Rate() < 0.95:
 			out = append(out, fmt.Sprintf("access-index top-1 at 50 records %.1f%% < 95%%", 100*c.Top1Rate()))
-		case c.Scenario == ScenarioOutside && c.FalseAccusations > 0:
-			out = append(out, fmt.Sprintf("%d false accusations in outside leaks of %d records", c.FalseAccusations, c.Size))
+		case c.Scenario == ScenarioOutside && (c.InnocentAbove > 0 || c.WronglyNamed > 0):
+			out = append(out, fmt.Sprintf("%d outside leaks of %d records put someone at or above the threshold", c.InnocentAbove, c.Size))
+		}
+		if c.WronglyNamed > 0 {
+			out = append(out, fmt.Sprintf("%s, %d records: %d confident verdicts named an innocent", c.Scenario, c.Size, c.WronglyNamed))
 		}
 	}
 	return out
@@ -149,7 +155,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			c := cells[ScenarioOutside]
 			c.Trials++
 			if accused(rep.Exports, res.Threshold, "", nil) || accused(rep.Actors, res.Threshold, "", nil) {
-				c.FalseAccusations++
+				c.InnocentAbove++
+			}
+			if rep.ExportVerdict == trace.VerdictConfident || rep.ActorVerdict == trace.VerdictConfident {
+				c.WronglyNamed++
 			}
 		}
 		for _, sc := range []string{ScenarioExportFP, ScenarioExportIndex, ScenarioBrowse, ScenarioOutside} {
@@ -177,9 +186,11 @@ func score(c *Cell, s []trace.Suspect, v trace.Verdict, truth string, threshold 
 		if v == trace.VerdictConfident {
 			c.Confident++
 		}
+	} else if v == trace.VerdictConfident && (alsoTrue == nil || !alsoTrue(s[0])) {
+		c.WronglyNamed++
 	}
 	if accused(s, threshold, truth, alsoTrue) {
-		c.FalseAccusations++
+		c.InnocentAbove++
 	}
 }
 
@@ -343,13 +354,13 @@ func (r *Result) WriteTable(w io.Writer) {
 		c.People, c.Employees, c.Units, c.Exports, c.Popular, c.Browse, c.Trials, c.Seed)
 	fmt.Fprintf(w, "threshold %.2f; organization built in %s, traced in %s\n\n", r.Threshold, r.Build, r.Run)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tRECORDS\tTOP-1\tCONFIDENT\tINNOCENT >= THRESHOLD\tRESORTED/REFORMATTED/DROPPED/MIXED")
+	fmt.Fprintln(tw, "SCENARIO\tRECORDS\tTOP-1\tCONFIDENT\tWRONGLY NAMED\tINNOCENT P >= THRESHOLD\tRESORTED/REFORMATTED/DROPPED/MIXED")
 	for _, x := range r.Cells {
 		top, conf := fmt.Sprintf("%.1f%%", 100*x.Top1Rate()), fmt.Sprintf("%.1f%%", 100*float64(x.Confident)/float64(max(1, x.Trials)))
 		if x.Scenario == ScenarioOutside {
 			top, conf = "-", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d of %d\t%d/%d/%d/%d\n", x.Scenario, x.Size, top, conf, x.FalseAccusations, x.Trials, x.Resorted, x.Reformatted, x.Dropped, x.Mixed)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d of %d\t%d/%d/%d/%d\n", x.Scenario, x.Size, top, conf, x.WronglyNamed, x.InnocentAbove, x.Trials, x.Resorted, x.Reformatted, x.Dropped, x.Mixed)
 	}
 	tw.Flush()
 	if f := r.Failures(); len(f) > 0 {

@@ -32,7 +32,7 @@ func Full() Config {
 
 // Quick is a small organization for the test suite.
 func Quick() Config {
-	return Config{People: 40_000, Employees: 60, Units: 6, Exports: 400, Popular: 1000, Browse: 200, Trials: 40, Seed: 1}
+	return Config{People: 40_000, Employees: 60, Units: 6, Exports: 400, Popular: 1000, Browse: 200, Trials: 100, Seed: 1}
 }
 
 var t0 = time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
