@@ -4,6 +4,7 @@
 #   PostgreSQL 127.0.0.1:5432 (trust, user postgres, database test)
 #   MariaDB    127.0.0.1:3306 (root, empty password, database test)
 #   NATS       127.0.0.1:4222 with JetStream
+#   chromium   /usr/bin/chromium (headless, for the console's browser tests)
 # Services already listening are used as they are. Idempotent.
 set -euo pipefail
 
@@ -87,8 +88,19 @@ pg_clients() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 }
 
+# The console's end-to-end tests drive Debian's chromium headless through
+# chromedp (no chromedriver needed); a CJK font makes the Chinese pages'
+# screenshots legible.
+chromium_up() {
+  need_pkg chromium chromium
+  if [ "$(id -u)" = 0 ] && ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null || log "no CJK font: Chinese screenshots show boxes"
+  fi
+}
+
 postgres
 mariadb_up
 nats_up
 pg_clients
+chromium_up
 log "PostgreSQL, MariaDB and NATS are up"
