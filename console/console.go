@@ -233,6 +233,11 @@ func (c *Console) wrap(rt route) http.Handler {
 				tok = ck.Value
 			}
 			ss, ok := c.sess.get(tok, c.opt.Now())
+			if ok && !c.stillValid(r.Context(), ss) {
+				// Disabled, removed or given another role since signing in.
+				c.sess.delete(tok)
+				ok = false
+			}
 			if !ok {
 				if r.Method == http.MethodGet {
 					http.Redirect(w, r, "/console/login", http.StatusSeeOther)
@@ -258,6 +263,13 @@ func (c *Console) wrap(rt route) http.Handler {
 		}
 		rt.h(c, w, r, v)
 	})
+}
+
+// stillValid reports whether a session's user still exists, is enabled
+// and has the role the session was made with (one indexed read).
+func (c *Console) stillValid(ctx context.Context, ss session) bool {
+	u, err := c.store.ConsoleUser(ctx, ss.user)
+	return err == nil && !u.Disabled && Role(u.Role) == ss.role
 }
 
 // view is what every template gets.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -103,7 +104,11 @@ func newFixture(t *testing.T) *fixture {
 // that authorization tests do not pay for PBKDF2) and its CSRF token.
 func (f *fixture) as(t *testing.T, role Role) (*http.Client, string) {
 	t.Helper()
-	tok, ss := f.c.sess.create("user-"+string(role), role, time.Now())
+	name := "user-" + string(role)
+	if _, err := CreateUser(context.Background(), f.st, name, role, testPassword, 1000); err != nil && !errors.Is(err, sqlite.ErrExists) {
+		t.Fatal(err)
+	}
+	tok, ss := f.c.sess.create(name, role, time.Now())
 	jar, _ := cookiejar.New(nil)
 	u, _ := url.Parse(f.srv.URL + "/console/")
 	jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: tok, Path: "/console/"}})
@@ -225,6 +230,21 @@ func TestCSRF(t *testing.T) {
 	a, err := f.st.Alert(context.Background(), f.alertID)
 	if err != nil || a.Status != custos.AlertOpen {
 		t.Fatalf("alert changed by a forged POST: %v %v", a.Status, err)
+	}
+}
+
+// TestDisabledUser: disabling a user ends their sessions at the next request.
+func TestDisabledUser(t *testing.T) {
+	f := newFixture(t)
+	cl, _ := f.as(t, RoleInvestigator)
+	if resp := do(t, cl, "GET", f.srv.URL+"/console/alerts", nil); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if err := f.st.SetConsoleUserDisabled(context.Background(), "user-investigator", true); err != nil {
+		t.Fatal(err)
+	}
+	if resp := do(t, cl, "GET", f.srv.URL+"/console/alerts", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disabled user: status %d, want a redirect to the login", resp.StatusCode)
 	}
 }
 
