@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/pquerna/otp/totp"
 	"github.com/spf13/cobra"
 
 	"github.com/custos-dev/custos/console"
@@ -24,8 +26,24 @@ or auditor (read-only alerts, timelines, policy and the audit).`,
 	}
 	user := &cobra.Command{Use: "user", Short: "Add, list and disable console users"}
 	user.AddCommand(newConsoleUserAddCmd(e), newConsoleUserListCmd(e), newConsoleUserDisableCmd(e, true), newConsoleUserDisableCmd(e, false))
-	cmd.AddCommand(user)
+	cmd.AddCommand(user, newConsoleTOTPCmd(e))
 	return cmd
+}
+
+func newConsoleTOTPCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "totp SECRET",
+		Short: "Print the current TOTP code for a secret (for demos and scripts; use an authenticator app in earnest)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := totp.GenerateCode(strings.ToUpper(strings.TrimSpace(args[0])), time.Now())
+			if err != nil {
+				return &usageError{msg: "not a base32 TOTP secret"}
+			}
+			fmt.Fprintln(e.stdout, code)
+			return nil
+		},
+	}
 }
 
 func newConsoleUserAddCmd(e *env) *cobra.Command {

@@ -102,6 +102,9 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "back-filled %d days of history: %d events, %d business relationships (bookings)\n\n", opt.History, n, rels)
 	printTour(out, srv.URL(), secret, org)
+	if err := consoleTour(ctx, out, srv); err != nil {
+		return fmt.Errorf("demo: console: %w", err)
+	}
 
 	if opt.Duration > 0 {
 		var cancel context.CancelFunc
