@@ -13,12 +13,16 @@ const (
 	AlertAcknowledged  AlertStatus = "acknowledged"
 	AlertResolved      AlertStatus = "resolved"
 	AlertFalsePositive AlertStatus = "false_positive"
+	// AlertSuppressed is set by the store, not by analysts: a new alert
+	// of the same rule and actor (or source) as a recent false positive.
+	// It is kept for the record but not delivered.
+	AlertSuppressed AlertStatus = "suppressed"
 )
 
 // ParseAlertStatus checks a status name.
 func ParseAlertStatus(s string) (AlertStatus, bool) {
 	switch st := AlertStatus(s); st {
-	case AlertOpen, AlertAcknowledged, AlertResolved, AlertFalsePositive:
+	case AlertOpen, AlertAcknowledged, AlertResolved, AlertFalsePositive, AlertSuppressed:
 		return st, true
 	}
 	return "", false

@@ -27,6 +27,8 @@ type Config struct {
 	Approvals Approvals `yaml:"approvals"`
 	// Policy names the policy and catalogue files the gateways decide by.
 	Policy Policy `yaml:"policy"`
+	// Alerts says where alerts are delivered (webhook, syslog, e-mail).
+	Alerts Alerts `yaml:"alerts"`
 	// HTTPGateway is the HTTP reverse-proxy gateway (docs/httpgw.md).
 	HTTPGateway HTTPGateway `yaml:"http_gateway"`
 	// Postgres is the PostgreSQL wire-protocol gateway (docs/pgwire.md).
@@ -100,6 +102,7 @@ func Default() Config {
 		},
 		Ledger:      Ledger{Enabled: true},
 		Detect:      Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
+		Alerts:      Alerts{MinSeverity: "medium"},
 		HTTPGateway: DefaultHTTPGateway(),
 		Postgres:    defaultPostgres(),
 		Console:     DefaultConsole(),
@@ -266,5 +269,6 @@ func (c Config) Validate() error {
 	errs = append(errs, c.HTTPGateway.Validate()...)
 	errs = append(errs, c.Console.Validate()...)
 	errs = append(errs, c.Cluster.Validate()...)
+	errs = append(errs, c.Alerts.validate()...)
 	return errors.Join(errs...)
 }

@@ -31,6 +31,10 @@ func TestLoadErrors(t *testing.T) {
 		{"syntax", "api: [\n", "custos.yaml:"},
 		{"bad zone", "detect:\n  time_zone: Mars/Olympus\n", "detect.time_zone"},
 		{"bad interval", "detect:\n  snapshot_interval: soon\n", "detect.snapshot_interval"},
+		{"bad webhook", "alerts:\n  webhooks: [{url: ftp://soc}]\n", "alerts.webhooks[0].url"},
+		{"bad syslog", "alerts:\n  syslog: {network: sctp, address: 'siem:514'}\n", "alerts.syslog.network"},
+		{"email without recipients", "alerts:\n  email: {smtp: 'mail:25', from: custos@example.org}\n", "alerts.email"},
+		{"bad severity", "alerts:\n  min_severity: urgent\n", "alerts.min_severity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,11 @@ type Policy struct {
 // of custos.yaml), so a configuration means the same from any working
 // directory.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.DataDir, &c.Approvals.RulesFile, &c.Policy.File, &c.Policy.Catalog} {
+	paths := []*string{&c.DataDir, &c.Approvals.RulesFile, &c.Policy.File, &c.Policy.Catalog, &c.Alerts.Email.PasswordFile}
+	for i := range c.Alerts.Webhooks {
+		paths = append(paths, &c.Alerts.Webhooks[i].SecretFile)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -124,6 +124,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		defer s.wg.Done()
 		bus.Run(runCtx, consumers...)
 	}()
+	if err := s.startNotifier(runCtx); err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
 	if cfg.Policy.File != "" {
 		s.wg.Add(1)
 		go func() {

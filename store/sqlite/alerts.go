@@ -2,12 +2,18 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/custos-dev/custos"
 )
+
+// SuppressFor is how long a false positive suppresses new alerts of the
+// same rule about the same actor (or source): counted back from the new
+// alert's first evidence.
+const SuppressFor = 30 * 24 * time.Hour
 
 // UpsertAlerts stores alerts durably. An alert already stored (same id) is
 // updated with the detector's latest view, but keeps the status an analyst
@@ -22,13 +28,19 @@ func (s *Store) UpsertAlerts(ctx context.Context, alerts []custos.AlertRecord) e
 			if status == "" {
 				status = custos.AlertOpen
 			}
+			// A new alert like a recent false positive is suppressed;
+			// an existing alert keeps whatever status it has.
 			_, err := w.conn.ExecContext(context.Background(), `
 				INSERT INTO alerts (id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				VALUES (?, ?, ?, ?, ?, ?, ?,
+					CASE WHEN EXISTS (SELECT 1 FROM alerts f WHERE f.rule = ? AND f.actor = ? AND f.source_ip = ?
+						AND f.status = 'false_positive' AND f.last_seen >= ?) THEN 'suppressed' ELSE ? END,
+					?, ?)
 				ON CONFLICT (id) DO UPDATE SET
 					severity = excluded.severity, last_seen = excluded.last_seen,
 					summary = excluded.summary, evidence = excluded.evidence`,
 				a.ID, a.Rule, a.Severity, a.Actor, a.SourceIP, a.FirstSeen.UnixNano(), a.LastSeen.UnixNano(),
+				a.Rule, a.Actor, a.SourceIP, a.FirstSeen.Add(-SuppressFor).UnixNano(),
 				string(status), a.Summary, []byte(a.Doc))
 			if err != nil {
 				return custos.AppendResult{}, fmt.Errorf("upsert alert %s: %w", a.ID, err)
@@ -88,7 +100,7 @@ func (s *Store) Alerts(ctx context.Context, q custos.AlertQuery) ([]custos.Alert
 	if limit <= 0 || limit > custos.MaxLimit {
 		limit = custos.DefaultLimit
 	}
-	query := `SELECT id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence FROM alerts`
+	query := `SELECT ` + alertColumns + ` FROM alerts`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -98,6 +110,37 @@ func (s *Store) Alerts(ctx context.Context, q custos.AlertQuery) ([]custos.Alert
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: query alerts: %w", err)
 	}
+	return scanAlerts(rows)
+}
+
+// AlertsDue returns up to limit alerts whose current severity has not been
+// delivered yet, oldest first. Suppressed, resolved and false-positive
+// alerts are never due (MarkNotified still clears them).
+func (s *Store) AlertsDue(ctx context.Context, limit int) ([]custos.AlertRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+alertColumns+`
+		FROM alerts WHERE notified != severity ORDER BY first_seen, id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: alerts due: %w", err)
+	}
+	return scanAlerts(rows)
+}
+
+// MarkNotified records that an alert was delivered at severity.
+func (s *Store) MarkNotified(ctx context.Context, id, severity string) error {
+	_, err := s.submit(ctx, 1, func(w *writer) (custos.AppendResult, error) {
+		_, err := w.conn.ExecContext(context.Background(), `UPDATE alerts SET notified = ? WHERE id = ?`, severity, id)
+		return custos.AppendResult{}, err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: mark alert %s notified: %w", id, err)
+	}
+	return nil
+}
+
+// alertColumns are the columns scanAlerts reads, in order.
+const alertColumns = `id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence`
+
+func scanAlerts(rows *sql.Rows) ([]custos.AlertRecord, error) {
 	defer rows.Close()
 	var out []custos.AlertRecord
 	for rows.Next() {

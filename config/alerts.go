@@ -1,0 +1,76 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+)
+
+// Alerts configures where detection's alerts are delivered besides
+// GET /api/v1/alerts (docs/detection.md). Every sink is optional.
+type Alerts struct {
+	MinSeverity string    `yaml:"min_severity"` // low | medium | high | critical
+	Webhooks    []Webhook `yaml:"webhooks"`
+	Syslog      Syslog    `yaml:"syslog"`
+	Email       Email     `yaml:"email"`
+}
+
+// Webhook is a URL that receives each alert as signed JSON.
+type Webhook struct {
+	URL        string `yaml:"url"`
+	SecretFile string `yaml:"secret_file"` // HMAC key for X-Custos-Signature; empty: unsigned
+}
+
+// Syslog sends CEF records over syslog.
+type Syslog struct {
+	Network string `yaml:"network"` // udp | tcp
+	Address string `yaml:"address"` // host:port; empty: off
+}
+
+// Email sends alerts through an SMTP relay.
+type Email struct {
+	SMTP         string   `yaml:"smtp"` // host:port; empty: off
+	From         string   `yaml:"from"`
+	To           []string `yaml:"to"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+}
+
+// Enabled reports whether any sink is configured.
+func (a Alerts) Enabled() bool {
+	return len(a.Webhooks) > 0 || a.Syslog.Address != "" || a.Email.SMTP != ""
+}
+
+func (a Alerts) validate() []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("alerts.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	switch a.MinSeverity {
+	case "low", "medium", "high", "critical":
+	default:
+		bad("min_severity", "must be low, medium, high or critical, not %q", a.MinSeverity)
+	}
+	for i, w := range a.Webhooks {
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(fmt.Sprintf("webhooks[%d].url", i), "must be an http or https URL")
+		}
+	}
+	if a.Syslog.Address != "" {
+		if a.Syslog.Network != "udp" && a.Syslog.Network != "tcp" {
+			bad("syslog.network", "must be udp or tcp, not %q", a.Syslog.Network)
+		}
+		if _, _, err := net.SplitHostPort(a.Syslog.Address); err != nil {
+			bad("syslog.address", "must be host:port")
+		}
+	}
+	if a.Email.SMTP != "" {
+		if _, _, err := net.SplitHostPort(a.Email.SMTP); err != nil {
+			bad("email.smtp", "must be host:port")
+		}
+		if a.Email.From == "" || len(a.Email.To) == 0 {
+			bad("email", "from and to are required")
+		}
+	}
+	return errs
+}
