@@ -98,6 +98,9 @@ type Canary struct {
 	Mobile      string // from the pool, if it has phones
 	Email       string // from the pool, if it has mailboxes or domains
 	DateOfBirth string // YYYY-MM-DD, matching ID
+	// EmailMadeUp is true when Email was made up under a catch-all
+	// domain (so it is unique to this canary, like ID).
+	EmailMadeUp bool
 }
 
 // Values returns the canary's value for a column of type t, "" if it has
@@ -118,7 +121,11 @@ func (c *Canary) Value(t custos.DataType) string {
 	return ""
 }
 
-// Subjects returns the canary's identifiers as raw subjects.
+// Subjects returns the canary's identifiers as raw subjects. The registry
+// keeps all of them as the export's canaries; a leaked record counts as
+// this canary only when two of them appear in it together, because each
+// alone is weak: pool phones and mailboxes are shared between canaries of
+// many exports, and a made-up ID number may belong to a real stranger.
 func (c *Canary) Subjects() []custos.Subject {
 	var out []custos.Subject
 	for _, t := range []custos.DataType{"cn_id", "cn_mobile", "email"} {
@@ -159,6 +166,7 @@ func (p *Pool) Canaries(key []byte, n int) []Canary {
 			c.Email = p.Mailboxes[r.next(len(p.Mailboxes))]
 		case len(p.Domains) > 0:
 			c.Email = fmt.Sprintf("%s.%04x@%s", pinyinish[r.next(len(pinyinish))], r.next(1<<16), p.Domains[r.next(len(p.Domains))])
+			c.EmailMadeUp = true
 		}
 	}
 	return out

@@ -161,7 +161,7 @@ func (st *state) score(ctx context.Context) error {
 	}
 	if !t.NoFingerprints {
 		for x, es := range st.exports {
-			if c := len(es.canaryKeys); c > 0 {
+			if c := es.canaries; c > 0 {
 				factor[x] *= math.Pow(canaryElsewhere, float64(c))
 			}
 		}
@@ -176,7 +176,7 @@ func (st *state) score(ctx context.Context) error {
 		s := Suspect{ID: id, Matched: eHeld[x], Exclusive: eExcl[x], Watermark: wm[x]}
 		s.setLogInnocence(eLog[x] + math.Log(factor[x]))
 		if !t.NoFingerprints {
-			s.Canaries = len(st.exports[x].canaryKeys)
+			s.Canaries = st.exports[x].canaries
 			s.Confirmed = s.Canaries > 0 || (wm[x] != nil && wm[x].PValue < confirmedP)
 		}
 		if d := docs[x]; d != nil {
@@ -335,7 +335,7 @@ func (st *state) watermarks(logNot []float64, docs []*export.Export, factor []fl
 	})
 	var cands []int
 	for i, x := range order {
-		if i < fingerprintCandidates || len(st.exports[x].canaryKeys) > 0 {
+		if i < fingerprintCandidates || st.exports[x].canaries > 0 {
 			if d := docs[x]; d != nil && (d.Watermark.Order || len(d.Watermark.Variants) > 0) {
 				cands = append(cands, x)
 			}

@@ -88,7 +88,10 @@ type state struct {
 	exports  []exportStats
 	batch    []*Record
 	keys     []export.Key
-	keyRec   []int32 // record (index into batch) of each key
+	keyRec   []int32 // record of each key
+	// canaryHits counts, per (record, export), the record's identifiers
+	// that are canary identifiers of the export.
+	canaryHits map[[2]int32]int
 }
 
 // leaked is one distinct leaked record and who held it.
@@ -106,7 +109,7 @@ type actorStats struct {
 }
 
 type exportStats struct {
-	canaryKeys map[export.Key]bool
+	canaries int // canary records of this export in the file
 }
 
 // Trace reads the leaked file r (name gives its format by extension; its
@@ -125,6 +128,8 @@ func (t *Tracer) Trace(ctx context.Context, r io.Reader, name string) (*Report, 
 		seen:     map[export.Key]bool{},
 		exportIx: map[string]int32{},
 		actorIx:  map[string]int32{},
+
+		canaryHits: map[[2]int32]int{},
 	}
 	err := Read(ctx, br, f, func(rec *Record) error {
 		st.rep.Records++
@@ -211,17 +216,22 @@ func (st *state) flush(ctx context.Context) error {
 			l.exports = append(l.exports, x)
 		}
 		if canary {
-			l.canary = true
-			es := &st.exports[x]
-			if es.canaryKeys == nil {
-				es.canaryKeys = map[export.Key]bool{}
-			}
-			es.canaryKeys[st.keys[i]] = true
+			st.canaryHits[[2]int32{st.keyRec[i], x}]++
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("trace: look up exports: %w", err)
 	}
+	// A record is one of an export's canaries when two of its
+	// identifiers are that export's canary identifiers (see
+	// export.Canary.Subjects).
+	for rx, n := range st.canaryHits {
+		if n >= 2 {
+			st.records[rx[0]].canary = true
+			st.exports[rx[1]].canaries++
+		}
+	}
+	clear(st.canaryHits)
 	err = st.t.Source.SubjectSightings(ctx, st.keys, func(i int, s export.Sighting) {
 		l := &st.records[st.keyRec[i]]
 		a := st.actor(s.Actor)

@@ -138,13 +138,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 
 			// Leak from an employee who only browsed.
-			a := 4 + 5*r.IntN(cfg.Employees/5) // a%5 == 4: never exports
+			a := r.IntN(cfg.Employees)
+			for o.exporter[a] {
+				a = r.IntN(cfg.Employees)
+			}
 			data, name = o.browseLeak(r, a, size)
 			rep, err = fp.Trace(ctx, bytes.NewReader(data), name)
 			if err != nil {
 				return nil, err
 			}
 			score(cells[ScenarioBrowse], rep.Actors, rep.ActorVerdict, actorName(a), res.Threshold, nil)
+			if debug && rep.Actors[0].ID != actorName(a) {
+				fmt.Printf("BROWSE size=%d truth=%s known=%d verdict=%s\n", size, actorName(a), rep.Known, rep.ActorVerdict)
+				for _, s := range rep.Actors[:min(3, len(rep.Actors))] {
+					fmt.Printf("   actor %s P=%.4f score=%.2f matched=%d excl=%d confirmed=%v canaries=%d exports=%v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Confirmed, s.Canaries, s.Exports)
+				}
+			}
 
 			// Leak from outside: half customers at random, half unknown.
 			data, name = o.outsideLeak(r, size)
@@ -155,6 +164,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			c := cells[ScenarioOutside]
 			c.Trials++
 			if accused(rep.Exports, res.Threshold, "", nil) || accused(rep.Actors, res.Threshold, "", nil) {
+				if debug {
+					fmt.Printf("OUTSIDE size=%d known=%d unknown=%d canaries=%d\n", size, rep.Known, rep.Unknown, rep.Canaries)
+					for _, s := range rep.Actors[:min(3, len(rep.Actors))] {
+						fmt.Printf("   actor %s P=%.4f score=%.2f matched=%d excl=%d\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive)
+					}
+					for _, s := range rep.Exports[:min(3, len(rep.Exports))] {
+						fmt.Printf("   export %s P=%.4f score=%.2f matched=%d excl=%d canaries=%d wm=%+v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Canaries, s.Watermark)
+					}
+				}
 				c.InnocentAbove++
 			}
 			if rep.ExportVerdict == trace.VerdictConfident || rep.ActorVerdict == trace.VerdictConfident {

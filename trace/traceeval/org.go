@@ -44,15 +44,15 @@ type org struct {
 	index     *blind.Index
 	keyer     *export.Keyer
 	fp        *export.Fingerprinter
-	byKey     map[export.Key]int32 // identifier key -> person
-	canary    map[export.Key]int32 // canary identifier key -> export
-	unitOf    []int32              // employee -> unit
-	exporter  []bool               // employee exports
-	exports   []export.Export      // without subject lists
-	members   [][]int32            // export -> people, in table order
-	expOfP    csr                  // person -> exports
-	browseOfP csr                  // person -> browsing sightings (actor<<32 | seq)
-	browsed   [][]int32            // employee -> people browsed
+	byKey     map[export.Key]int32   // identifier key -> person
+	canary    map[export.Key][]int32 // canary identifier key -> exports
+	unitOf    []int32                // employee -> unit
+	exporter  []bool                 // employee exports
+	exports   []export.Export        // without subject lists
+	members   [][]int32              // export -> people, in table order
+	expOfP    csr                    // person -> exports
+	browseOfP csr                    // person -> browsing sightings (actor<<32 | seq)
+	browsed   [][]int32              // employee -> people browsed
 	exportIx  map[string]int32
 }
 
@@ -134,7 +134,7 @@ func build(ctx context.Context, cfg Config) (*org, error) {
 		fp: &export.Fingerprinter{Keyer: keyer, Hash: index.Hash, Pool: export.DemoPool(), CanaryEvery: 100, Order: true,
 			Variants: []export.Variant{export.VariantPhone, export.VariantDate, export.VariantTrailingSpace}},
 		byKey:    make(map[export.Key]int32, 2*cfg.People),
-		canary:   map[export.Key]int32{},
+		canary:   map[export.Key][]int32{},
 		exportIx: map[string]int32{},
 	}
 	for i := 0; i < cfg.People; i++ {
@@ -156,7 +156,7 @@ func build(ctx context.Context, cfg Config) (*org, error) {
 	exporters = make([][]int, cfg.Units)
 	for a := 0; a < cfg.Employees; a++ {
 		o.unitOf[a] = int32(a % cfg.Units)
-		o.exporter[a] = a%5 != 4
+		o.exporter[a] = (a/cfg.Units)%5 != 4 // a fifth of each unit only browses
 		if o.exporter[a] {
 			exporters[a%cfg.Units] = append(exporters[a%cfg.Units], a)
 		}
@@ -202,11 +202,12 @@ func build(ctx context.Context, cfg Config) (*org, error) {
 		// Canaries: the same ones Fingerprinter.Apply plants in the file.
 		e.Rows = len(people) + max(1, len(people)/o.fp.CanaryEvery)
 		for _, c := range o.fp.Pool.Canaries(keyer.Key(id), max(1, len(people)/o.fp.CanaryEvery)) {
-			for _, s := range c.Identifying() {
+			for _, s := range c.Subjects() {
 				if s.Type == "email" {
 					continue // no e-mail column
 				}
-				o.canary[o.key(s.Type, s.Value)] = int32(x)
+				k := o.key(s.Type, s.Value)
+				o.canary[k] = append(o.canary[k], int32(x))
 			}
 		}
 		o.exportIx[id] = int32(x)
@@ -263,8 +264,10 @@ func (o *org) key(t custos.DataType, v string) export.Key {
 // ExportHolders implements trace.Source.
 func (o *org) ExportHolders(ctx context.Context, keys []export.Key, fn func(int, string, bool)) error {
 	for i, k := range keys {
-		if x, ok := o.canary[k]; ok {
-			fn(i, o.exports[x].ID, true)
+		if xs, ok := o.canary[k]; ok {
+			for _, x := range xs {
+				fn(i, o.exports[x].ID, true)
+			}
 			continue
 		}
 		if p, ok := o.byKey[k]; ok {
