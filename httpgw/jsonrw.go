@@ -271,7 +271,7 @@ func (j *jsonRewriter) Close() error {
 			return err
 		}
 	}
-	if j.state != stTop || len(j.stack) != 0 {
+	if (j.state != stTop && j.state != stAfterValue) || len(j.stack) != 0 {
 		return errJSONSyntax
 	}
 	return nil
