@@ -59,7 +59,8 @@ type Server struct {
 	wg        sync.WaitGroup
 	errc      chan error
 
-	postgresAddr string // "" unless postgres.enabled (server/pgwire.go)
+	httpGateway  *httpGateway // nil unless http_gateway.enabled (server/httpgw.go)
+	postgresAddr string       // "" unless postgres.enabled (server/pgwire.go)
 }
 
 // Start opens the data directory and starts everything cfg enables. The
@@ -152,6 +153,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 			s.Close(context.Background())
 			return nil, err
 		}
+	}
+	if err := s.startHTTPGateway(runCtx); err != nil {
+		s.Close(context.Background())
+		return nil, err
 	}
 	if err := s.startPostgres(runCtx); err != nil {
 		s.Close(context.Background())

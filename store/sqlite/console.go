@@ -392,21 +392,31 @@ func (s *Store) RollUpConsole(ctx context.Context, max int) (int, error) {
 		if cur != lo {
 			return custos.AppendResult{}, nil // another roll-up counted this range
 		}
+		// Prepared once per roll-up: parsing the statement per row would
+		// hold the writer (and so every ingest) many times longer.
+		upVol, err := w.conn.PrepareContext(bg, `INSERT INTO console_volume (hour, channel, category, events, records) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (hour, channel, category) DO UPDATE SET events = events + excluded.events, records = records + excluded.records`)
+		if err != nil {
+			return custos.AppendResult{}, err
+		}
+		defer upVol.Close()
 		for k, c := range vol {
-			if _, err := w.conn.ExecContext(bg, `INSERT INTO console_volume (hour, channel, category, events, records) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (hour, channel, category) DO UPDATE SET events = events + excluded.events, records = records + excluded.records`,
-				k.hour, k.channel, k.categry, c.events, c.records); err != nil {
+			if _, err := upVol.Exec(k.hour, k.channel, k.categry, c.events, c.records); err != nil {
 				return custos.AppendResult{}, err
 			}
 		}
+		upDay, err := w.conn.PrepareContext(bg, `INSERT INTO console_actor_days (actor, day, events, records) VALUES (?, ?, ?, ?)
+			ON CONFLICT (actor, day) DO UPDATE SET events = events + excluded.events, records = records + excluded.records`)
+		if err != nil {
+			return custos.AppendResult{}, err
+		}
+		defer upDay.Close()
 		for k, c := range days {
-			if _, err := w.conn.ExecContext(bg, `INSERT INTO console_actor_days (actor, day, events, records) VALUES (?, ?, ?, ?)
-				ON CONFLICT (actor, day) DO UPDATE SET events = events + excluded.events, records = records + excluded.records`,
-				k[0], dayOf[k], c.events, c.records); err != nil {
+			if _, err := upDay.Exec(k[0], dayOf[k], c.events, c.records); err != nil {
 				return custos.AppendResult{}, err
 			}
 		}
-		_, err := w.conn.ExecContext(bg, `UPDATE console_rollup SET seq = ? WHERE id = 1`, hi)
+		_, err = w.conn.ExecContext(bg, `UPDATE console_rollup SET seq = ? WHERE id = 1`, hi)
 		return custos.AppendResult{}, err
 	})
 	if err != nil {
