@@ -158,10 +158,12 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (custos.Token, err
 }
 
 // SaveSnapshot stores a named blob with the position it covers, replacing
-// the previous one.
+// the previous one unless that one covers a later position (a detector
+// that lost its partition must not overwrite the new owner's state).
 func (s *Store) SaveSnapshot(ctx context.Context, name string, position uint64, data []byte) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO snapshots (name, position, data, updated) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET position = excluded.position, data = excluded.data, updated = excluded.updated`,
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, data = excluded.data, updated = excluded.updated
+		WHERE snapshots.position <= excluded.position`,
 		name, int64(position), data, time.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("postgres: save snapshot %s: %w", name, err)

@@ -163,6 +163,9 @@ func TestSnapshotsAndAlerts(t *testing.T) {
 	if err := s.SaveSnapshot(ctx, "p0", 9, []byte("b")); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SaveSnapshot(ctx, "p0", 5, []byte("stale")); err != nil {
+		t.Fatal(err)
+	}
 	pos, data, ok, err := s.LoadSnapshot(ctx, "p0")
 	if err != nil || !ok || pos != 9 || string(data) != "b" {
 		t.Errorf("LoadSnapshot = %d %q %v %v", pos, data, ok, err)

@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/custos-dev/custos"
+	natsbus "github.com/custos-dev/custos/bus/nats"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/detect"
+)
+
+// detector runs one detection engine per partition it holds.
+type detector struct {
+	n        *Node
+	cfg      detect.Config
+	interval time.Duration
+}
+
+func newDetector(n *Node, cfg config.Config) (*detector, error) {
+	loc, err := time.LoadLocation(cfg.Detect.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: detect time zone: %w", err)
+	}
+	dc := DetectConfig(loc)
+	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots()}, nil
+}
+
+// DetectConfig is the engine configuration every partition's engine uses
+// (the default rules in the organization's time zone). A replay that
+// wants the cluster's alerts uses the same.
+func DetectConfig(loc *time.Location) detect.Config {
+	c := detect.DefaultConfig()
+	c.Location = loc
+	return c
+}
+
+func (d *detector) setOwned(ps []int) {
+	d.n.metrics.mu.Lock()
+	d.n.metrics.owned = len(ps)
+	d.n.metrics.mu.Unlock()
+}
+
+// SnapshotName is the name of partition p's snapshot in the store.
+func SnapshotName(p int) string { return fmt.Sprintf("detect/p%d", p) }
+
+// partitionState is what a partition's snapshot holds: the engine's state
+// and the ids of the last events seen (to drop a duplicate the stream let
+// through after its dedup window).
+type partitionState struct {
+	Engine []byte
+	Seen   []string
+}
+
+const seenCap = 1 << 16
+
+// seen is a bounded set of recent event ids, oldest evicted first.
+type seen struct {
+	set  map[string]struct{}
+	ring []string
+	pos  int
+}
+
+func newSeen(ids []string) *seen {
+	s := &seen{set: make(map[string]struct{}, len(ids))}
+	for _, id := range ids {
+		s.add(id)
+	}
+	return s
+}
+
+// add reports whether id is new, remembering it.
+func (s *seen) add(id string) bool {
+	if _, ok := s.set[id]; ok {
+		return false
+	}
+	if len(s.ring) < seenCap {
+		s.ring = append(s.ring, id)
+	} else {
+		delete(s.set, s.ring[s.pos])
+		s.ring[s.pos] = id
+		s.pos = (s.pos + 1) % seenCap
+	}
+	s.set[id] = struct{}{}
+	return true
+}
+
+// ids returns the remembered ids, oldest first.
+func (s *seen) ids() []string {
+	return append(slices.Clone(s.ring[s.pos:]), s.ring[:s.pos]...)
+}
+
+// work owns partition p until ctx ends: restore the snapshot, read the
+// stream from the position it covers, index, analyse, store alerts,
+// snapshot now and then and once more when giving the partition up.
+func (d *detector) work(ctx context.Context, p int) error {
+	st := d.n.Store
+	eng := detect.New(d.cfg)
+	pos, data, ok, err := st.LoadSnapshot(ctx, SnapshotName(p))
+	if err != nil {
+		return err
+	}
+	var ps partitionState
+	if ok {
+		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&ps); err != nil {
+			return fmt.Errorf("partition %d: decode snapshot: %w", p, err)
+		}
+		if err := eng.Restore(bytes.NewReader(ps.Engine)); err != nil {
+			return fmt.Errorf("partition %d: restore engine: %w", p, err)
+		}
+	}
+	ids := newSeen(ps.Seen)
+	d.n.log.Info("partition resumed", "partition", p, "from", pos, "snapshot", ok)
+	covered, saved := pos, pos
+	lastSave := time.Now()
+	save := func(ctx context.Context) error {
+		if covered == saved {
+			return nil
+		}
+		var eb bytes.Buffer
+		if err := eng.Snapshot(&eb); err != nil {
+			return fmt.Errorf("partition %d: snapshot: %w", p, err)
+		}
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(partitionState{Engine: eb.Bytes(), Seen: ids.ids()}); err != nil {
+			return fmt.Errorf("partition %d: snapshot: %w", p, err)
+		}
+		if err := st.SaveSnapshot(ctx, SnapshotName(p), covered, b.Bytes()); err != nil {
+			return err
+		}
+		d.n.metrics.snapshots.Inc()
+		saved, lastSave = covered, time.Now()
+		return nil
+	}
+
+	err = d.n.Bus.Read(ctx, p, pos, natsbus.ReadOptions{Lag: func(n uint64) { d.n.metrics.setLag(p, n) }},
+		func(ctx context.Context, msgs []natsbus.Message) error {
+			var acc []custos.AccessEvent
+			var logins []custos.LoginEvent
+			for _, m := range msgs {
+				if m.Access != nil {
+					acc = append(acc, *m.Access)
+				} else {
+					logins = append(logins, *m.Login)
+				}
+			}
+			// Index first: the store is idempotent by id, so a batch
+			// handled again after a crash is stored once.
+			if _, err := st.AppendAccess(ctx, acc); err != nil {
+				return err
+			}
+			if _, err := st.AppendLogins(ctx, logins); err != nil {
+				return err
+			}
+			var alerts []detect.Alert
+			for _, m := range msgs {
+				if m.Access != nil {
+					if ids.add("a:" + m.Access.ID) {
+						alerts = append(alerts, eng.ProcessAccess(m.Access)...)
+					}
+				} else if ids.add("l:" + m.Login.ID) {
+					alerts = append(alerts, eng.ProcessLogin(m.Login)...)
+				}
+			}
+			if err := st.UpsertAlerts(ctx, Records(alerts)); err != nil {
+				return err
+			}
+			d.n.metrics.processed.WithLabelValues("access").Add(float64(len(acc)))
+			d.n.metrics.processed.WithLabelValues("login").Add(float64(len(logins)))
+			covered = msgs[len(msgs)-1].Seq
+			if time.Since(lastSave) >= d.interval {
+				return save(ctx)
+			}
+			return nil
+		})
+	// Hand over (or shut down) with a fresh snapshot, so the next owner
+	// re-reads as little as possible.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := save(sctx); serr != nil {
+		d.n.log.Warn("partition snapshot at hand-over failed; the next owner re-reads more", "partition", p, "err", serr)
+	}
+	return err
+}
+
+// Records turns engine alerts into store records; an alert updated twice
+// in one batch is stored once, in its latest form.
+func Records(alerts []detect.Alert) []custos.AlertRecord {
+	latest := map[string]int{}
+	var out []custos.AlertRecord
+	for _, a := range alerts {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			continue
+		}
+		actor := ""
+		if a.Actor != nil {
+			actor = *a.Actor
+		}
+		r := custos.AlertRecord{
+			ID: a.ID, Rule: a.Rule, Severity: string(a.Severity), Actor: actor, SourceIP: a.SourceIP,
+			FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Status: custos.AlertOpen, Summary: a.Summary, Doc: doc,
+		}
+		if i, ok := latest[a.ID]; ok {
+			out[i] = r
+			continue
+		}
+		latest[a.ID] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
