@@ -197,6 +197,9 @@ func (s *Server) startAPI(index *blind.Index) error {
 		a.Proofs = ledgerProofs{s.Ledger}
 		s.registerLedgerMetrics(reg)
 	}
+	if err := s.exportRoutes(a, index); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("server: api listen: %w", err)

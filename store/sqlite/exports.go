@@ -27,8 +27,11 @@ func (s *Store) RegisterExport(ctx context.Context, e export.Export) error {
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("sqlite: register export: %w", err)
 	}
+	// The document keeps the canaries' hashes (they are synthetic people,
+	// listed as honeytokens at start) but not the real subjects, which
+	// are only in export_subjects, as subject keys.
 	subjects, canaries := e.Subjects, e.Canaries
-	e.Subjects, e.Canaries = nil, nil
+	e.Subjects = nil
 	doc, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("sqlite: register export %s: encode: %w", e.ID, err)
@@ -66,8 +69,9 @@ func (s *Store) RegisterExport(ctx context.Context, e export.Export) error {
 	return nil
 }
 
-// Export returns a registered export without its subject lists: the
-// registry keeps only subject keys for them, not hashes. Use
+// Export returns a registered export without its subject list (the
+// registry keeps only subject keys for it, not hashes); canaries are
+// returned. Use
 // ExportSubjectCount to count them and ExportsBySubject or ExportHolders
 // to ask about people.
 func (s *Store) Export(ctx context.Context, id string) (export.Export, error) {
@@ -87,6 +91,34 @@ func (s *Store) Export(ctx context.Context, id string) (export.Export, error) {
 	return e, nil
 }
 
+// ExportCanaries returns the canary identifiers (type and hash) of every
+// registered export, for the honeytoken watchlist.
+func (s *Store) ExportCanaries(ctx context.Context) ([]custos.Subject, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT doc FROM exports WHERE instr(CAST(doc AS TEXT), '"canaries"') > 0`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: export canaries: %w", err)
+	}
+	defer rows.Close()
+	var out []custos.Subject
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("sqlite: export canaries: %w", err)
+		}
+		var e struct {
+			Canaries []custos.Subject `json:"canaries"`
+		}
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, fmt.Errorf("sqlite: export canaries: decode: %w", err)
+		}
+		out = append(out, e.Canaries...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: export canaries: %w", err)
+	}
+	return out, nil
+}
+
 // ExportSubjectCount returns how many real and canary subjects an export
 // holds.
 func (s *Store) ExportSubjectCount(ctx context.Context, id string) (subjects, canaries int, err error) {
@@ -99,7 +131,7 @@ func (s *Store) ExportSubjectCount(ctx context.Context, id string) (subjects, ca
 }
 
 // ListExports returns exports matching q, newest first, without their
-// subject lists.
+// subject lists (canaries included).
 func (s *Store) ListExports(ctx context.Context, q export.Query) ([]export.Export, error) {
 	var b strings.Builder
 	b.WriteString(`SELECT doc FROM exports WHERE time >= ? AND time < ?`)

@@ -49,6 +49,9 @@ func TestExportRegistry(t *testing.T) {
 	if got.Actor != "alice" || !got.Watermark.Order || len(got.Watermark.Variants) != 1 || !got.Time.Equal(t0) {
 		t.Fatalf("Export(x1) = %+v", got)
 	}
+	if c, err := s.ExportCanaries(ctx); err != nil || len(c) != 1 || c[0].Hash != "c1" {
+		t.Fatalf("ExportCanaries = %v, %v", c, err)
+	}
 	if n, c, err := s.ExportSubjectCount(ctx, "x1"); err != nil || n != 2 || c != 1 {
 		t.Fatalf("ExportSubjectCount = %d, %d, %v", n, c, err)
 	}

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/api"
+	"github.com/custos-dev/custos/blind"
+	"github.com/custos-dev/custos/export"
+	"github.com/custos-dev/custos/policy"
+)
+
+// RegisterExport records an export in the registry (durably) and lists its
+// canaries as honeytokens. Gateways call it for every CSV/XLSX download,
+// COPY TO and large result, after export.Fingerprinter.Apply and before
+// the file leaves.
+func (s *Server) RegisterExport(ctx context.Context, e export.Export) error {
+	if err := s.Store.RegisterExport(ctx, e); err != nil {
+		return err
+	}
+	s.listCanaries(e.ID, e.Canaries)
+	return nil
+}
+
+// listCanaries makes canary identifiers honeytokens: any access to them
+// through a gateway or the ingest API is an alarm.
+func (s *Server) listCanaries(exportID string, canaries []custos.Subject) {
+	if len(canaries) == 0 {
+		return
+	}
+	entries := make([]policy.WatchEntry, 0, len(canaries))
+	for _, c := range canaries {
+		entries = append(entries, policy.WatchEntry{Subject: c.Hash, Kind: policy.WatchHoneytoken, Note: "canary of export " + exportID})
+	}
+	if err := s.Watchlist.Set(entries...); err != nil {
+		s.log.Error("list export canaries", "export", exportID, "err", err)
+		return
+	}
+	s.refreshDetectionWatchlist()
+}
+
+// exportRoutes serves the export registry (POST and GET /api/v1/exports)
+// and lists the canaries of exports registered before this start.
+func (s *Server) exportRoutes(a *api.Server, index *blind.Index) error {
+	ctx := context.Background()
+	canaries, err := s.Store.ExportCanaries(ctx)
+	if err != nil {
+		return fmt.Errorf("server: export canaries: %w", err)
+	}
+	s.listCanaries("(registered before start)", canaries)
+	h := &export.Handler{
+		Registry: s.Store, Hash: index.Hash, Log: s.log, MaxBody: s.cfg.API.MaxBodyBytes,
+		OnRegister: func(e export.Export) { s.listCanaries(e.ID, e.Canaries) },
+	}
+	a.Handle("POST /api/v1/exports", custos.ScopeIngest, h)
+	a.Handle("GET /api/v1/exports", custos.ScopeRead, http.Handler(h))
+	return nil
+}
