@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -81,8 +82,14 @@ type session struct {
 
 	// The queue of pending requests, appended by the client reader and
 	// consumed by the upstream reader.
+	in *errReader // the client connection as the backend reads it
+
 	qmu   sync.Mutex
 	queue []*pending
+
+	// closing is set once the client ended the session (Terminate or
+	// disconnect): the upstream closing then is no news to report.
+	closing atomic.Bool
 
 	// wmu serializes writes to the client (the upstream reader writes
 	// answers, the client reader writes protocol errors).
@@ -102,6 +109,7 @@ func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey,
 		s:            s,
 		client:       st.client,
 		be:           st.be,
+		in:           st.in,
 		up:           hj.Conn,
 		fe:           hj.Frontend,
 		key:          key,
@@ -126,6 +134,7 @@ func (ss *session) run(ctx context.Context) {
 		ss.client.Close()
 	}()
 	ss.clientLoop(ctx)
+	ss.closing.Store(true)
 	// The client is gone or terminated: closing the upstream ends the
 	// upstream reader, which records what is still pending first.
 	ss.up.Close()
@@ -187,7 +196,10 @@ func (ss *session) clientLoop(ctx context.Context) {
 	for {
 		msg, err := ss.be.Receive()
 		if err != nil {
-			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			// A message that does not decode is a protocol error even when
+			// the decoder says EOF (it ran off the end of the body); only
+			// the connection's own end is a disconnect.
+			if ss.in.err == nil || (!errors.Is(ss.in.err, io.EOF) && !errors.Is(ss.in.err, net.ErrClosed)) {
 				ss.s.Log.Info("pgwire: bad client message", "user", ss.actor.ID, "err", err)
 				ss.protocolError("invalid message from the client: " + safeErr(err))
 			}
@@ -247,6 +259,10 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		ss.push(&pending{kind: pkDescribe, target: 'P', name: m.DestinationPortal, injected: true})
 		ss.fe.Send(&pgproto3.Describe{ObjectType: 'P', Name: m.DestinationPortal})
 	case *pgproto3.Describe:
+		if m.ObjectType != 'S' && m.ObjectType != 'P' {
+			ss.protocolError("invalid Describe message subtype")
+			return false
+		}
 		ss.push(&pending{kind: pkDescribe, target: m.ObjectType, name: m.Name})
 		ss.fe.Send(m)
 	case *pgproto3.Execute:
@@ -257,6 +273,10 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now})
 		ss.fe.Send(m)
 	case *pgproto3.Close:
+		if m.ObjectType != 'S' && m.ObjectType != 'P' {
+			ss.protocolError("invalid Close message subtype")
+			return false
+		}
 		if m.ObjectType == 'S' {
 			delete(ss.stmts, m.Name)
 		} else {
@@ -279,6 +299,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		ss.fe.Send(m)
 		return ss.flushUp()
 	case *pgproto3.Terminate:
+		ss.closing.Store(true)
 		ss.fe.Send(m)
 		ss.flushUp()
 		return false
@@ -316,8 +337,10 @@ func (ss *session) upstreamLoop(ctx context.Context) {
 			// Record what ran, then tell the client, if still there.
 			ss.finishResult(ctx, custos.OutcomeError)
 			ss.recordPending(ctx)
-			ss.send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006", Message: "the upstream server closed the connection"})
-			ss.flushClient()
+			if !ss.closing.Load() {
+				ss.send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08006", Message: "the upstream server closed the connection"})
+				ss.flushClient()
+			}
 			return
 		}
 		if !ss.handleUpstream(ctx, msg) {
@@ -544,4 +567,19 @@ func safeErr(err error) string {
 		return "message too long"
 	}
 	return "malformed or unknown message"
+}
+
+// errReader remembers the error of the connection under the protocol
+// decoder, to tell a disconnect from a malformed message.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

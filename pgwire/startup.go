@@ -29,6 +29,7 @@ var errHandled = errors.New("handled")
 type started struct {
 	client  net.Conn
 	be      *pgproto3.Backend
+	in      *errReader
 	params  map[string]string
 	user    User
 	tls     bool
@@ -39,7 +40,8 @@ type started struct {
 // employee against the gateway's directory.
 func (s *Server) startup(ctx context.Context, c net.Conn) (*started, error) {
 	c.SetDeadline(time.Now().Add(startupTimeout))
-	be := pgproto3.NewBackend(c, c)
+	in := &errReader{r: c}
+	be := pgproto3.NewBackend(in, c)
 	be.SetMaxBodyLen(maxMessageLen)
 	isTLS := false
 	for {
@@ -65,7 +67,8 @@ func (s *Server) startup(ctx context.Context, c net.Conn) (*started, error) {
 			}
 			c = tc
 			isTLS = true
-			be = pgproto3.NewBackend(c, c)
+			in = &errReader{r: c}
+			be = pgproto3.NewBackend(in, c)
 			be.SetMaxBodyLen(maxMessageLen)
 		case *pgproto3.GSSEncRequest:
 			if _, err := c.Write([]byte{'N'}); err != nil {
@@ -87,6 +90,7 @@ func (s *Server) startup(ctx context.Context, c net.Conn) (*started, error) {
 			if err != nil {
 				return nil, err
 			}
+			st.in = in
 			c.SetDeadline(time.Time{})
 			return st, nil
 		default:
