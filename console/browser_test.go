@@ -141,7 +141,7 @@ func (d *driver) signOut() {
 
 // TestBrowser drives the console in headless Chromium: an investigator
 // logs in with TOTP, triages an alert, suspends its actor and searches a
-// subject's history; an approver approves a request; an auditor sees the
+// subject's history and traces a leaked file; an approver approves a request; an auditor sees the
 // investigator's search in the audit; the language switches to Chinese.
 func TestBrowser(t *testing.T) {
 	ctx, logs := browser(t)
@@ -188,6 +188,20 @@ func TestBrowser(t *testing.T) {
 	)
 	masked, results := d.text("#masked"), d.text("#results")
 	d.shot("05-subject-history")
+	// Leak tracing: upload a file holding the subject the actor read.
+	leak := filepath.Join(t.TempDir(), "leak.csv")
+	if err := os.WriteFile(leak, []byte("name,id_number,note\n张三,"+f.subject+",vip\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.do(
+		chromedp.Navigate(base+"/console/trace"),
+		chromedp.WaitVisible("#trace-form"),
+		chromedp.SetUploadFiles("#leak", []string{leak}),
+		chromedp.Click("#trace-submit"),
+		chromedp.WaitVisible("#report"),
+	)
+	report := d.text("#report")
+	d.shot("05b-leak-trace")
 	d.signOut()
 	// The approver approves the pending request.
 	d.signIn(base, "aaron", appr.TOTPSecret)
@@ -218,10 +232,13 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(pending, "granted") && !strings.Contains(pending, "approved") {
 		t.Errorf("request not approved: %q", pending)
 	}
-	for _, want := range []string{"subject.search", "alert.status", "actor.suspend", "approval.approve", "ines", "aaron"} {
+	for _, want := range []string{"subject.search", "alert.status", "actor.suspend", "approval.approve", "trace", "ines", "aaron"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit lacks %q", want)
 		}
+	}
+	if !strings.Contains(report, f.actor) || strings.Contains(report, f.subject) {
+		t.Errorf("trace report does not name %s (or shows the identifier): %q", f.actor, report)
 	}
 	if h1 != "控制台审计" {
 		t.Errorf("after switching to Chinese the title is %q", h1)

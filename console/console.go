@@ -20,6 +20,7 @@ import (
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/store/sqlite"
+	"github.com/custos-dev/custos/trace"
 )
 
 //go:embed templates/*.html
@@ -43,6 +44,7 @@ type Options struct {
 	Index     *blind.Index     // hashes searched identifiers
 	Ledger    Ledger           // nil: ledger off
 	Approvals *approval.Service
+	Trace     *trace.Tracer // nil: no leak-tracing page
 
 	// PolicyFile and CatalogFile are shown read-only ("" = built-in defaults).
 	PolicyFile, CatalogFile string
@@ -149,6 +151,7 @@ type route struct {
 	method, pattern string
 	perm            Permission
 	public          bool
+	maxBody         int64 // POST body limit; 0 means maxForm
 	h               func(c *Console, w http.ResponseWriter, r *http.Request, v *view)
 }
 
@@ -168,6 +171,8 @@ func routes() []route {
 		{method: "POST", pattern: "/console/subjects", perm: PermSubjects, h: (*Console).subjectSearch},
 		{method: "GET", pattern: "/console/approvals", perm: PermApprovals, h: (*Console).approvals},
 		{method: "POST", pattern: "/console/approvals/{id}/{verb}", perm: PermApprovals, h: (*Console).approvalAction},
+		{method: "GET", pattern: "/console/trace", perm: PermTrace, h: (*Console).tracePage},
+		{method: "POST", pattern: "/console/trace", perm: PermTrace, maxBody: maxUpload, h: (*Console).traceUpload},
 		{method: "GET", pattern: "/console/policy", perm: PermPolicy, h: (*Console).policy},
 		{method: "GET", pattern: "/console/audit", perm: PermAudit, h: (*Console).auditPage},
 		{method: "GET", pattern: "/console/users", perm: PermUsers, h: (*Console).users},
@@ -217,6 +222,7 @@ const (
 	loginCookie   = "custos_login"
 	langCookie    = "custos_lang"
 	maxForm       = 1 << 20
+	maxUpload     = 32 << 20 // a leaked file
 )
 
 // wrap authenticates, authorizes and checks CSRF before a handler runs.
@@ -224,7 +230,11 @@ func (c *Console) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := &view{L: c.lang(r), Path: r.URL.Path}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			limit := rt.maxBody
+			if limit == 0 {
+				limit = maxForm
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if !rt.public {
 			ck, _ := r.Cookie(sessionCookie)
@@ -299,6 +309,7 @@ func (c *Console) nav(role Role) []navItem {
 		{PermAlerts, navItem{"/console/alerts", "nav.alerts"}},
 		{PermSubjects, navItem{"/console/subjects", "nav.subjects"}},
 		{PermApprovals, navItem{"/console/approvals", "nav.approvals"}},
+		{PermTrace, navItem{"/console/trace", "nav.trace"}},
 		{PermPolicy, navItem{"/console/policy", "nav.policy"}},
 		{PermAudit, navItem{"/console/audit", "nav.audit"}},
 		{PermUsers, navItem{"/console/users", "nav.users"}},

@@ -22,6 +22,7 @@ import (
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/store/sqlite"
+	"github.com/custos-dev/custos/trace"
 )
 
 // fixture is a console over a real store with a few events, an alert and
@@ -55,11 +56,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Store: st, Pipeline: pipe, Index: idx, Approvals: svc})
+	c, err := New(Options{Store: st, Pipeline: pipe, Index: idx, Approvals: svc,
+		Trace: &trace.Tracer{Index: idx, Source: st}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{c: c, st: st, actor: "emp-0042", subject: "11010119900307123X"}
+	f := &fixture{c: c, st: st, actor: "emp-0042", subject: "110101196907052007"}
 	now := time.Now().UTC()
 	var evs []custos.AccessEvent
 	for i := range 30 {
@@ -139,7 +141,7 @@ func formFor(pattern, csrf string) url.Values {
 		v.Set("reason", "bulk reads under investigation")
 	case "/console/subjects":
 		v.Set("type", "cn_id")
-		v.Set("value", "11010119900307123X")
+		v.Set("value", "110101196907052007")
 		v.Set("purpose", "case 12")
 	case "/console/approvals/{id}/{verb}":
 		v.Set("comment", "ok")

@@ -55,6 +55,7 @@ var funcs = template.FuncMap{
 	"num":  func(x float64) string { return fmt.Sprintf("%.4g", x) },
 	"sevs": func() []string { return severities },
 	"pair": func(a, b any) struct{ A, B any } { return struct{ A, B any }{a, b} },
+	"inc":  func(i int) int { return i + 1 },
 }
 
 // messages holds every string the console shows, in both languages. A
@@ -62,6 +63,16 @@ var funcs = template.FuncMap{
 // templates use is in them.
 var messages = map[string]map[string]string{
 	"en": {
+		"title.trace": "Leak tracing", "nav.trace": "Leak tracing", "action.trace": "Trace",
+		"trace.off":  "Leak tracing is not available on this node.",
+		"trace.hint": "Upload a leaked file (CSV, TSV, XLSX, JSON, NDJSON or text, up to 32 MiB). It is read in memory and not stored; the report names exports, actors and events only, never a value from the file.",
+		"trace.file": "Leaked file", "trace.report": "Likely sources", "trace.records": "Records with identifiers",
+		"trace.distinct": "distinct", "trace.known": "known here", "trace.unknown": "unknown here", "trace.canaries": "canaries",
+		"trace.export_verdict": "Exports", "trace.actor_verdict": "Actors", "trace.threshold": "Naming threshold",
+		"trace.exports": "Exports ranked", "trace.actors": "Actors ranked", "trace.suspect": "Suspect",
+		"trace.probability": "Probability", "trace.matched": "Records held", "trace.exclusive": "Held by nobody else",
+		"trace.fingerprint": "Fingerprint", "trace.confirmed": "confirmed", "trace.evidence": "Evidence events",
+		"err.trace_file": "Choose a file in a format Custos reads.", "err.trace_size": "The file is larger than 32 MiB.",
 		"title.login": "Sign in", "title.overview": "Overview", "title.alerts": "Alert queue", "title.alert": "Alert",
 		"title.actor": "Actor timeline", "title.subjects": "Subject history", "title.approvals": "Approvals inbox",
 		"title.policy": "Policy and catalogue", "title.audit": "Console audit", "title.users": "Console users", "title.error": "Error",
@@ -125,6 +136,16 @@ var messages = map[string]map[string]string{
 		"type.intl_phone": "international phone",
 	},
 	"zh-CN": {
+		"title.trace": "泄露溯源", "nav.trace": "泄露溯源", "action.trace": "溯源",
+		"trace.off":  "本节点未提供泄露溯源。",
+		"trace.hint": "上传泄露文件（CSV、TSV、XLSX、JSON、NDJSON 或文本，不超过 32 MiB）。文件仅在内存中读取、不会保存；报告只列出导出、人员和事件编号，绝不显示文件中的值。",
+		"trace.file": "泄露文件", "trace.report": "可能的来源", "trace.records": "含标识的记录",
+		"trace.distinct": "去重后", "trace.known": "本系统已知", "trace.unknown": "本系统未知", "trace.canaries": "金丝雀记录",
+		"trace.export_verdict": "导出", "trace.actor_verdict": "人员", "trace.threshold": "认定阈值",
+		"trace.exports": "导出排名", "trace.actors": "人员排名", "trace.suspect": "嫌疑对象",
+		"trace.probability": "概率", "trace.matched": "持有记录数", "trace.exclusive": "独有记录数",
+		"trace.fingerprint": "指纹", "trace.confirmed": "已确认", "trace.evidence": "证据事件",
+		"err.trace_file": "请选择 Custos 可读取格式的文件。", "err.trace_size": "文件超过 32 MiB。",
 		"title.login": "登录", "title.overview": "总览", "title.alerts": "告警队列", "title.alert": "告警",
 		"title.actor": "人员时间线", "title.subjects": "个人信息访问记录", "title.approvals": "审批收件箱",
 		"title.policy": "策略与数据目录", "title.audit": "控制台审计", "title.users": "控制台用户", "title.error": "错误",

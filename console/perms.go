@@ -13,6 +13,7 @@ const (
 	PermPolicy    Permission = "policy"    // read the policy and catalogue
 	PermAudit     Permission = "audit"     // read the console's own audit
 	PermUsers     Permission = "users"     // list console users
+	PermTrace     Permission = "trace"     // upload a leaked file and see ranked suspects
 )
 
 // Permissions is the authorization table: separation of duties means an
@@ -21,7 +22,7 @@ const (
 // administrator manages users but reads no alerts or histories.
 var Permissions = map[Role][]Permission{
 	RoleAdmin:        {PermOverview, PermPolicy, PermAudit, PermUsers},
-	RoleInvestigator: {PermOverview, PermAlerts, PermTriage, PermActors, PermSubjects, PermPolicy},
+	RoleInvestigator: {PermOverview, PermAlerts, PermTriage, PermActors, PermSubjects, PermTrace, PermPolicy},
 	RoleApprover:     {PermOverview, PermApprovals},
 	RoleAuditor:      {PermOverview, PermAlerts, PermActors, PermPolicy, PermAudit},
 }
