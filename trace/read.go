@@ -264,8 +264,15 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// readXLSX reads every sheet, row by row.
-func (x *extractor) readXLSX(ctx context.Context, r io.Reader) error {
+// readXLSX reads every sheet, row by row. A panic inside the XLSX library
+// on a malformed file is turned into an error: one bad file must not take
+// the process down.
+func (x *extractor) readXLSX(ctx context.Context, r io.Reader) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed XLSX file (%v)", p)
+		}
+	}()
 	f, err := excelize.OpenReader(r)
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -17,8 +16,6 @@ import (
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/trace"
 )
-
-var debug = os.Getenv("TRACEEVAL_DEBUG") != ""
 
 // Sizes are the leaked sample sizes evaluated.
 var Sizes = []int{10, 20, 50, 200}
@@ -130,10 +127,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return nil, err
 			}
 			score(cells[ScenarioExportIndex], rep.Actors, rep.ActorVerdict, truthActor, res.Threshold, nil)
-			if debug && size == 50 && rep.Actors[0].ID != truthActor {
-				fmt.Printf("MISS x=%d truth=%s tr=%+v known=%d unknown=%d\n", x, truthActor, tr, rep.Known, rep.Unknown)
+			if dbg := cfg.Debug; dbg != nil && size == 50 && rep.Actors[0].ID != truthActor {
+				fmt.Fprintf(dbg, "MISS x=%d truth=%s tr=%+v known=%d unknown=%d\n", x, truthActor, tr, rep.Known, rep.Unknown)
 				for _, s := range rep.Actors[:4] {
-					fmt.Printf("   %s P=%.4f score=%.2f matched=%d excl=%d exports=%v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Exports)
+					fmt.Fprintf(dbg, "   %s P=%.4f score=%.2f matched=%d excl=%d exports=%v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Exports)
 				}
 			}
 
@@ -148,10 +145,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return nil, err
 			}
 			score(cells[ScenarioBrowse], rep.Actors, rep.ActorVerdict, actorName(a), res.Threshold, nil)
-			if debug && rep.Actors[0].ID != actorName(a) {
-				fmt.Printf("BROWSE size=%d truth=%s known=%d verdict=%s\n", size, actorName(a), rep.Known, rep.ActorVerdict)
+			if dbg := cfg.Debug; dbg != nil && rep.Actors[0].ID != actorName(a) {
+				fmt.Fprintf(dbg, "BROWSE size=%d truth=%s known=%d verdict=%s\n", size, actorName(a), rep.Known, rep.ActorVerdict)
 				for _, s := range rep.Actors[:min(3, len(rep.Actors))] {
-					fmt.Printf("   actor %s P=%.4f score=%.2f matched=%d excl=%d confirmed=%v canaries=%d exports=%v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Confirmed, s.Canaries, s.Exports)
+					fmt.Fprintf(dbg, "   actor %s P=%.4f score=%.2f matched=%d excl=%d confirmed=%v canaries=%d exports=%v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Confirmed, s.Canaries, s.Exports)
 				}
 			}
 
@@ -164,13 +161,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			c := cells[ScenarioOutside]
 			c.Trials++
 			if accused(rep.Exports, res.Threshold, "", nil) || accused(rep.Actors, res.Threshold, "", nil) {
-				if debug {
-					fmt.Printf("OUTSIDE size=%d known=%d unknown=%d canaries=%d\n", size, rep.Known, rep.Unknown, rep.Canaries)
+				if dbg := cfg.Debug; dbg != nil {
+					fmt.Fprintf(dbg, "OUTSIDE size=%d known=%d unknown=%d canaries=%d\n", size, rep.Known, rep.Unknown, rep.Canaries)
 					for _, s := range rep.Actors[:min(3, len(rep.Actors))] {
-						fmt.Printf("   actor %s P=%.4f score=%.2f matched=%d excl=%d\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive)
+						fmt.Fprintf(dbg, "   actor %s P=%.4f score=%.2f matched=%d excl=%d\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive)
 					}
 					for _, s := range rep.Exports[:min(3, len(rep.Exports))] {
-						fmt.Printf("   export %s P=%.4f score=%.2f matched=%d excl=%d canaries=%d wm=%+v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Canaries, s.Watermark)
+						fmt.Fprintf(dbg, "   export %s P=%.4f score=%.2f matched=%d excl=%d canaries=%d wm=%+v\n", s.ID, s.Probability, s.Score, s.Matched, s.Exclusive, s.Canaries, s.Watermark)
 					}
 				}
 				c.InnocentAbove++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -23,6 +24,8 @@ type Config struct {
 	Browse    int // people each employee looks up one by one
 	Trials    int // leaks per scenario and size
 	Seed      uint64
+	// Debug, if set, receives the top suspects of every miss.
+	Debug io.Writer `json:"-"`
 }
 
 // Full is the issue's size: 10,000 exports over 1 M people.
