@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/decls"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -258,4 +259,49 @@ func nativeCondition(src string, rel RelationshipChecker) func(*Request) bool {
 		}
 		return true
 	}
+}
+
+// MaxCost bounds what one condition may cost to evaluate, in CEL cost
+// units (about one per operation, plus one per element a comprehension
+// visits). A condition whose worst case exceeds it does not load; at run
+// time evaluation stops at the limit, and a deny or approval rule whose
+// condition was stopped applies (fail closed). The bound keeps a
+// carelessly written policy — a nested comprehension over a
+// 10,000-subject result — from turning every decision into a CPU sink.
+const MaxCost = 1_000_000
+
+// The input sizes the cost estimate assumes; a request beyond them is
+// evaluated with run-time cost tracking instead.
+const (
+	maxSubjects  = 100_000 // a bulk result's distinct subjects
+	maxSmallList = 64      // data types, categories, roles, attributes
+	maxString    = 1024    // characters of one string input
+)
+
+// celSizes gives the largest size each variable-length input can have,
+// so the worst case of a condition is known when the policy loads.
+type celSizes struct{}
+
+func (celSizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	path := n.Path()
+	if len(path) == 0 {
+		return nil
+	}
+	var max uint64
+	switch path[0] {
+	case "subjects":
+		max = maxSubjects
+	case "data_types", "categories", "actor.roles", "actor.attributes":
+		max = maxSmallList
+	case "actor", "actor.id", "actor.org_unit", "resource.system", "resource.object", "resource.route",
+		"purpose.name", "purpose.ticket", "source.ip", "source.device", "source.session", "subject":
+		max = maxString
+	default:
+		return nil
+	}
+	return &cost.SizeEstimate{Min: 0, Max: max}
+}
+
+func (celSizes) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
+	return nil
 }

@@ -103,6 +103,27 @@ func anyIn(want, have []string) bool {
 	return false
 }
 
+// exceedsEstimate reports whether r is larger than the inputs the
+// load-time cost estimate assumed (celSizes).
+func exceedsEstimate(r *Request) bool {
+	if len(r.Subjects) > maxSubjects || len(r.DataTypes) > maxSmallList || len(r.Categories) > maxSmallList ||
+		len(r.Actor.Roles) > maxSmallList || len(r.Actor.Attributes) > maxSmallList {
+		return true
+	}
+	for _, s := range []string{r.Actor.ID, r.Actor.OrgUnit, r.Resource.System, r.Resource.Object, r.Resource.Route,
+		r.Purpose.Name, r.Purpose.Ticket, r.Source.IP, r.Source.Device, r.Source.Session} {
+		if len(s) > maxString {
+			return true
+		}
+	}
+	for _, s := range r.Subjects {
+		if len(s) > maxString {
+			return true
+		}
+	}
+	return false
+}
+
 // Decide evaluates the rules for r. It does not apply quotas, watchlists
 // or honeytokens; Engine.Decide does.
 //
@@ -115,6 +136,9 @@ func (p *Policy) Decide(r *Request) Decision {
 	if !ok {
 		rules = p.anySys
 	}
+	// Within the sizes celSizes assumes, a loaded condition's cost is
+	// bounded by MaxCost already; beyond them, count it as it runs.
+	oversized := exceedsEstimate(r)
 	var act *activation
 	defer func() {
 		if act != nil {
@@ -137,7 +161,11 @@ func (p *Policy) Decide(r *Request) Decision {
 				act = activations.Get().(*activation)
 				act.r, act.loc = r, p.loc
 			}
-			out, _, err := ru.prg.Eval(act)
+			prg := ru.prg
+			if oversized {
+				prg = ru.limited
+			}
+			out, _, err := prg.Eval(act)
 			if err != nil {
 				if ru.effect != custos.DecisionDeny && ru.effect != custos.DecisionApprovalRequired {
 					continue

@@ -127,6 +127,9 @@ type rule struct {
 	when      string
 	whenPos   Pos
 	prg       cel.Program
+	// limited is prg with run-time cost tracking, for requests larger
+	// than the sizes the load-time estimate assumed (see MaxCost).
+	limited   cel.Program
 	constWhen *bool
 	lastCombo atomic.Pointer[combo]
 	// native, when set, evaluates the condition without CEL; it is set only
@@ -568,7 +571,14 @@ func (c *compiler) compileWhen(env *cel.Env, r *rule, at string) {
 		c.errorf(r.whenPos, r.id, "when: must be a boolean, is %s", checked.OutputType())
 		return
 	}
+	if est, err := env.EstimateCost(checked, celSizes{}); err == nil && est.Max > MaxCost {
+		c.errorf(r.whenPos, r.id, "when: may cost up to %d to evaluate (limit %d); avoid nested comprehensions over subjects", est.Max, MaxCost)
+		return
+	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	if err == nil {
+		r.limited, err = env.Program(checked, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(MaxCost))
+	}
 	if err != nil {
 		c.errorf(r.whenPos, r.id, "when: %v", err)
 		return

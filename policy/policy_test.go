@@ -182,6 +182,33 @@ rules:
 	}
 }
 
+// TestCostLimitFailsClosed evaluates a condition that loads (its worst
+// case for up to 100,000 subjects is within MaxCost) with an input larger
+// than the estimate assumed, so that it exceeds the limit at run time:
+// the deny rule must apply.
+func TestCostLimitFailsClosed(t *testing.T) {
+	p := mustParse(t, `
+rules:
+  - id: deny-repeats
+    when: subjects.exists(s, s == "needle")
+    decision: deny
+  - id: fallback
+    decision: allow
+`, Options{})
+	subjects := make([]string, 1_000_000)
+	for i := range subjects {
+		subjects[i] = "h"
+	}
+	r := Request{Actor: custos.Actor{ID: "x"}, Resource: custos.Resource{System: "s"}, Subjects: subjects}
+	if d := p.Decide(&r); d.Effect != custos.DecisionDeny {
+		t.Fatalf("a deny rule whose condition hit the cost limit must apply: %+v", d)
+	}
+	r.Subjects = []string{"h1", "h2"}
+	if d := p.Decide(&r); d.Effect != custos.DecisionAllow {
+		t.Fatalf("cheap input: %+v", d)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, doc string
@@ -204,6 +231,7 @@ func TestParseErrors(t *testing.T) {
 		{"timezone", "timezone: Mars/Olympus\n", []string{"p.yaml:1:", "unknown timezone"}},
 		{"yaml syntax", "rules: [\n", []string{"p.yaml:"}},
 		{"version", "version: 9\n", []string{"version 9"}},
+		{"too expensive", "rules:\n  - id: a\n    decision: deny\n    when: subjects.exists(s, subjects.exists(t, s + t == \"x\"))\n", []string{"p.yaml:4:", "may cost up to", "limit 1000000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
