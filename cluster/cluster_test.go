@@ -48,12 +48,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const (
-	testPartitions = 8
-	testTimeZone   = "Asia/Shanghai" // sim.Zone's offset, as an IANA name
-)
+const testTimeZone = "Asia/Shanghai" // sim.Zone's offset, as an IANA name
 
 func nodeConfig() config.Config {
+	partitions, _ := strconv.Atoi(os.Getenv("CUSTOS_TEST_PARTITIONS"))
 	cfg := config.Default()
 	cfg.DataDir = os.Getenv("CUSTOS_TEST_DATA")
 	cfg.API.Listen = os.Getenv("CUSTOS_TEST_LISTEN")
@@ -62,7 +60,7 @@ func nodeConfig() config.Config {
 	cfg.Detect.SnapshotInterval = "1s"
 	cfg.Cluster.NodeID = os.Getenv("CUSTOS_TEST_NODE_ID")
 	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: os.Getenv("CUSTOS_TEST_STREAM"),
-		Partitions: testPartitions, LeaseTTL: "2s", PublishTimeout: "2s"}
+		Partitions: partitions, LeaseTTL: "2s", PublishTimeout: "2s"}
 	cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: os.Getenv("CUSTOS_TEST_PG")}
 	cfg.Cluster.Ledger = config.ClusterLedger{Driver: "mysql", DSN: os.Getenv("CUSTOS_TEST_MYSQL")}
 	cfg.Cluster.Listen = os.Getenv("CUSTOS_TEST_LISTEN")
@@ -119,7 +117,7 @@ func randName(prefix string) string {
 
 // services creates a fresh PostgreSQL schema, MariaDB database and NATS
 // stream name for the test, removed in cleanup.
-func services(t *testing.T) (pgDSN, myDSN, stream string) {
+func services(t *testing.T, partitions int) (pgDSN, myDSN, stream string) {
 	ctx := context.Background()
 	admin := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	conn, err := pgx.Connect(ctx, admin)
@@ -150,7 +148,7 @@ func services(t *testing.T) (pgDSN, myDSN, stream string) {
 		root.Close()
 	})
 	stream = randName("CT")
-	b, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL(), Stream: stream, Partitions: testPartitions})
+	b, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL(), Stream: stream, Partitions: partitions})
 	need(t, "NATS", err)
 	t.Cleanup(func() {
 		b.DeleteStream(context.Background())
@@ -235,6 +233,8 @@ func (p *proc) stop() {
 	default:
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	t0 := time.Now()
+	defer func() { p.t.Logf("%s stopped in %s", p.name, time.Since(t0).Round(time.Millisecond)) }()
 	select {
 	case <-p.exited:
 	case <-time.After(25 * time.Second):
@@ -271,12 +271,21 @@ type batch struct {
 // MariaDB; a simulator scenario posted to the gateways; one gateway and
 // one detector SIGKILLed mid-run and restarted. Every acknowledged event
 // must be in the index and the ledger, and the alerts must equal a
-// single-process replay of the same events through the same partitions.
+// single-process replay of the same events through the same partitions:
+// with one partition (one active detector, the other standing by) that
+// is the plain single-engine replay; with eight, one engine per partition.
 func TestClusterSurvivesKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts five processes")
 	}
-	pgDSN, myDSN, stream := services(t)
+	for _, partitions := range []int{8, 1} {
+		t.Run(fmt.Sprintf("partitions=%d", partitions), func(t *testing.T) { testCluster(t, partitions) })
+	}
+}
+
+func testCluster(t *testing.T, testPartitions int) {
+	t0 := time.Now()
+	pgDSN, myDSN, stream := services(t, testPartitions)
 	ctx := context.Background()
 	tmp := t.TempDir()
 
@@ -306,7 +315,8 @@ func TestClusterSurvivesKills(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := []string{"CUSTOS_TEST_PG=" + pgDSN, "CUSTOS_TEST_MYSQL=" + myDSN, "CUSTOS_TEST_STREAM=" + stream}
+	env := []string{"CUSTOS_TEST_PG=" + pgDSN, "CUSTOS_TEST_MYSQL=" + myDSN, "CUSTOS_TEST_STREAM=" + stream,
+		"CUSTOS_TEST_PARTITIONS=" + strconv.Itoa(testPartitions)}
 	newProc := func(name string, role Role) *proc {
 		dir := filepath.Join(tmp, name)
 		os.MkdirAll(dir, 0o700)
@@ -339,6 +349,7 @@ func TestClusterSurvivesKills(t *testing.T) {
 	for _, p := range append([]*proc{apiNode}, append(gw, det...)...) {
 		p.start()
 	}
+	t.Logf("services ready in %s", time.Since(t0).Round(time.Millisecond))
 	t.Logf("5 nodes ready in %s", time.Since(start).Round(time.Millisecond))
 
 	// The simulator's traffic: one scenario of the eval suite.
@@ -370,6 +381,33 @@ func TestClusterSurvivesKills(t *testing.T) {
 	batches := makeBatches(t, events, 100)
 	t.Logf("%d events in %d batches", len(events), len(batches))
 
+	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL(), Stream: stream, Partitions: testPartitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	// Both detectors hold partitions (with one partition: one holds it,
+	// the other stands by); the one to kill is a holder.
+	var victim *proc
+	waitUntil(t, 15*time.Second, "partitions assigned", func() (bool, string) {
+		owners, err := bus.Owners(ctx)
+		if err != nil || len(owners) < testPartitions {
+			return false, fmt.Sprintf("owners %v (%v)", owners, err)
+		}
+		count := map[string]int{}
+		for _, o := range owners {
+			count[o]++
+		}
+		if testPartitions > 1 && (count["det1"] == 0 || count["det2"] == 0) {
+			return false, fmt.Sprintf("owners %v", owners)
+		}
+		victim = det[0]
+		if owners[0] == "det2" {
+			victim = det[1]
+		}
+		return true, ""
+	})
+
 	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(p *proc, b batch) error {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+b.path, bytes.NewReader(b.body))
@@ -387,10 +425,21 @@ func TestClusterSurvivesKills(t *testing.T) {
 		return nil
 	}
 	alive := []bool{true, true}
-	killAt, restartAt := len(batches)*2/5, len(batches)*7/10
+	// The kill comes once every partition has a snapshot (so the
+	// takeover restores one and replays the stream after it), but not
+	// later than 60% of the run.
+	killAt, restartAt := len(batches), len(batches)*4/5
 	acked := map[string]bool{}
 	postStart := time.Now()
 	for i, b := range batches {
+		if killAt == len(batches) && i >= len(batches)*2/5 {
+			var n int
+			st.Pool().QueryRow(ctx, `SELECT count(*) FROM snapshots WHERE position > 0`).Scan(&n)
+			if n == testPartitions || i >= len(batches)*3/5 {
+				killAt = i
+				t.Logf("%d of %d partitions had a snapshot at the kill", n, testPartitions)
+			}
+		}
 		switch i {
 		case killAt:
 			// The gateway dies with a request in flight; the detector
@@ -399,13 +448,13 @@ func TestClusterSurvivesKills(t *testing.T) {
 				time.Sleep(2 * time.Millisecond)
 				gw[0].kill()
 			}()
-			det[0].kill()
-			t.Logf("SIGKILLed gw1 and det1 at batch %d", i)
+			victim.kill()
+			t.Logf("SIGKILLed gw1 and %s at batch %d", victim.name, i)
 		case restartAt:
 			gw[0].start()
-			det[0].start()
+			victim.start()
 			alive[0] = true
-			t.Logf("restarted gw1 and det1 at batch %d", i)
+			t.Logf("restarted gw1 and %s at batch %d", victim.name, i)
 		}
 		deadline := time.Now().Add(20 * time.Second)
 		for try := 0; ; try++ {
@@ -433,11 +482,6 @@ func TestClusterSurvivesKills(t *testing.T) {
 	t.Logf("posted %d events in %s (%.0f events/s)", len(events), postTime.Round(time.Millisecond), float64(len(events))/postTime.Seconds())
 
 	// Wait until the detectors have indexed and analysed everything.
-	bus, err := natsbus.Connect(ctx, natsbus.Options{URL: natsURL(), Stream: stream, Partitions: testPartitions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bus.Close()
 	waitUntil(t, 30*time.Second, "detectors caught up", func() (bool, string) {
 		n, err := countIndexed(ctx, st)
 		if err != nil || n < len(acked) {
@@ -463,6 +507,7 @@ func TestClusterSurvivesKills(t *testing.T) {
 		p.stop()
 	}
 	apiNode.stop()
+	t.Logf("nodes stopped at %s", time.Since(start).Round(time.Millisecond))
 
 	// No acknowledged event is missing from the index...
 	for _, q := range []string{"SELECT id FROM access_ids", "SELECT id FROM login_ids"} {
@@ -480,12 +525,13 @@ func TestClusterSurvivesKills(t *testing.T) {
 	}
 	// ...or from the ledger.
 	checkLedger(t, filepath.Join(tmp, "api", "ledger"), myDSN, st, len(events))
+	t.Logf("index and ledger checked at %s", time.Since(start).Round(time.Millisecond))
 
 	// The alerts equal a single-process replay of the same events, each
 	// partition's events through an engine of its own in stream order.
 	loc, _ := time.LoadLocation(testTimeZone)
 	sealed := sealAll(t, index, events)
-	want, whole := replay(sealed, loc)
+	want, whole := replay(sealed, loc, testPartitions)
 	got, err := st.Alerts(ctx, custos.AlertQuery{Limit: custos.MaxLimit})
 	if err != nil {
 		t.Fatal(err)
@@ -520,7 +566,10 @@ func TestClusterSurvivesKills(t *testing.T) {
 			only++
 		}
 	}
-	t.Logf("alerts: cluster %d = partitioned replay %d; one unpartitioned engine %d (%d of them not raised per partition)", len(got), len(want), len(whole), only)
+	t.Logf("alerts: cluster %d = replay through %d partition(s) %d; one unpartitioned engine %d (%d of them not raised per partition)", len(got), testPartitions, len(want), len(whole), only)
+	if testPartitions == 1 && only != 0 {
+		t.Errorf("with one partition the replay must be the unpartitioned one")
+	}
 	t.Logf("total %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -606,7 +655,7 @@ func sealAll(t *testing.T, index *blind.Index, events []wireEvent) []natsbus.Mes
 
 // replay runs the events through one engine per partition (what the
 // cluster must equal) and through one engine for everything.
-func replay(msgs []natsbus.Message, loc *time.Location) (partitioned, whole map[string]custos.AlertRecord) {
+func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (partitioned, whole map[string]custos.AlertRecord) {
 	engines := map[int]*detect.Engine{}
 	one := detect.New(DetectConfig(loc))
 	var perPart, all []detect.Alert
@@ -617,7 +666,7 @@ func replay(msgs []natsbus.Message, loc *time.Location) (partitioned, whole map[
 		} else {
 			actor = m.Login.Account
 		}
-		p := natsbus.Partition(actor, testPartitions)
+		p := natsbus.Partition(actor, partitions)
 		e, ok := engines[p]
 		if !ok {
 			e = detect.New(DetectConfig(loc))

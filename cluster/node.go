@@ -213,7 +213,10 @@ func (n *Node) startLedger(ctx, runCtx context.Context) error {
 		opts.MySQL = db
 		opts.CheckpointInterval = time.Second // Tessera's minimum on MySQL
 	}
-	l, err := ledger.Open(ctx, filepath.Join(n.cfg.DataDir, "ledger"), opts)
+	// Tessera's background work (checkpoints) lives as long as this
+	// context: not the caller's, which a signal cancels before Close has
+	// published the last checkpoint.
+	l, err := ledger.Open(context.WithoutCancel(ctx), filepath.Join(n.cfg.DataDir, "ledger"), opts)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}

@@ -225,3 +225,30 @@ func (r *runner) releaseAll() {
 	defer cancel()
 	r.b.leases.Delete(ctx, memberKey(r.node))
 }
+
+// Owners returns which node holds each leased partition now.
+func (b *Bus) Owners(ctx context.Context) (map[int]string, error) {
+	keys, err := b.leases.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return map[int]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats: leases: %w", err)
+	}
+	out := map[int]string{}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "p.") {
+			continue
+		}
+		p, err := strconv.Atoi(k[2:])
+		if err != nil {
+			continue
+		}
+		e, err := b.leases.Get(ctx, k)
+		if err != nil {
+			continue // released meanwhile
+		}
+		out[p] = string(e.Value())
+	}
+	return out, nil
+}
