@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,6 +48,11 @@ type column struct {
 	field      catalog.Field
 	typeOID    uint32
 	format     int16
+	// taint lists the catalogued types a column without provenance may
+	// be derived from (the statement references those columns): a value
+	// in which no detector recognizes anything is redacted whole, so that
+	// encode(phone::bytea, 'hex') or reverse(phone) cannot carry it out.
+	taint []string
 }
 
 // result is one statement's result in progress.
@@ -131,7 +137,70 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 			r.categories[fld.EffectiveCategory()] = true
 		}
 	}
+	if st != nil {
+		if taint := ss.taintTypes(st); len(taint) > 0 {
+			for i := range r.cols {
+				c := &r.cols[i]
+				if c.catalogued || !carriesText(c.typeOID) {
+					continue
+				}
+				c.taint = taint
+				for _, t := range taint {
+					r.types[t] = true
+					r.categories[custos.CategoryOf(t)] = true
+				}
+			}
+		}
+	}
 	ss.cur = r
+}
+
+// taintTypes returns the types of the catalogued columns a statement
+// references (all of a catalogued table's for a whole-row reference).
+func (ss *session) taintTypes(st *pgsql.Statement) []string {
+	c := ss.s.Catalog
+	if c == nil {
+		return nil
+	}
+	var types []string
+	add := func(t string) {
+		if t != "" && !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	for _, t := range st.Tables {
+		res, ok := c.Resource(ss.s.System, qualify(t))
+		if !ok && (t.Schema == "" || t.Schema == "public") {
+			res, ok = c.Resource(ss.s.System, t.Name)
+		}
+		if !ok {
+			continue
+		}
+		for _, name := range st.Columns {
+			if name == "*" {
+				for _, f := range res.Columns {
+					add(f.Type)
+				}
+				continue
+			}
+			if f, ok := res.Columns[name]; ok {
+				add(f.Type)
+			}
+		}
+	}
+	slices.Sort(types)
+	return types
+}
+
+// carriesText reports whether values of a type can carry an identifier
+// in some encoding: everything but numbers, booleans, times and uuids
+// (numbers are inspected by their digits).
+func carriesText(oid uint32) bool {
+	switch oid {
+	case 16, oidInt2, oidInt4, oidInt8, 26, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950:
+		return false
+	}
+	return true
 }
 
 // catalogField finds a column in the catalogue as schema.table or, for
@@ -469,7 +538,7 @@ func (ss *session) refuseLimit(r *result) {
 
 // emit masks a row under decision d and sends it.
 func (ss *session) emit(r *result, row [][]byte, ms []match, d policy.Decision) {
-	if d.Effect == custos.DecisionMask || len(ms) > 0 {
+	if d.Effect != custos.DecisionAllow || len(ms) > 0 {
 		for j := range row {
 			if row[j] == nil || j >= len(r.cols) {
 				continue
@@ -487,6 +556,8 @@ func (ss *session) emit(r *result, row [][]byte, ms []match, d policy.Decision) 
 			}
 			if len(cm) > 0 {
 				row[j] = ss.maskContent(c, row[j], cm, d)
+			} else if len(c.taint) > 0 && len(row[j]) > 0 && tainted(c, d) {
+				row[j] = redactLike(c, row[j])
 			}
 		}
 	}
@@ -548,6 +619,26 @@ func (ss *session) maskContent(c *column, v []byte, ms []match, d policy.Decisio
 	}
 	b.WriteString(text[last:])
 	return encodeLike(c, b.String())
+}
+
+// tainted reports whether decision d masks any type a column may be
+// derived from.
+func tainted(c *column, d policy.Decision) bool {
+	for _, t := range c.taint {
+		if d.Transform(t) != mask.TransformNone {
+			return true
+		}
+	}
+	return false
+}
+
+// redactLike redacts a whole value, keeping binary values' length.
+func redactLike(c *column, v []byte) []byte {
+	if c.format != 0 && !isTextOID(c.typeOID) {
+		return []byte(strings.Repeat("*", len(v)))
+	}
+	text, _ := cellText(c, v)
+	return encodeLike(c, mask.Redact(text))
 }
 
 func isTextOID(oid uint32) bool {

@@ -368,7 +368,12 @@ func (ss *session) forward(m pgproto3.BackendMessage) {
 // handleUpstream processes one upstream message; false ends the session.
 func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessage) bool {
 	switch m := msg.(type) {
-	case *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+	case *pgproto3.ParameterStatus:
+		ss.send(m)
+	case *pgproto3.NotificationResponse:
+		// NOTIFY payloads are text anyone listening receives: identifiers
+		// in them are masked.
+		m.Payload = maskText(m.Payload)
 		ss.send(m)
 	case *pgproto3.NoticeResponse:
 		scrubNotice((*pgproto3.ErrorResponse)(m))
