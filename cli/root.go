@@ -92,6 +92,7 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		newTraceCmd(e),
 		newLedgerCmd(e),
 		newConsoleCmd(e),
+		newPgCmd(e),
 		newVersionCmd(e),
 	)
 	return root
