@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/console"
+	"github.com/custos-dev/custos/export"
+	"github.com/custos-dev/custos/trace"
 )
 
 // startConsole builds the web console when console.enabled and the API is
@@ -31,6 +34,18 @@ func (s *Server) startConsole(runCtx context.Context) error {
 	}
 	if s.Ledger != nil {
 		opt.Ledger = s.Ledger
+	}
+	// Leak tracing reads the export registry and the access index in the
+	// store; watermark keys derive from the blind-index key, as for
+	// 'custos trace'.
+	key, err := blind.LoadKey(blind.KeyFile(s.cfg.DataDir))
+	if err != nil {
+		return fmt.Errorf("server: console: %w", err)
+	}
+	opt.Trace = &trace.Tracer{Index: s.Index, Source: s.Store, Keyer: export.NewKeyer(key)}
+	if s.Ledger != nil {
+		l := s.Ledger
+		opt.Trace.Proof = func(ctx context.Context, id string) (any, error) { return l.Proof(ctx, id) }
 	}
 	c, err := console.New(opt)
 	if err != nil {

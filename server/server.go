@@ -61,6 +61,7 @@ type Server struct {
 
 	httpGateway  *httpGateway // nil unless http_gateway.enabled (server/httpgw.go)
 	postgresAddr string       // "" unless postgres.enabled (server/pgwire.go)
+	console      http.Handler // nil unless console.enabled (server/console.go)
 }
 
 // Start opens the data directory and starts everything cfg enables. The
@@ -148,6 +149,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		}()
 	}
 
+	if err := s.startConsole(runCtx); err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
 	if cfg.API.Enabled {
 		if err := s.startAPI(index); err != nil {
 			s.Close(context.Background())
@@ -206,7 +211,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 	}
 	s.listener = ln
 	s.http = &http.Server{
-		Handler:           a.Handler(),
+		Handler:           s.withConsole(a.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
