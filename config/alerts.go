@@ -13,6 +13,10 @@ type Alerts struct {
 	Webhooks    []Webhook `yaml:"webhooks"`
 	Syslog      Syslog    `yaml:"syslog"`
 	Email       Email     `yaml:"email"`
+	// SuspendRules are detection rules whose alerts suspend the actor at
+	// once (every gateway then denies them until an investigator lifts
+	// it), e.g. [honeytoken]. Empty: only investigators suspend.
+	SuspendRules []string `yaml:"suspend_rules"`
 }
 
 // Webhook is a URL that receives each alert as signed JSON.

@@ -33,17 +33,32 @@ type Engine struct {
 	// Grants turns approval_required into allow where an approver has
 	// granted the access, and lets a quota_raise grant pass a quota.
 	Grants GrantChecker
+	// Suspensions denies everything to a suspended actor, before any
+	// rule; nil disables it.
+	Suspensions SuspensionChecker
 	// Now is the clock for quota windows; time.Now when nil.
 	Now func() time.Time
 }
 
-// Decide returns the decision for r. It fills r.DataTypes and
+// SuspensionChecker says whether an actor's access is suspended — by an
+// investigator in the console, or by detection's automatic response to an
+// alert.
+type SuspensionChecker interface {
+	Suspended(actor string) bool
+}
+
+// Decide returns the decision for r: deny with rule "suspended" for a
+// suspended actor, else the policy's. It fills r.DataTypes and
 // r.Categories from the catalogue when both are empty.
 //
 // Quotas count only what is actually released (allow and mask decisions),
 // so a denied or pending request uses none; a request that would exceed a
 // quota is not counted either, and gets the quota's on_exceed effect.
 func (e *Engine) Decide(ctx context.Context, r *Request) Decision {
+	if e.Suspensions != nil && e.Suspensions.Suspended(r.Actor.ID) {
+		return Decision{Effect: custos.DecisionDeny, Rules: []string{"suspended"},
+			Reason: "access suspended pending an investigation; contact the security team"}
+	}
 	if e.Catalog != nil && len(r.DataTypes) == 0 && len(r.Categories) == 0 {
 		obj := r.Resource.Object
 		if obj == "" {

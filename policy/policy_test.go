@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -361,3 +362,22 @@ func FuzzParse(f *testing.F) {
 
 func actorID(id string) custos.Actor         { return custos.Actor{ID: id} }
 func resource(system string) custos.Resource { return custos.Resource{System: system} }
+
+type suspendedSet map[string]bool
+
+func (s suspendedSet) Suspended(actor string) bool { return s[actor] }
+
+// TestSuspendedActorDenied: a suspended actor is denied whatever the
+// rules say, and names the reason; others are unaffected.
+func TestSuspendedActorDenied(t *testing.T) {
+	p := mustParse(t, "rules:\n  - id: all\n    decision: allow\n", Options{})
+	e := &Engine{Policies: NewHolderWith(p, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil))), Suspensions: suspendedSet{"emp-7": true}}
+	r := Request{Actor: custos.Actor{ID: "emp-7"}, Resource: custos.Resource{System: "pss"}}
+	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionDeny || d.Rules[0] != "suspended" || d.Reason == "" {
+		t.Errorf("suspended actor: %+v", d)
+	}
+	r.Actor.ID = "emp-8"
+	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionAllow {
+		t.Errorf("other actor: %+v", d)
+	}
+}

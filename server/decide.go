@@ -78,6 +78,8 @@ func (s *Server) startDecisions(ctx context.Context) error {
 	if s.Approvals != nil {
 		s.Policy.Grants = s.Approvals
 	}
+	s.responses = newResponses(s)
+	s.Policy.Suspensions = s.responses
 	return nil
 }
 

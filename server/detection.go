@@ -28,6 +28,10 @@ type detection struct {
 	dir       string
 	interval  time.Duration
 
+	// onAlerts, when set, sees every batch's alerts once they are stored
+	// (responses on the gateways).
+	onAlerts func(context.Context, []detect.Alert)
+
 	mu       sync.Mutex
 	covered  offsets // the last sequence numbers the engine has seen
 	lastSave time.Time
@@ -114,6 +118,9 @@ func (d *detection) consumer() local.Consumer {
 func (d *detection) after(ctx context.Context, alerts []detect.Alert) error {
 	if err := d.store.UpsertAlerts(ctx, records(alerts)); err != nil {
 		return err
+	}
+	if d.onAlerts != nil && len(alerts) > 0 {
+		d.onAlerts(ctx, alerts)
 	}
 	d.mu.Lock()
 	due := time.Since(d.lastSave) >= d.interval

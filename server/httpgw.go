@@ -44,6 +44,7 @@ func (s *Server) startHTTPGateway(ctx context.Context) error {
 		Policy:     s.Policy,
 		Catalog:    s.Catalog,
 		Masker:     s.Masker,
+		Risk:       s.responses,
 		SessionKey: key,
 		Logger:     s.log.With("component", "httpgw"),
 	})

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/notify"
 	"github.com/custos-dev/custos/server"
 )
@@ -62,5 +64,55 @@ func TestAlertReachesWebhook(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no alert reached the webhook")
+	}
+}
+
+// TestHoneytokenSuspendsActor configures the automatic response for
+// honeytoken alerts: the insider who opens a honeytoken record is denied
+// everything by the next decision, and the suspension is audited.
+func TestHoneytokenSuspendsActor(t *testing.T) {
+	ctx := context.Background()
+	cfg, admin := initDir(t)
+	cfg.Alerts.SuspendRules = []string{"honeytoken"}
+	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	base := srv.URL() + "/api/v1"
+	if code, body := do(t, "POST", base+"/watchlist", admin, `{"subject":{"type":"cn_id","value":"44030619851212002X"},"kind":"honeytoken"}`); code != 200 {
+		t.Fatalf("watchlist: %d %s", code, body)
+	}
+	req := policy.Request{Actor: custos.Actor{ID: "emp-7"}, Action: custos.ActionRead, Resource: custos.Resource{System: "pss"}}
+	if d := srv.Policy.Decide(ctx, &req); d.Effect == custos.DecisionDeny {
+		t.Fatalf("denied before any alert: %+v", d)
+	}
+	if code, body := do(t, "POST", base+"/events", admin, accessJSON("h-1", "emp-7", "cn_id", "44030619851212002X", time.Now().Add(-time.Minute))); code != 200 {
+		t.Fatalf("event: %d %s", code, body)
+	}
+	srv.Bus.Notify()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req := policy.Request{Actor: custos.Actor{ID: "emp-7"}, Action: custos.ActionRead, Resource: custos.Resource{System: "pss"}}
+		d := srv.Policy.Decide(ctx, &req)
+		if d.Effect == custos.DecisionDeny && d.Rules[0] == "suspended" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("actor not suspended after a honeytoken alert: %+v", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	audits, _ := srv.Store.Audit(ctx, "custos", custos.Query{})
+	found := false
+	for _, a := range audits {
+		found = found || a.Action == "actor.suspended" && a.Object == "emp-7"
+	}
+	if !found {
+		t.Errorf("no actor.suspended audit event: %+v", audits)
+	}
+	other := policy.Request{Actor: custos.Actor{ID: "emp-8"}, Action: custos.ActionRead, Resource: custos.Resource{System: "pss"}}
+	if d := srv.Policy.Decide(ctx, &other); d.Effect == custos.DecisionDeny && d.Rules[0] == "suspended" {
+		t.Errorf("another actor suspended too: %+v", d)
 	}
 }

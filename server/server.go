@@ -22,6 +22,7 @@ import (
 	"github.com/custos-dev/custos/bus/local"
 	"github.com/custos-dev/custos/catalog"
 	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/detect"
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/mask"
@@ -47,6 +48,7 @@ type Server struct {
 	Catalog   *catalog.Catalog
 	Masker    *mask.Masker
 	Approvals *approval.Service // nil unless approvals.rules_file is set
+	responses *responses        // suspensions and risk, for the gateways
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -103,6 +105,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 			st.Close()
 			return nil, fmt.Errorf("server: %w", err)
 		}
+		det.onAlerts = func(ctx context.Context, alerts []detect.Alert) { s.responses.observe(ctx, alerts) }
 		s.detection = det
 		consumers = append(consumers, det.consumer())
 	}
@@ -125,6 +128,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	go func() {
 		defer s.wg.Done()
 		bus.Run(runCtx, consumers...)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.responses.run(runCtx, 2*time.Second)
 	}()
 	if err := s.startNotifier(runCtx); err != nil {
 		s.Close(context.Background())

@@ -56,6 +56,9 @@ func (s *Server) restoreState(ctx context.Context) error {
 			s.audit(ctx, actor, string(ev.Type), ev.Request.ID, detail)
 		}
 	}
+	if err := s.responses.refresh(ctx); err != nil {
+		return fmt.Errorf("server: restore suspensions: %w", err)
+	}
 	s.log.Info("state restored", "relationships", len(rels), "watchlist", len(watch))
 	return nil
 }

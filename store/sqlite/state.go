@@ -220,3 +220,22 @@ func (s *Store) Approvals(ctx context.Context) ([]approval.Request, error) {
 	}
 	return out, rows.Err()
 }
+
+// SuspendedActors lists the actors currently suspended (from the console
+// or by an automatic response to an alert).
+func (s *Store) SuspendedActors(ctx context.Context) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT actor FROM console_suspensions ORDER BY actor`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: suspended actors: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("sqlite: suspended actors: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

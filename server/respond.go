@@ -1,0 +1,123 @@
+package server
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/custos-dev/custos/detect"
+	"github.com/custos-dev/custos/store/sqlite"
+)
+
+// responses is how detection acts on the gateways: every decision checks
+// whether the actor is suspended (policy.SuspensionChecker), and the HTTP
+// gateway asks for step-up when the actor's risk is high
+// (httpgw.RiskSource). Suspensions come from the console (investigators)
+// and, for the rules listed in alerts.suspend_rules, from detection
+// itself; the set is re-read from the store every few seconds so that a
+// suspension made anywhere reaches every gateway of the node.
+type responses struct {
+	s            *Server
+	suspendRules []string
+	halfLife     time.Duration
+	escalateRisk float64
+
+	mu        sync.RWMutex
+	suspended map[string]bool
+	risk      map[string]riskAt
+}
+
+type riskAt struct {
+	risk float64
+	at   time.Time // wall clock when the alert was processed
+}
+
+func newResponses(s *Server) *responses {
+	cfg := detect.DefaultConfig()
+	return &responses{s: s, suspendRules: s.cfg.Alerts.SuspendRules, halfLife: cfg.RiskHalfLife, escalateRisk: cfg.EscalateRisk,
+		suspended: map[string]bool{}, risk: map[string]riskAt{}}
+}
+
+// Suspended implements policy.SuspensionChecker.
+func (r *responses) Suspended(actor string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.suspended[actor]
+}
+
+// Risk implements httpgw.RiskSource: the actor's risk from its latest
+// alert, decayed since with detection's half-life, as a fraction of the
+// risk at which detection escalates (capped at 1).
+func (r *responses) Risk(actor string) float64 {
+	r.mu.RLock()
+	ra, ok := r.risk[actor]
+	r.mu.RUnlock()
+	if !ok {
+		return 0
+	}
+	decayed := ra.risk * math.Exp2(-float64(time.Since(ra.at))/float64(r.halfLife))
+	return min(decayed/r.escalateRisk, 1)
+}
+
+// observe takes a batch of alerts from detection: risk is remembered, and
+// actors caught by a rule listed in alerts.suspend_rules are suspended.
+func (r *responses) observe(ctx context.Context, alerts []detect.Alert) {
+	now := time.Now()
+	for _, a := range alerts {
+		if a.Actor == nil {
+			continue
+		}
+		actor := *a.Actor
+		r.mu.Lock()
+		r.risk[actor] = riskAt{risk: a.Risk, at: now}
+		already := r.suspended[actor]
+		r.mu.Unlock()
+		if already || !slices.Contains(r.suspendRules, a.Rule) {
+			continue
+		}
+		sp := sqlite.Suspension{Actor: actor, By: "custos", Reason: "automatic response to alert " + a.ID + " (" + a.Rule + ")", Time: now}
+		if err := r.s.Store.SuspendActor(ctx, sp); err != nil {
+			r.s.log.Error("automatic suspension not stored", "alert", a.ID, "err", err)
+			continue
+		}
+		r.mu.Lock()
+		r.suspended[actor] = true
+		r.mu.Unlock()
+		r.s.audit(ctx, "custos", "actor.suspended", actor, map[string]string{"alert": a.ID, "rule": a.Rule})
+		r.s.log.Warn("actor suspended by automatic response", "actor", actor, "alert", a.ID, "rule", a.Rule)
+	}
+}
+
+// refresh re-reads the suspended actors from the store.
+func (r *responses) refresh(ctx context.Context) error {
+	actors, err := r.s.Store.SuspendedActors(ctx)
+	if err != nil {
+		return err
+	}
+	set := make(map[string]bool, len(actors))
+	for _, a := range actors {
+		set[a] = true
+	}
+	r.mu.Lock()
+	r.suspended = set
+	r.mu.Unlock()
+	return nil
+}
+
+// run refreshes the suspended set until ctx ends.
+func (r *responses) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.refresh(ctx); err != nil && ctx.Err() == nil {
+				r.s.log.Warn("suspensions not refreshed", "err", err)
+			}
+		}
+	}
+}
