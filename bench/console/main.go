@@ -330,7 +330,15 @@ func renders(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, 
 		{"console audit", aud, "GET", func(int) string { return "/console/audit" }, nil},
 		{"policy and catalogue", aud, "GET", func(int) string { return "/console/policy" }, nil},
 	}
-	fmt.Printf("\n%d events stored; %d renders per page (server time in the handler)\n\n", c.events, c.renders)
+	chans, err := st.ConsoleChannels(ctx)
+	if err != nil {
+		return err
+	}
+	var stored int64
+	for _, ch := range chans {
+		stored += ch.Events
+	}
+	fmt.Printf("\n%d events stored; %d renders per page (server time in the handler)\n\n", stored, c.renders)
 	fmt.Println("| page | p50 | p95 | max |")
 	fmt.Println("|---|---|---|---|")
 	for _, p := range pages {
