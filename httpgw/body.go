@@ -315,7 +315,8 @@ func prepareJSON(body []byte, in *inspection) (applier, bool) {
 		val, f, ok := in.judgeJSON(kind, raw, path, key)
 		if ok {
 			f.matches = slices.Clone(f.matches)
-			edits = append(edits, jsonEdit{start: off, end: off + int64(len(raw)), val: slices.Clone(val), f: f})
+			// val is a slice of body, or a fresh copy when it had escapes.
+			edits = append(edits, jsonEdit{start: off, end: off + int64(len(raw)), val: val, f: f})
 		}
 		return nil
 	})

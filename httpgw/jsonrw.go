@@ -67,11 +67,12 @@ type jsonRewriter struct {
 	tokStart int64
 	off      int64 // offset of the next input byte
 	pending  []byte
+	discard  bool // out is io.Discard: judge only, build no output
 	err      error
 }
 
 func newJSONRewriter(out io.Writer, onValue jsonValueFunc) *jsonRewriter {
-	return &jsonRewriter{out: out, onValue: onValue, state: stTop, path: append(make([]byte, 0, 64), '$')}
+	return &jsonRewriter{out: out, onValue: onValue, state: stTop, path: append(make([]byte, 0, 64), '$'), discard: out == io.Discard}
 }
 
 // Write consumes p. After a syntax error it returns errJSONSyntax; the
@@ -84,7 +85,7 @@ func (j *jsonRewriter) Write(p []byte) (int, error) {
 	j.pending = j.pending[:0]
 	start := 0 // first byte of p not yet copied out or held in tok
 	flush := func(end int) {
-		if end > start {
+		if end > start && !j.discard {
 			j.pending = append(j.pending, p[start:end]...)
 		}
 		start = end
@@ -108,35 +109,39 @@ func (j *jsonRewriter) Write(p []byte) (int, error) {
 			if c != '"' {
 				continue
 			}
-			j.tok = append(j.tok, p[start:i+1]...)
+			raw := j.take(p[start : i+1])
 			start = i + 1
-			if len(j.tok) > maxJSONToken {
+			if len(raw) > maxJSONToken {
 				return j.fail(flush, i)
 			}
 			if j.state == stKeyString {
-				j.pending = append(j.pending, j.tok...)
-				j.key = append(j.key[:0], j.tok[1:len(j.tok)-1]...)
+				if !j.discard {
+					j.pending = append(j.pending, raw...)
+				}
+				j.key = append(j.key[:0], raw[1:len(raw)-1]...)
 				top := j.stack[len(j.stack)-1]
 				j.path = append(append(j.path[:top.base], '.'), j.key...)
 				j.tok = j.tok[:0]
 				j.state = stColon
 				continue
 			}
-			j.emitScalar(kindString)
+			j.emitScalar(kindString, raw)
 			j.state = stAfterValue
 		case stNumber, stLiteral:
 			if isNumberByte(c) || (j.state == stLiteral && c >= 'a' && c <= 'z') {
 				continue
 			}
-			j.tok = append(j.tok, p[start:i]...)
+			raw := j.take(p[start:i])
 			start = i
-			if !j.scalarValid() {
+			if !j.scalarValid(raw) {
 				return j.fail(flush, i)
 			}
 			if j.state == stNumber {
-				j.emitScalar(kindNumber)
+				j.emitScalar(kindNumber, raw)
 			} else {
-				j.pending = append(j.pending, j.tok...)
+				if !j.discard {
+					j.pending = append(j.pending, raw...)
+				}
 				j.tok = j.tok[:0]
 			}
 			j.state = stAfterValue
@@ -219,7 +224,7 @@ func (j *jsonRewriter) Write(p []byte) (int, error) {
 		flush(len(p))
 	}
 	j.off += int64(len(p))
-	if len(j.pending) > 0 {
+	if len(j.pending) > 0 && !j.discard {
 		if _, err := j.out.Write(j.pending); err != nil {
 			j.err = err
 			return 0, err
@@ -257,13 +262,13 @@ func (j *jsonRewriter) Close() error {
 		return j.err
 	}
 	if j.state == stNumber || j.state == stLiteral {
-		if !j.scalarValid() {
+		if !j.scalarValid(j.tok) {
 			return errJSONSyntax
 		}
 		j.pending = j.pending[:0]
 		if j.state == stNumber {
-			j.emitScalar(kindNumber)
-		} else {
+			j.emitScalar(kindNumber, j.tok)
+		} else if !j.discard {
 			j.pending = append(j.pending, j.tok...)
 		}
 		j.state = stTop
@@ -277,28 +282,40 @@ func (j *jsonRewriter) Close() error {
 	return nil
 }
 
-// emitScalar judges the held token and appends it, or its replacement, to
+// take completes the token ending in p: p itself when the token started
+// in this chunk (no copy), else the held bytes with p appended.
+func (j *jsonRewriter) take(p []byte) []byte {
+	if len(j.tok) == 0 {
+		return p
+	}
+	j.tok = append(j.tok, p...)
+	return j.tok
+}
+
+// emitScalar judges the token raw and appends it, or its replacement, to
 // the pending output.
-func (j *jsonRewriter) emitScalar(kind byte) {
+func (j *jsonRewriter) emitScalar(kind byte, raw []byte) {
 	var key []byte
 	if len(j.stack) > 0 && j.stack[len(j.stack)-1].object {
 		key = j.key
 	}
-	repl := j.onValue(kind, j.tok, j.path, key, j.tokStart)
-	if repl != nil {
-		j.pending = append(j.pending, repl...)
-	} else {
-		j.pending = append(j.pending, j.tok...)
+	repl := j.onValue(kind, raw, j.path, key, j.tokStart)
+	if !j.discard {
+		if repl != nil {
+			j.pending = append(j.pending, repl...)
+		} else {
+			j.pending = append(j.pending, raw...)
+		}
 	}
 	j.tok = j.tok[:0]
 }
 
-func (j *jsonRewriter) scalarValid() bool {
+func (j *jsonRewriter) scalarValid(raw []byte) bool {
 	if j.state == stLiteral {
-		s := string(j.tok)
+		s := string(raw)
 		return s == "true" || s == "false" || s == "null"
 	}
-	return validNumber(j.tok)
+	return validNumber(raw)
 }
 
 func isNumberByte(c byte) bool {
