@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -269,7 +268,7 @@ type Message struct {
 // ReadOptions tune Read.
 type ReadOptions struct {
 	Batch   int           // messages per handler call; default 500
-	MaxWait time.Duration // wait for a batch to fill; default 100ms
+	MaxWait time.Duration // wait for a batch to fill after its first event; default 20ms
 	// Lag, if set, is called after each batch with the number of the
 	// partition's messages not yet delivered.
 	Lag func(pending uint64)
@@ -285,7 +284,7 @@ func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, h
 		opts.Batch = 500
 	}
 	if opts.MaxWait <= 0 {
-		opts.MaxWait = 100 * time.Millisecond
+		opts.MaxWait = 20 * time.Millisecond
 	}
 	name := fmt.Sprintf("p%d", p)
 	// A consumer's start cannot be changed: delete the old one (a
@@ -306,24 +305,43 @@ func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, h
 	if err != nil {
 		return fmt.Errorf("nats: consumer %s: %w", name, err)
 	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * opts.Batch))
+	if err != nil {
+		return fmt.Errorf("nats: consume %s: %w", name, err)
+	}
+	defer it.Stop()
 	last := after
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(opts.Batch, jetstream.FetchMaxWait(opts.MaxWait))
+	for {
+		// Wait for one message, then take what else arrives within
+		// MaxWait, up to Batch.
+		first, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return fmt.Errorf("nats: consume %s: %w", name, err)
+		}
+		raw := []jetstream.Msg{first}
+		deadline := time.Now().Add(opts.MaxWait)
+		for len(raw) < opts.Batch {
+			wait := time.Until(deadline)
+			if wait <= 0 {
 				break
 			}
-			return fmt.Errorf("nats: fetch %s: %w", name, err)
+			m, err := it.Next(jetstream.NextMaxWait(wait))
+			if err != nil {
+				break
+			}
+			raw = append(raw, m)
 		}
 		var msgs []Message
-		var lastMsg jetstream.Msg
 		var pending uint64
-		for m := range batch.Messages() {
+		for _, m := range raw {
 			md, err := m.Metadata()
 			if err != nil {
 				return fmt.Errorf("nats: %s: metadata: %w", name, err)
 			}
-			lastMsg, pending = m, md.NumPending
+			pending = md.NumPending
 			if md.Sequence.Stream <= last {
 				continue // redelivered
 			}
@@ -338,29 +356,18 @@ func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, h
 			}
 			msgs = append(msgs, msg)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			if ctx.Err() != nil {
-				break
-			}
-			if !strings.Contains(err.Error(), "timeout") {
-				return fmt.Errorf("nats: fetch %s: %w", name, err)
-			}
-		}
 		if len(msgs) > 0 {
 			if err := handle(ctx, msgs); err != nil {
 				return err
 			}
 		}
-		if lastMsg != nil {
-			if err := lastMsg.Ack(); err != nil && ctx.Err() == nil {
-				b.log.Warn("nats: ack", "partition", p, "err", err)
-			}
-			if opts.Lag != nil {
-				opts.Lag(pending)
-			}
+		if err := raw[len(raw)-1].Ack(); err != nil && ctx.Err() == nil {
+			b.log.Warn("nats: ack", "partition", p, "err", err)
+		}
+		if opts.Lag != nil {
+			opts.Lag(pending)
 		}
 	}
-	return nil
 }
 
 func decode(m jetstream.Msg, seq uint64) (Message, error) {
