@@ -1,11 +1,20 @@
 package httpgw
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/catalog"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/ingest"
+	"github.com/custos-dev/custos/mask"
+	"github.com/custos-dev/custos/policy"
 )
 
 func benchPage() []byte {
@@ -39,6 +48,57 @@ func BenchmarkInspectJSON10KB(b *testing.B) {
 		}
 		if _, err := apply(vm); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+type discardStore struct{}
+
+func (discardStore) AppendAccess(_ context.Context, evs []custos.AccessEvent) (custos.AppendResult, error) {
+	return custos.AppendResult{Stored: len(evs)}, nil
+}
+func (discardStore) AppendLogins(_ context.Context, evs []custos.LoginEvent) (custos.AppendResult, error) {
+	return custos.AppendResult{Stored: len(evs)}, nil
+}
+
+// BenchmarkGatewayRequest is one whole request through the gateway
+// (identity, two decisions, proxying, inspection, masking, event
+// validation and sealing) with a store that keeps nothing.
+func BenchmarkGatewayRequest(b *testing.B) {
+	page := benchPage()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(page)
+	}))
+	defer up.Close()
+	key := make([]byte, blind.KeySize)
+	idx, _ := blind.New(key)
+	tok, _ := mask.NewTokenizer(key)
+	p, err := policy.Parse("b", []byte("version: 1\nrules:\n  - id: m\n    match: {roles: [analyst]}\n    decision: mask\n"), policy.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat, _ := catalog.Parse("c", []byte(testCatalog))
+	cfg := config.DefaultHTTPGateway()
+	cfg.Enabled = true
+	cfg.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: up.URL, System: "pss"}}
+	cfg.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+	gw, err := New(cfg, Deps{Pipeline: &ingest.Pipeline{Store: discardStore{}, Index: idx}, Index: idx,
+		Policy:  &policy.Engine{Policies: policy.NewHolderWith(p, policy.Options{}, nil), Catalog: cat, Quotas: policy.NewQuotas()},
+		Catalog: cat, Masker: &mask.Masker{Tokens: tok}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/search", nil)
+		req.RemoteAddr = "127.0.0.1:5000"
+		req.Header.Set("X-Remote-User", "emp-1")
+		req.Header.Set("X-Remote-Roles", "analyst")
+		w := httptest.NewRecorder()
+		gw.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
 		}
 	}
 }

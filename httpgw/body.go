@@ -79,7 +79,13 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
 	noBody := resp.StatusCode == http.StatusSwitchingProtocols || resp.StatusCode == http.StatusNoContent ||
 		resp.StatusCode == http.StatusNotModified || resp.Request.Method == http.MethodHead
-	if noBody || kind == kindOpaque || !supportedEncoding(enc) {
+	if !noBody && kind != kindOpaque && !supportedEncoding(enc) {
+		// An encoding the gateway cannot read (br, zstd) fails closed.
+		x.decision.Effect = custos.DecisionDeny
+		x.decision.Rules = []string{"uninspectable"}
+		return g.refuseResponse(ctx, resp, x)
+	}
+	if noBody || kind == kindOpaque {
 		// Upgrades (WebSocket), bodiless answers and content the gateway
 		// cannot read pass as they are, with their event recorded first.
 		if x.action == custos.ActionExport || x.decision.Effect == "" {

@@ -299,6 +299,13 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if !x.public {
+		// Ask only for encodings the gateway can read back (gzip, deflate);
+		// anything else would pass uninspected.
+		if ae := pr.In.Header.Get("Accept-Encoding"); strings.Contains(ae, "gzip") {
+			pr.Out.Header.Set("Accept-Encoding", "gzip")
+		} else {
+			pr.Out.Header.Del("Accept-Encoding")
+		}
 		pr.Out.Header.Set("X-Custos-Actor", x.actor.ID)
 		if len(x.actor.Roles) > 0 {
 			pr.Out.Header.Set("X-Custos-Roles", strings.Join(x.actor.Roles, ","))

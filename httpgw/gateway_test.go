@@ -315,3 +315,25 @@ func TestNotRecordedMeansNotAnswered(t *testing.T) {
 	}
 	mustContainNone(t, body, cnID(0), mobile(0))
 }
+
+func TestUnreadableEncodingFailsClosed(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /search", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			t.Errorf("upstream asked for %q", r.Header.Get("Accept-Encoding"))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "br")
+		w.Write([]byte("\x1b\x00not really brotli " + mobile(1)))
+	})
+	h := newHarness(t, mux)
+	r := h.get("/search", "ana-br", "analyst", "Accept-Encoding", "br, gzip")
+	body := readAll(t, r.Body)
+	if r.StatusCode != http.StatusForbidden {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	mustContainNone(t, body, mobile(1))
+	if ev := h.lastEvent("ana-br"); !slices.Contains(ev.Rules, "uninspectable") {
+		t.Errorf("rules %v", ev.Rules)
+	}
+}
