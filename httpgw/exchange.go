@@ -57,12 +57,12 @@ func (g *Gateway) newExchange(r *http.Request, rt *route, id identity) *exchange
 		outcome: custos.OutcomeSuccess,
 	}
 	// Which endpoint is this? The mux matches the path the upstream sees.
-	probe := r.Clone(r.Context())
-	probe.URL.Path = rt.upstreamPath(r.URL.Path)
-	probe.URL.RawPath = ""
+	probe, u := *r, *r.URL
+	u.Path, u.RawPath = rt.upstreamPath(r.URL.Path), ""
+	probe.URL = &u
 	var ep *endpoint
 	var pathValues map[string]string
-	if _, pat := rt.mux.Handler(probe); pat != "" {
+	if _, pat := rt.mux.Handler(&probe); pat != "" {
 		ep = rt.eps[pat]
 	}
 	x.ep = ep
