@@ -43,7 +43,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // generous: CI machines are shared
 	var mu sync.Mutex
 	var logs []string
 	var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/approval"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/ingest"
@@ -167,6 +168,7 @@ func routes() []route {
 		{method: "POST", pattern: "/console/alerts/{id}/status", perm: PermTriage, h: (*Console).alertStatus},
 		{method: "GET", pattern: "/console/actors/{id}", perm: PermActors, h: (*Console).actor},
 		{method: "POST", pattern: "/console/actors/{id}/suspend", perm: PermTriage, h: (*Console).suspend},
+		{method: "POST", pattern: "/console/actors/{id}/unsuspend", perm: PermTriage, h: (*Console).unsuspend},
 		{method: "GET", pattern: "/console/subjects", perm: PermSubjects, h: (*Console).subjectsPage},
 		{method: "POST", pattern: "/console/subjects", perm: PermSubjects, h: (*Console).subjectSearch},
 		{method: "GET", pattern: "/console/approvals", perm: PermApprovals, h: (*Console).approvals},
@@ -373,6 +375,21 @@ func (c *Console) audit(r *http.Request, v *view, action, target, detail string,
 	})
 	if err != nil {
 		c.log.Error("console: audit", "action", action, "err", err)
+	}
+	// Actions of signed-in users also go to the ledger's audit stream.
+	// Failed sign-ins stay out of the permanent log: what was typed as a
+	// user name is sometimes a password.
+	if v.User == "" || action == "login.failed" || action == "login.limited" {
+		return
+	}
+	detailMap := map[string]string{"role": string(v.Role), "ip": clientIP(r), "ok": fmt.Sprint(ok)}
+	if detail != "" {
+		detailMap["detail"] = detail
+	}
+	ev := custos.AuditEvent{ID: "console-" + randomToken()[:22], Time: c.opt.Now().UTC(), Actor: v.User,
+		Action: "console." + action, Object: target, Detail: detailMap}
+	if err := c.store.AppendAudit(context.WithoutCancel(r.Context()), []custos.AuditEvent{ev}); err != nil {
+		c.log.Error("console: ledger audit", "action", action, "err", err)
 	}
 }
 

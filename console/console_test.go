@@ -369,6 +369,11 @@ func TestSearchIsRecorded(t *testing.T) {
 	if len(es) == 0 || es[0].Action != "subject.search" || strings.Contains(es[0].Target, f.subject) {
 		t.Fatalf("audit entry: %+v", es)
 	}
+	// And in the ledger's audit stream.
+	aud, err := f.st.Audit(context.Background(), "user-investigator", custos.Query{})
+	if err != nil || len(aud) == 0 || aud[0].Action != "console.subject.search" {
+		t.Fatalf("ledger audit stream: %+v %v", aud, err)
+	}
 }
 
 // TestMessages: both languages have exactly the same keys, and every key

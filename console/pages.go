@@ -398,6 +398,21 @@ func (c *Console) suspend(w http.ResponseWriter, r *http.Request, v *view) {
 	http.Redirect(w, r, back+"?done=1", http.StatusSeeOther)
 }
 
+func (c *Console) unsuspend(w http.ResponseWriter, r *http.Request, v *view) {
+	id := r.PathValue("id")
+	err := c.store.LiftSuspension(r.Context(), id)
+	if errors.Is(err, sqlite.ErrNotFound) {
+		c.fail(w, r, v, http.StatusNotFound, "err.not_found")
+		return
+	}
+	if err != nil {
+		c.internal(w, r, v, err)
+		return
+	}
+	c.audit(r, v, "actor.unsuspend", id, "", true)
+	http.Redirect(w, r, "/console/actors/"+url.PathEscape(id)+"?done=1", http.StatusSeeOther)
+}
+
 // ---- subjects
 
 // searchTypes are the identifiers the subject search offers.

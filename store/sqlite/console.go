@@ -210,6 +210,27 @@ func (s *Store) SuspendActor(ctx context.Context, sp Suspension) error {
 	return nil
 }
 
+// LiftSuspension ends an actor's suspension; ErrNotFound if there was none.
+func (s *Store) LiftSuspension(ctx context.Context, actor string) error {
+	var found bool
+	_, err := s.submit(ctx, 1, func(w *writer) (custos.AppendResult, error) {
+		r, err := w.conn.ExecContext(context.Background(), `DELETE FROM console_suspensions WHERE actor = ?`, actor)
+		if err != nil {
+			return custos.AppendResult{}, err
+		}
+		n, err := r.RowsAffected()
+		found = n > 0
+		return custos.AppendResult{}, err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: lift suspension: %w", err)
+	}
+	if !found {
+		return fmt.Errorf("sqlite: suspension of %s: %w", actor, ErrNotFound)
+	}
+	return nil
+}
+
 // Suspended returns an actor's suspension, or ErrNotFound.
 func (s *Store) Suspended(ctx context.Context, actor string) (Suspension, error) {
 	var sp Suspension
