@@ -1,0 +1,71 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/server"
+)
+
+// TestHTTPGatewayServed starts a node with the HTTP gateway in front of a
+// small app: the response is masked and its access event is in the node's
+// store by the time the client has it.
+func TestHTTPGatewayServed(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"passenger":{"mobile":"13812345678","seat":"12A"}}`)
+	}))
+	defer app.Close()
+	cfg, _ := initDir(t)
+	cfg.HTTPGateway = config.DefaultHTTPGateway()
+	cfg.HTTPGateway.Enabled = true
+	cfg.HTTPGateway.Listen = "127.0.0.1:0"
+	cfg.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "pss"}}
+	cfg.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := server.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	url := s.HTTPGatewayURL()
+	if url == "" {
+		t.Fatal("gateway not listening")
+	}
+	resp, err := http.Get(url + "/passengers/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without identity: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+"/passengers/1", nil)
+	req.Header.Set("X-Remote-User", "emp-0042")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "13812345678") || !strings.Contains(string(body), `"seat":"12A"`) {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	evs, err := s.Store.ActorAccesses(ctx, "emp-0042", custos.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Channel != custos.ChannelHTTP || len(evs[0].Subjects) != 1 || evs[0].Subjects[0].Type != "cn_mobile" {
+		t.Fatalf("events %+v", evs)
+	}
+}
