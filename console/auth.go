@@ -73,7 +73,7 @@ func CheckPassword(hash, password string) bool {
 		return false
 	}
 	iter, err := strconv.Atoi(parts[1])
-	if err != nil || iter < 1 || iter > 10_000_000 {
+	if err != nil || iter < 1 || iter > 2_000_000 {
 		return false
 	}
 	enc := base64.RawStdEncoding
