@@ -103,7 +103,7 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return fmt.Errorf("httpgw: decode %s body: %w", enc, err)
 	}
-	head, err := io.ReadAll(io.LimitReader(decoded, g.cfg.MaxBufferBytes+1))
+	head, err := readHead(decoded, resp.ContentLength, enc, g.cfg.MaxBufferBytes)
 	if err != nil {
 		return fmt.Errorf("httpgw: read response: %w", err)
 	}
@@ -112,6 +112,20 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		return g.buffered(ctx, resp, x, kind, enc, head)
 	}
 	return g.streamed(ctx, resp, x, kind, enc, io.MultiReader(bytes.NewReader(head), decoded))
+}
+
+// readHead reads up to max+1 bytes of the (decoded) body, in one
+// allocation when the length is known.
+func readHead(r io.Reader, length int64, enc string, max int64) ([]byte, error) {
+	if length >= 0 && length <= max && (enc == "" || enc == "identity") {
+		buf := make([]byte, length, length+1)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		// A body longer than announced is the transport's error to report.
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(r, max+1))
 }
 
 func supportedEncoding(enc string) bool {
@@ -316,7 +330,8 @@ func allDigits(b []byte) bool {
 }
 
 func prepareJSON(body []byte, in *inspection) (applier, bool) {
-	var edits []jsonEdit
+	edits := in.edits[:0]
+	defer func() { in.edits = edits[:0] }()
 	rw := newJSONRewriter(io.Discard, func(kind byte, raw, path, key []byte, off int64) []byte {
 		val, f, ok := in.judgeJSON(kind, raw, path, key)
 		if ok {

@@ -148,6 +148,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		FlushInterval:  -1,
+		BufferPool:     &bufferPool{},
 	}
 	g.pool.New = func() any { return &inspection{hash: deps.Index.Hash} }
 	return g, nil
@@ -359,3 +360,15 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// bufferPool lends the proxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

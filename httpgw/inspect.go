@@ -56,6 +56,7 @@ type inspection struct {
 	// only its values are subjects (the phone and e-mail beside a
 	// passenger's ID number are the same person's attributes).
 	keyed bool
+	edits []jsonEdit // reused by prepareJSON
 }
 
 func (in *inspection) reset(fields map[string]catalog.Field) {
