@@ -107,6 +107,7 @@ func Start(ctx context.Context, cfg config.Config, role Role, log *slog.Logger) 
 	n.Store = st
 	bus, err := natsbus.Connect(ctx, natsbus.Options{
 		URL: cfg.Cluster.Bus.URL, Stream: cfg.Cluster.Bus.Stream, Partitions: cfg.Cluster.Bus.Partitions,
+		Replicas: cfg.Cluster.Bus.Replicas,
 		LeaseTTL: cfg.Cluster.Bus.LeaseDuration(), PublishTimeout: cfg.Cluster.Bus.PublishWait(),
 		Name: "custos " + string(role) + " " + id, Logger: log,
 	})

@@ -42,6 +42,9 @@ type ClusterBus struct {
 	// Partitions is the number of actor partitions; fixed for the life of
 	// the stream (changing it moves actors between partitions).
 	Partitions int `yaml:"partitions"`
+	// Replicas of the stream and the lease bucket: 3 on a three-server
+	// JetStream cluster, 1 on a single server.
+	Replicas int `yaml:"replicas"`
 	// LeaseTTL is how long a detector's claim on a partition lasts without
 	// renewal: a dead detector's partitions move after at most this long.
 	LeaseTTL string `yaml:"lease_ttl"`
@@ -66,7 +69,7 @@ type ClusterLedger struct {
 func DefaultCluster() Cluster {
 	return Cluster{
 		Bus: ClusterBus{Driver: "local", URL: "nats://127.0.0.1:4222", Stream: "CUSTOS",
-			Partitions: 16, LeaseTTL: "5s", PublishTimeout: "2s"},
+			Partitions: 16, Replicas: 1, LeaseTTL: "5s", PublishTimeout: "2s"},
 		Store:    ClusterStore{Driver: "sqlite"},
 		Ledger:   ClusterLedger{Driver: "posix"},
 		SpoolDir: "spool",
@@ -106,6 +109,9 @@ func (c Cluster) Validate() []error {
 	}
 	if c.Bus.Partitions < 1 || c.Bus.Partitions > 4096 {
 		bad("bus.partitions", "must be between 1 and 4096")
+	}
+	if c.Bus.Replicas < 1 || c.Bus.Replicas > 5 {
+		bad("bus.replicas", "must be between 1 and 5")
 	}
 	if d, err := time.ParseDuration(c.Bus.LeaseTTL); err != nil || d < time.Second {
 		bad("bus.lease_ttl", "must be a duration of at least 1s")
