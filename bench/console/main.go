@@ -158,7 +158,26 @@ func run(ctx context.Context, c config) error {
 		d := time.Since(t0)
 		fmt.Printf("roll-up: %d events in %s (%.0f events/s)\n", rolled, d.Round(time.Millisecond), float64(rolled)/d.Seconds())
 	}
-	return renders(ctx, c, st, idx, end)
+	// The store may hold fewer events than -events (a load cut short):
+	// alerts and "now" follow what is there.
+	chans, err := st.ConsoleChannels(ctx)
+	if err != nil {
+		return err
+	}
+	var stored int64
+	for _, ch := range chans {
+		stored += ch.Events
+		if h := ch.LastHour.Add(time.Hour); h.Before(end) {
+			end = h
+		}
+	}
+	if stored == 0 {
+		return fmt.Errorf("no events in %s", c.dir)
+	}
+	if err := storeAlerts(ctx, c, st, int(stored), start, step); err != nil {
+		return err
+	}
+	return renders(ctx, c, st, idx, stored, end)
 }
 
 func load(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, start time.Time, step time.Duration) error {
@@ -201,23 +220,25 @@ func load(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, sta
 	if firstErr != nil {
 		return firstErr
 	}
+	d := time.Since(begin)
+	fmt.Printf("load: %d events in %s (%.0f events/s)\n", stored, d.Round(time.Second), float64(stored)/d.Seconds())
+	return nil
+}
+
+// storeAlerts upserts the synthetic alerts (idempotent: also on reuse).
+func storeAlerts(ctx context.Context, c config, st *sqlite.Store, stored int, start time.Time, step time.Duration) error {
 	var alerts []custos.AlertRecord
 	sev := []string{"low", "medium", "high", "critical"}
 	rules := []string{"bulk_access", "off_hours", "watchlist", "enumeration", "no_relationship"}
 	for i := range c.alerts {
-		at := start.Add(time.Duration(c.events/c.alerts*i) * step)
+		at := start.Add(time.Duration(stored/c.alerts*i) * step)
 		alerts = append(alerts, custos.AlertRecord{
 			ID: fmt.Sprintf("al-%06d", i), Rule: rules[i%len(rules)], Severity: sev[i%len(sev)],
 			Actor: fmt.Sprintf("emp-%05d", i*7%c.actors), FirstSeen: at.Add(-time.Hour), LastSeen: at,
-			Summary: "synthetic alert", Doc: []byte(fmt.Sprintf(`{"evidence":["ev-%010d"],"subjects":["p***@example.com"],"threshold":20,"observed":31,"events":31}`, c.events/c.alerts*i)),
+			Summary: "synthetic alert", Doc: []byte(fmt.Sprintf(`{"evidence":["ev-%010d"],"subjects":["p***@example.com"],"threshold":20,"observed":31,"events":31}`, stored/c.alerts*i)),
 		})
 	}
-	if err := st.UpsertAlerts(ctx, alerts); err != nil {
-		return err
-	}
-	d := time.Since(begin)
-	fmt.Printf("load: %d events and %d alerts in %s (%.0f events/s)\n", stored, len(alerts), d.Round(time.Second), float64(stored)/d.Seconds())
-	return nil
+	return st.UpsertAlerts(ctx, alerts)
 }
 
 // client signs in through the login form and keeps the session cookie.
@@ -281,7 +302,7 @@ func signIn(ctx context.Context, h http.Handler, st *sqlite.Store, name string, 
 	return cl, nil
 }
 
-func renders(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, end time.Time) error {
+func renders(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, stored int64, end time.Time) error {
 	svc, err := approval.New([]approval.Rule{{ID: "bench", ApproverRoles: []string{"approver"}}})
 	if err != nil {
 		return err
@@ -329,14 +350,6 @@ func renders(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, 
 		{"approvals inbox", appr, "GET", func(int) string { return "/console/approvals" }, nil},
 		{"console audit", aud, "GET", func(int) string { return "/console/audit" }, nil},
 		{"policy and catalogue", aud, "GET", func(int) string { return "/console/policy" }, nil},
-	}
-	chans, err := st.ConsoleChannels(ctx)
-	if err != nil {
-		return err
-	}
-	var stored int64
-	for _, ch := range chans {
-		stored += ch.Events
 	}
 	fmt.Printf("\n%d events stored; %d renders per page (server time in the handler)\n\n", stored, c.renders)
 	fmt.Println("| page | p50 | p95 | max |")
