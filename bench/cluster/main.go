@@ -28,6 +28,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +52,30 @@ var (
 	clients    = flag.Int("clients", 4, "concurrent posting clients")
 	partitions = flag.Int("partitions", 16, "bus partitions")
 	only       = flag.String("only", "", "run one configuration: embedded, cluster-1, cluster-2 or bus")
+	natsPID    = flag.Int("nats-pid", 0, "pid of nats-server, to count its CPU time too (0: not counted)")
 )
+
+// cpu returns the CPU time (user+system) of this process and of nats-server.
+func cpu() (self, nats time.Duration) {
+	return procCPU("self"), procCPU(strconv.Itoa(*natsPID))
+}
+
+func procCPU(pid string) time.Duration {
+	if pid == "0" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesized command name; utime and stime are
+	// the 14th and 15th fields, in clock ticks (100 per second on Linux).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
 
 func main() {
 	flag.Parse()
@@ -59,7 +84,7 @@ func main() {
 	access, logins := traffic(*nEvents)
 	fmt.Printf("events: %d (%d access, %d login) in batches of %d, %d clients, %d partitions\n",
 		len(access)+len(logins), len(access), len(logins), *batchSize, *clients, *partitions)
-	fmt.Printf("%-10s %12s %14s %12s\n", "config", "ingest ev/s", "end-to-end ev/s", "seconds")
+	fmt.Printf("%-10s %12s %15s %8s %16s %16s\n", "config", "ingest ev/s", "end-to-end ev/s", "seconds", "CPU µs/ev (proc)", "CPU µs/ev (nats)")
 	bodies := encode(access, logins)
 	total := len(access) + len(logins)
 	for _, name := range []string{"embedded", "cluster-1", "cluster-2", "bus"} {
@@ -161,8 +186,11 @@ func post(ctx context.Context, urls []string, token string, bodies []body) error
 	return <-errc
 }
 
-func report(name string, total int, ingest, e2e time.Duration) {
-	fmt.Printf("%-10s %12.0f %14.0f %12.2f\n", name, float64(total)/ingest.Seconds(), float64(total)/e2e.Seconds(), e2e.Seconds())
+func report(name string, total int, ingest, e2e time.Duration, self0, nats0 time.Duration) {
+	self1, nats1 := cpu()
+	n := float64(total)
+	fmt.Printf("%-10s %12.0f %15.0f %8.2f %16.0f %16.0f\n", name, n/ingest.Seconds(), n/e2e.Seconds(), e2e.Seconds(),
+		float64((self1-self0).Microseconds())/n, float64((nats1-nats0).Microseconds())/n)
 }
 
 func runEmbedded(ctx context.Context, log *slog.Logger, bodies []body, total int) error {
@@ -188,6 +216,7 @@ func runEmbedded(ctx context.Context, log *slog.Logger, bodies []body, total int
 	if err != nil {
 		return err
 	}
+	self0, nats0 := cpu()
 	start := time.Now()
 	if err := post(ctx, []string{srv.URL()}, secret, bodies); err != nil {
 		return err
@@ -203,7 +232,7 @@ func runEmbedded(ctx context.Context, log *slog.Logger, bodies []body, total int
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	report("embedded", total, ingest, time.Since(start))
+	report("embedded", total, ingest, time.Since(start), self0, nats0)
 	return nil
 }
 
@@ -280,6 +309,7 @@ func runCluster(ctx context.Context, log *slog.Logger, name string, detectors in
 	if err := gw.Store.CreateToken(ctx, custos.Token{ID: hash[:12], Name: "bench", Scopes: []custos.Scope{custos.ScopeIngest}, Hash: hash}); err != nil {
 		return err
 	}
+	self0, nats0 := cpu()
 	start := time.Now()
 	if err := post(ctx, []string{"http://" + gw.Addr()}, secret, bodies); err != nil {
 		return err
@@ -304,7 +334,7 @@ func runCluster(ctx context.Context, log *slog.Logger, name string, detectors in
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	report(name, total, ingest, time.Since(start))
+	report(name, total, ingest, time.Since(start), self0, nats0)
 	return nil
 }
 
@@ -332,6 +362,7 @@ func runBus(ctx context.Context, log *slog.Logger, acc []custos.AccessEvent) err
 	if err != nil {
 		return err
 	}
+	self0, nats0 := cpu()
 	start := time.Now()
 	for i := 0; i < len(envs); i += *batchSize {
 		if _, err := b.Publish(ctx, envs[i:min(i+*batchSize, len(envs))]); err != nil {
@@ -339,6 +370,7 @@ func runBus(ctx context.Context, log *slog.Logger, acc []custos.AccessEvent) err
 		}
 	}
 	pub := time.Since(start)
+	self1, nats1 := cpu()
 	start = time.Now()
 	var got atomic.Int64
 	var wg sync.WaitGroup
@@ -358,10 +390,14 @@ func runBus(ctx context.Context, log *slog.Logger, acc []custos.AccessEvent) err
 	wg.Wait()
 	cancel()
 	cons := time.Since(start)
+	self2, nats2 := cpu()
 	n := float64(len(envs))
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / n }
 	fmt.Printf("bus alone (%d access events, JSON %d bytes/event on average):\n", len(envs), avgSize(envs))
-	fmt.Printf("  publish until stored: %8.0f ev/s  %6.1f µs/event\n", n/pub.Seconds(), pub.Seconds()*1e6/n)
-	fmt.Printf("  consume and decode:   %8.0f ev/s  %6.1f µs/event\n", n/cons.Seconds(), cons.Seconds()*1e6/n)
+	fmt.Printf("  publish until stored: %8.0f ev/s  %6.1f µs/event wall, CPU %5.1f µs client + %5.1f µs nats-server\n",
+		n/pub.Seconds(), pub.Seconds()*1e6/n, us(self1-self0), us(nats1-nats0))
+	fmt.Printf("  consume and decode:   %8.0f ev/s  %6.1f µs/event wall, CPU %5.1f µs client + %5.1f µs nats-server\n",
+		n/cons.Seconds(), cons.Seconds()*1e6/n, us(self2-self1), us(nats2-nats1))
 	return nil
 }
 

@@ -10,5 +10,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 events=${1:-40000}
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)"
-go run ./bench/cluster -events "$events" 2> >(grep -v 'nats: disconnected' >&2)
+go run ./bench/cluster -events "$events" -nats-pid "$(pgrep -xo nats-server || echo 0)" 2> >(grep -v 'nats: disconnected' >&2)
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
