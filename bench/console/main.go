@@ -49,6 +49,7 @@ type config struct {
 	days     int
 	alerts   int
 	renders  int
+	from     int
 	load     bool
 	seed     uint64
 }
@@ -63,6 +64,7 @@ func main() {
 	flag.IntVar(&c.alerts, "alerts", 5000, "alerts to store")
 	flag.IntVar(&c.renders, "renders", 50, "renders per page")
 	flag.BoolVar(&c.load, "load", true, "load events (false: reuse a dir loaded with the same flags)")
+	flag.IntVar(&c.from, "from", 0, "first event index to load (resume a load cut short)")
 	flag.Uint64Var(&c.seed, "seed", 1, "seed")
 	flag.Parse()
 	if c.dir == "" {
@@ -186,7 +188,7 @@ func load(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, sta
 	batches := make(chan []custos.AccessEvent, 2*writers)
 	go func() {
 		defer close(batches)
-		for i := 0; i < c.events; i += batch {
+		for i := c.from; i < c.events; i += batch {
 			b := make([]custos.AccessEvent, 0, batch)
 			for j := i; j < min(i+batch, c.events); j++ {
 				b = append(b, event(c, idx, start, step, j))
@@ -197,7 +199,7 @@ func load(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, sta
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	stored := 0
+	stored := c.from
 	for range writers {
 		wg.Add(1)
 		go func() {
@@ -221,7 +223,7 @@ func load(ctx context.Context, c config, st *sqlite.Store, idx *blind.Index, sta
 		return firstErr
 	}
 	d := time.Since(begin)
-	fmt.Printf("load: %d events in %s (%.0f events/s)\n", stored, d.Round(time.Second), float64(stored)/d.Seconds())
+	fmt.Printf("load: %d events in %s (%.0f events/s)\n", stored-c.from, d.Round(time.Second), float64(stored-c.from)/d.Seconds())
 	return nil
 }
 
