@@ -423,8 +423,10 @@ func TestMessages(t *testing.T) {
 	for _, ty := range searchTypes {
 		dyn = append(dyn, "type."+ty)
 	}
-	for _, n := range (&Console{}).nav(RoleAdmin) {
-		dyn = append(dyn, n.Key)
+	for _, r := range Roles {
+		for _, n := range (&Console{}).nav(r) {
+			dyn = append(dyn, n.Key)
+		}
 	}
 	for _, k := range dyn {
 		if _, ok := en[k]; !ok {
