@@ -129,6 +129,7 @@ func runGateway(args []string) error {
 	upstream := fs.String("upstream", "http://127.0.0.1:9101", "upstream URL")
 	data := fs.String("data", "", "data directory for the event store (required)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here")
+	public := fs.Bool("public", false, "serve the route as public: plain Go reverse proxy, no identity, inspection or events (measurement only)")
 	storeKind := fs.String("store", "sqlite", "event store: sqlite (durable, the product) or discard (measurement only: the gateway's own cost without the store)")
 	fs.Parse(args)
 	if *data == "" {
@@ -161,7 +162,7 @@ func runGateway(args []string) error {
 	cfg := config.DefaultHTTPGateway()
 	cfg.Enabled = true
 	cfg.Listen = *addr
-	cfg.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: *upstream, System: "pss"}}
+	cfg.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: *upstream, System: "pss", Public: *public}}
 	cfg.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
 	var app ingest.Appender = st
 	if *storeKind == "discard" {

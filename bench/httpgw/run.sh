@@ -3,6 +3,8 @@
 # serving 10 KB JSON pages with personal data, in one run:
 #   direct      wrk -> upstream
 #   nginx       wrk -> nginx (plain reverse proxy, keepalive upstream) -> upstream
+#   go-proxy    the same binary on a public route: Go's ReverseProxy alone
+#   custos-nostore  the gateway with a store that keeps nothing (its own cost)
 #   custos      wrk -> Custos HTTP gateway (identity header, policy, JSON
 #               inspection and masking, one durable access event per
 #               request in a SQLite store) -> upstream
@@ -39,6 +41,11 @@ pids+=($!)
 gwd=19104
 "$tmp/httpgw-bench" gateway -addr 127.0.0.1:$gwd -upstream http://127.0.0.1:$up -data "$tmp/data-discard" -store discard 2>"$tmp/gateway-discard.log" &
 pids+=($!)
+# The gateway's proxy alone (a public route): Go's httputil.ReverseProxy
+# with no identity, inspection or events, for where the time goes.
+gwp=19105
+"$tmp/httpgw-bench" gateway -addr 127.0.0.1:$gwp -upstream http://127.0.0.1:$up -data "$tmp/data-public" -public 2>"$tmp/gateway-public.log" &
+pids+=($!)
 mkdir -p "$tmp/nginx"
 cat >"$tmp/nginx/nginx.conf" <<EOF
 daemon off;
@@ -68,14 +75,15 @@ nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
 pids+=($!)
 
 hdr=(-H "X-Remote-User: emp-bench" -H "X-Remote-Roles: analyst")
-for port in $up $gw $gwd $ng; do
+for port in $up $gw $gwd $gwp $ng; do
 	for _ in $(seq 100); do
 		curl -sf "${hdr[@]}" -o /dev/null "http://127.0.0.1:$port/passengers" && break
 		sleep 0.1
 	done
 done
 echo "page through Custos (masked):" >&2
-curl -s "${hdr[@]}" "http://127.0.0.1:$gw/passengers" | head -c 300 >&2
+curl -s "${hdr[@]}" "http://127.0.0.1:$gw/passengers" -o "$tmp/page.json"
+head -c 300 "$tmp/page.json" >&2
 echo >&2
 
 declare -A rps p99 p50
@@ -92,6 +100,7 @@ run direct "http://127.0.0.1:$up/passengers"
 run nginx "http://127.0.0.1:$ng/passengers"
 run custos "http://127.0.0.1:$gw/passengers"
 run custos-nostore "http://127.0.0.1:$gwd/passengers"
+run go-proxy "http://127.0.0.1:$gwp/passengers"
 
 ms() { # wrk latency (us/ms/s) -> ms
 	awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
@@ -101,7 +110,7 @@ echo "wrk -t2 -c$conns -d$dur, 10 KB JSON (22 passengers), $(nproc) cores, $(dat
 echo
 echo "| path | requests/s | p50 | p99 |"
 echo "|---|---:|---:|---:|"
-for k in direct nginx custos custos-nostore; do
+for k in direct nginx go-proxy custos-nostore custos; do
 	echo "| $k | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} |"
 done
 echo
