@@ -90,6 +90,11 @@ type Subject struct {
 	Masked string `json:"masked,omitempty"`
 }
 
+// ErasedHash replaces the hash of a subject who has been erased (right to
+// erasure, end of retention): the event keeps its shape and its place in
+// every history but no longer says whom it was about.
+const ErasedHash = "erased"
+
 // Channel is how an access reached the data.
 type Channel string
 

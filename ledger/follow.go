@@ -59,6 +59,16 @@ func AccessRecord(e custos.StoredAccess) (Record, error) {
 	return Record{Kind: KindAccess, ID: e.ID, Seq: e.Seq, Event: b}, nil
 }
 
+// accessRecord is the record of a stored access event as this ledger
+// writes it: subjects sealed under their data keys from the sequence
+// number where sealing began, plain before.
+func (l *Ledger) accessRecord(ctx context.Context, e custos.StoredAccess) (Record, error) {
+	if l.keys != nil && e.Seq >= l.keys.from {
+		return l.keys.sealedAccessRecord(ctx, e)
+	}
+	return AccessRecord(e)
+}
+
 // LoginRecord is the ledger record of a stored login event.
 func LoginRecord(e custos.StoredLogin) (Record, error) {
 	b, err := json.Marshal(e.LoginEvent)
@@ -148,9 +158,23 @@ func (l *Ledger) readBatch(ctx context.Context, src Source, pos positions, limit
 			return nil, pos, fmt.Errorf("ledger: read audit events: %w", err)
 		}
 	}
+	if l.keys != nil {
+		var hashes []string
+		for _, e := range accesses {
+			if e.Seq >= l.keys.from {
+				for _, sub := range e.Subjects {
+					hashes = append(hashes, sub.Hash)
+				}
+			}
+		}
+		// Durable before any entry sealed with them is appended.
+		if err := l.keys.ensure(ctx, hashes); err != nil {
+			return nil, pos, err
+		}
+	}
 	recs := make([]Record, 0, len(accesses)+len(logins)+len(audits))
 	for _, e := range accesses {
-		r, err := AccessRecord(e)
+		r, err := l.accessRecord(ctx, e)
 		if err != nil {
 			return nil, pos, err
 		}

@@ -75,6 +75,7 @@ type Ledger struct {
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	ix       *index
+	keys     *subjectKeys // data keys of subjects (crypto-shredding); nil for ledgers that predate it
 
 	mu      sync.Mutex
 	pending map[string]*pendingEntry
@@ -166,6 +167,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 			return nil, err
 		}
 		pos.Store(n)
+	}
+	// Access events appended from now on have their subjects sealed
+	// (subjectkeys.go); a ledger that already holds plain ones keeps them.
+	if l.keys, err = openSubjectKeys(dir, true, l.accessSeq.Load()+1); err != nil {
+		l.closeStorage(ctx)
+		return nil, err
 	}
 	bgctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.stop = cancel
@@ -389,6 +396,11 @@ func (l *Ledger) Close(ctx context.Context) error {
 		if cerr := l.ix.Close(); err == nil {
 			err = cerr
 		}
+		if l.keys != nil {
+			if cerr := l.keys.Close(); err == nil {
+				err = cerr
+			}
+		}
 		l.closeResult = err
 	})
 	return l.closeResult
@@ -430,6 +442,9 @@ func (l *Ledger) closeStorage(ctx context.Context) {
 	l.shutdown(ctx)
 	l.cancelStorage()
 	l.ix.Close()
+	if l.keys != nil {
+		l.keys.Close()
+	}
 }
 
 // Fetcher is what reading the log needs: a tessera.LogReader,

@@ -251,6 +251,16 @@ func forge(t *testing.T, fx *tamperFixture, dir string, changed int) {
 	t.Helper()
 	ctx := t.Context()
 	fdir := filepath.Join(t.TempDir(), "forged")
+	// The forger copies every entry but one from the public log; here
+	// that is done by sealing with the same subject keys.
+	os.MkdirAll(fdir, 0o700)
+	for _, name := range []string{subjectKeysName, kekName} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(fdir, name), b, 0o600)
+	}
 	l := openLedger(t, fdir, nil)
 	events, err := fx.store.AccessSince(ctx, 0, 1000)
 	if err != nil {
@@ -261,7 +271,7 @@ func forge(t *testing.T, fx *tamperFixture, dir string, changed int) {
 		if i == changed {
 			e.Actor.ID = "someone-else"
 		}
-		if recs[i], err = AccessRecord(e); err != nil {
+		if recs[i], err = l.accessRecord(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}

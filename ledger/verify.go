@@ -197,7 +197,14 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 		rep.Anchors = append(rep.Anchors, "leaf index")
 	}
 	if opts.Store != nil {
-		s.store = newStoreCursor(opts.Store)
+		keys, err := openSubjectKeys(dir, false, 0)
+		if err != nil {
+			return nil, err
+		}
+		if keys != nil {
+			defer keys.Close()
+		}
+		s.store = newStoreCursor(opts.Store, keys)
 		rep.Anchors = append(rep.Anchors, "event store")
 	}
 	if err := s.run(); err != nil {
@@ -397,6 +404,9 @@ func (s *scan) run() error {
 			return err
 		} else if msg != "" {
 			s.rep.Notes = append(s.rep.Notes, msg)
+		}
+		if n := s.store.shredded; n > 0 {
+			s.rep.Notes = append(s.rep.Notes, fmt.Sprintf("%d entries name an erased (crypto-shredded) subject: their place in the tree was checked, their content could not be compared with the event store", n))
 		}
 	}
 	if indexChecked && ixRows != nil {

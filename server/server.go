@@ -197,6 +197,7 @@ func (s *Server) startAPI(index *blind.Index) error {
 		&policy.RelationshipHandler{Store: s.Relationships, Hash: index.Hash, Log: s.relationshipLog(), Logger: s.log, MaxBatch: s.cfg.API.MaxBatch, MaxBody: s.cfg.API.MaxBodyBytes})
 	watch := &policy.WatchlistHandler{List: s.Watchlist, Hash: index.Hash, MaxBatch: s.cfg.API.MaxBatch,
 		Log: watchLog{s: s, actor: tokenName}}
+	a.Handle("POST /api/v1/subjects/{type}/{value}/erase", custos.ScopeAdmin, http.HandlerFunc(s.eraseSubject))
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		watch.ServeHTTP(w, r)
 		s.refreshDetectionWatchlist()

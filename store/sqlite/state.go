@@ -239,3 +239,77 @@ func (s *Store) SuspendedActors(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// EraseSubject removes a data subject from the index: in every stored
+// access event that named them, the subject keeps its type but its hash
+// becomes custos.ErasedHash and its masked form is dropped; the subject's
+// history rows, export rows, relationships and watchlist entry go. The
+// events themselves stay (who accessed what, when, is the organization's
+// record) and so does their count. It returns how many events changed.
+func (s *Store) EraseSubject(ctx context.Context, subjectType, hash string) (int, error) {
+	key := subjectKey(subjectType, hash)
+	changed := 0
+	_, err := s.submit(ctx, 1, func(w *writer) (custos.AppendResult, error) {
+		ctx := context.Background()
+		rows, err := w.conn.QueryContext(ctx, `SELECT e.seq, e.doc FROM event_subjects s JOIN events e ON e.seq = s.seq WHERE s.subject = ?`, key)
+		if err != nil {
+			return custos.AppendResult{}, err
+		}
+		type update struct {
+			seq int64
+			doc []byte
+		}
+		var updates []update
+		for rows.Next() {
+			var u update
+			var doc []byte
+			if err := rows.Scan(&u.seq, &doc); err != nil {
+				rows.Close()
+				return custos.AppendResult{}, err
+			}
+			var e custos.AccessEvent
+			if err := json.Unmarshal(doc, &e); err != nil {
+				rows.Close()
+				return custos.AppendResult{}, fmt.Errorf("event seq %d: %w", u.seq, err)
+			}
+			for i, sub := range e.Subjects {
+				if sub.Type == subjectType && sub.Hash == hash {
+					e.Subjects[i] = custos.Subject{Type: sub.Type, Hash: custos.ErasedHash}
+				}
+			}
+			if u.doc, err = json.Marshal(e); err != nil {
+				rows.Close()
+				return custos.AppendResult{}, err
+			}
+			updates = append(updates, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return custos.AppendResult{}, err
+		}
+		for _, u := range updates {
+			if _, err := w.conn.ExecContext(ctx, `UPDATE events SET doc = ? WHERE seq = ?`, u.doc, u.seq); err != nil {
+				return custos.AppendResult{}, err
+			}
+		}
+		for _, q := range []string{
+			`DELETE FROM event_subjects WHERE subject = ?`,
+			`DELETE FROM export_subjects WHERE subject = ?`,
+		} {
+			if _, err := w.conn.ExecContext(ctx, q, key); err != nil {
+				return custos.AppendResult{}, err
+			}
+		}
+		for _, q := range []string{`DELETE FROM relationships WHERE subject = ?`, `DELETE FROM watchlist WHERE subject = ?`} {
+			if _, err := w.conn.ExecContext(ctx, q, hash); err != nil {
+				return custos.AppendResult{}, err
+			}
+		}
+		changed = len(updates)
+		return custos.AppendResult{}, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: erase subject: %w", err)
+	}
+	return changed, nil
+}
