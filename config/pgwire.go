@@ -28,6 +28,9 @@ type Postgres struct {
 	// RequireTLS refuses clients that do not negotiate TLS.
 	RequireTLS     bool `yaml:"require_tls"`
 	MaxConnections int  `yaml:"max_connections"`
+	// RecordAll records an access event for every statement, not only for
+	// those that touch personal data (docs/pgwire.md, Events).
+	RecordAll bool `yaml:"record_all"`
 	// The policy and catalogue are the node's (policy.file and
 	// policy.catalog), shared with the other gateways.
 }

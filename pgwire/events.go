@@ -119,6 +119,11 @@ func (ss *session) recordResult(r *result, outcome custos.Outcome) {
 		return
 	}
 	r.p.recorded = true
+	if !ss.s.RecordAll && !r.refused && len(r.types) == 0 && len(r.categories) == 0 && !ss.touchesCatalogued(r.st) {
+		// No personal data in the result and no catalogued relation in
+		// the statement: not an access to personal data.
+		return
+	}
 	ev := ss.newEvent(r.p)
 	ev.Action = actionOf(r.kind)
 	ev.Resource = custos.Resource{System: ss.s.System, Object: r.object, Fingerprint: r.fingerprint}
@@ -142,6 +147,21 @@ func (ss *session) recordResult(r *result, outcome custos.Outcome) {
 		return strings.Compare(a.Type+a.Value, b.Type+b.Value)
 	})
 	ss.events = append(ss.events, ev)
+}
+
+// touchesCatalogued reports whether a statement names a relation that
+// holds catalogued personal data (a count(*) probe over phone numbers
+// returns none but is recorded).
+func (ss *session) touchesCatalogued(st *pgsql.Statement) bool {
+	if st == nil {
+		return false
+	}
+	for _, t := range st.Tables {
+		if ss.catalogued(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordRefusal queues the event of a statement the gateway refused
@@ -178,6 +198,7 @@ func (ss *session) recordFailed(p *pending) {
 	r := &result{p: p, effect: custos.DecisionAllow}
 	if p.stmt.parsed && len(p.stmt.analysis.Statements) > 0 {
 		st := p.stmt.analysis.Statements[0]
+		r.st = &st
 		r.kind, r.fingerprint = st.Kind, st.Fingerprint
 		if len(st.Tables) > 0 {
 			r.object = qualify(st.Tables[0])

@@ -88,6 +88,7 @@ type gw struct {
 type gwOptions struct {
 	tls        bool
 	requireTLS bool
+	recordAll  bool
 }
 
 // adminURL is the upstream as the test's own superuser.
@@ -228,6 +229,7 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 		Events:  &ingest.Pipeline{Store: st, Index: index},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	srv.RecordAll = o.recordAll
 	g := &gw{t: t, srv: srv, db: db, store: st, index: index}
 	if o.tls {
 		serverTLS, clientTLS := testCerts(t)

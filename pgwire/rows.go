@@ -58,6 +58,7 @@ type column struct {
 // result is one statement's result in progress.
 type result struct {
 	p           *pending
+	st          *pgsql.Statement // nil when unparsed
 	kind        pgsql.Kind
 	fingerprint string
 	object      string
@@ -98,6 +99,7 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 		}
 	}
 	if st != nil {
+		r.st = st
 		r.kind = st.Kind
 		r.fingerprint = st.Fingerprint
 		if len(st.Tables) > 0 {

@@ -63,6 +63,10 @@ type Server struct {
 	RequireTLS bool
 	// MaxConnections bounds concurrent client connections (0: 1000).
 	MaxConnections int
+	// RecordAll records an access event for every statement; by default
+	// only statements whose result holds personal data, that name a
+	// catalogued relation, or that the gateway refused are recorded.
+	RecordAll bool
 
 	Policy  *policy.Engine
 	Catalog *catalog.Catalog

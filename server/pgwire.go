@@ -44,6 +44,7 @@ func (s *Server) startPostgres(ctx context.Context) error {
 		Users:          users,
 		RequireTLS:     c.RequireTLS,
 		MaxConnections: c.MaxConnections,
+		RecordAll:      c.RecordAll,
 		Policy:         s.Policy,
 		Catalog:        s.Catalog,
 		Masker:         s.Masker,

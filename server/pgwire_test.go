@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/pgwire"
+	"github.com/custos-dev/custos/server"
+)
+
+// custos serve with postgres.enabled: the gateway answers with masked
+// values and the node's store holds the access event.
+func TestServePostgresGateway(t *testing.T) {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:5432", time.Second)
+	if err != nil {
+		if os.Getenv("CUSTOS_REQUIRE_SERVICES") != "" {
+			t.Fatalf("PostgreSQL unreachable: %v", err)
+		}
+		t.Skipf("PostgreSQL unreachable: %v", err)
+	}
+	c.Close()
+	ctx := context.Background()
+	var rb [6]byte
+	rand.Read(rb[:])
+	db := "custos_serve_pg_" + hex.EncodeToString(rb[:])
+	admin, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(ctx)
+	t.Cleanup(func() {
+		a, err := pgx.Connect(context.Background(), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+		if err == nil {
+			a.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+			a.Close(context.Background())
+		}
+	})
+	dc, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/"+db+"?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Exec(ctx, "CREATE TABLE passengers (id int, phone text); INSERT INTO passengers VALUES (1, '13812345678')"); err != nil {
+		t.Fatal(err)
+	}
+	dc.Close(ctx)
+
+	cfg, _ := initDir(t)
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	cat := filepath.Join(dir, "catalog.yaml")
+	os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: agents-masked\n    match: {roles: [agent]}\n    decision: mask\n"), 0o600)
+	os.WriteFile(cat, []byte("version: 1\nresources:\n  - system: pss\n    table: public.passengers\n    columns:\n      phone: {type: cn_mobile, subject_key: true}\n"), 0o600)
+	v, err := pgwire.NewVerifier("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Policy.File, cfg.Policy.Catalog = pol, cat
+	cfg.Detect.Enabled = false
+	cfg.Postgres.Enabled = true
+	cfg.Postgres.Listen = "127.0.0.1:0"
+	cfg.Postgres.System = "pss"
+	cfg.Postgres.Upstream = config.PostgresUpstream{Address: "127.0.0.1:5432", Database: db, SSLMode: "disable"}
+	cfg.Postgres.Credentials = []config.PostgresCredential{{Role: "agent", User: "postgres"}}
+	cfg.Postgres.Users = []config.PostgresUser{{Name: "alice", Verifier: v, Roles: []string{"agent"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://alice:pw@%s/%s?sslmode=disable", s.PostgresAddr(), db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phone string
+	err = conn.QueryRow(ctx, "SELECT phone FROM passengers WHERE id = 1").Scan(&phone)
+	conn.Close(ctx)
+	if err != nil || phone != "138****5678" {
+		t.Fatalf("through custos serve: %q, %v", phone, err)
+	}
+	evs, err := s.Store.ActorAccesses(ctx, "alice", custos.Query{})
+	if err != nil || len(evs) != 1 || evs[0].Channel != custos.ChannelPostgres || len(evs[0].Subjects) != 1 {
+		t.Fatalf("stored events: %+v, %v", evs, err)
+	}
+}
