@@ -69,8 +69,13 @@ See docs/tracing.md.`,
 				return err
 			}
 			defer st.Close()
+			lk, err := st.Lookup(e.ctx)
+			if err != nil {
+				return err
+			}
+			defer lk.Close()
 			tr := &trace.Tracer{
-				Index: index, Source: st, Keyer: export.NewKeyer(key),
+				Index: index, Source: lk, Keyer: export.NewKeyer(key),
 				NoFingerprints: noFP, Threshold: threshold, Prior: prior, Suspects: suspects,
 			}
 			if proofs {

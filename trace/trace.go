@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/custos-dev/custos/blind"
@@ -209,6 +210,26 @@ func (st *state) flush(ctx context.Context) error {
 	if len(st.keys) == 0 {
 		return nil
 	}
+	// Exports and accesses are looked up side by side: the callbacks
+	// write different fields of the records and different state.
+	var wg sync.WaitGroup
+	var errExports error
+	wg.Go(func() { errExports = st.lookupExports(ctx) })
+	errAccesses := st.lookupAccesses(ctx)
+	wg.Wait()
+	if err := errors.Join(errExports, errAccesses); err != nil {
+		return err
+	}
+	for i := first; i < len(st.records); i++ {
+		if len(st.records[i].exports) == 0 {
+			st.records[i].rec = nil // not needed for watermarks
+		}
+	}
+	return nil
+}
+
+// lookupExports records which exports hold the batch's keys.
+func (st *state) lookupExports(ctx context.Context) error {
 	err := st.t.Source.ExportHolders(ctx, st.keys, func(i int, id string, canary bool) {
 		l := &st.records[st.keyRec[i]]
 		x := st.export(id)
@@ -232,7 +253,12 @@ func (st *state) flush(ctx context.Context) error {
 		}
 	}
 	clear(st.canaryHits)
-	err = st.t.Source.SubjectSightings(ctx, st.keys, func(i int, s export.Sighting) {
+	return nil
+}
+
+// lookupAccesses records who accessed the batch's keys.
+func (st *state) lookupAccesses(ctx context.Context) error {
+	err := st.t.Source.SubjectSightings(ctx, st.keys, func(i int, s export.Sighting) {
 		l := &st.records[st.keyRec[i]]
 		a := st.actor(s.Actor)
 		if !slices.Contains(l.actors, a) {
@@ -246,17 +272,12 @@ func (st *state) flush(ctx context.Context) error {
 		if s.Time.After(as.last) {
 			as.last = s.Time
 		}
-		if len(as.seqs) < st.t.evidence() {
+		if len(as.seqs) < st.t.evidence() && !slices.Contains(as.seqs, s.Seq) {
 			as.seqs = append(as.seqs, s.Seq)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("trace: look up accesses: %w", err)
-	}
-	for i := first; i < len(st.records); i++ {
-		if len(st.records[i].exports) == 0 {
-			st.records[i].rec = nil // not needed for watermarks
-		}
 	}
 	return nil
 }

@@ -143,13 +143,13 @@ func (s *Store) ListExports(ctx context.Context, q export.Query) ([]export.Expor
 	}
 	b.WriteString(` ORDER BY time DESC, rid DESC LIMIT ?`)
 	args = append(args, limit)
-	return s.queryExports(ctx, "list exports", b.String(), args...)
+	return queryExports(ctx, s.rdb, "list exports", b.String(), args...)
 }
 
 // ExportsBySubject returns the exports that hold the subject, as a real
 // subject or a canary, newest first, without their subject lists.
 func (s *Store) ExportsBySubject(ctx context.Context, subjectType, hash string) ([]export.Export, error) {
-	return s.queryExports(ctx, "exports of subject "+subjectType+"/"+hash,
+	return queryExports(ctx, s.rdb, "exports of subject "+subjectType+"/"+hash,
 		`SELECT x.doc FROM export_subjects es JOIN exports x ON x.rid = es.rid
 		 WHERE es.subject = ? ORDER BY x.time DESC, x.rid DESC LIMIT ?`,
 		subjectKey(subjectType, hash), custos.MaxLimit)
@@ -158,6 +158,10 @@ func (s *Store) ExportsBySubject(ctx context.Context, subjectType, hash string) 
 // ExportsByID returns the named exports that exist, in no particular
 // order, without their subject lists.
 func (s *Store) ExportsByID(ctx context.Context, ids []string) ([]export.Export, error) {
+	return exportsByID(ctx, s.rdb, ids)
+}
+
+func exportsByID(ctx context.Context, db querier, ids []string) ([]export.Export, error) {
 	var out []export.Export
 	for start := 0; start < len(ids); start += lookupBatch {
 		part := ids[start:min(start+lookupBatch, len(ids))]
@@ -165,7 +169,7 @@ func (s *Store) ExportsByID(ctx context.Context, ids []string) ([]export.Export,
 		for i, id := range part {
 			args[i] = id
 		}
-		got, err := s.queryExports(ctx, "exports by id",
+		got, err := queryExports(ctx, db, "exports by id",
 			`SELECT doc FROM exports WHERE id IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, err
@@ -175,8 +179,13 @@ func (s *Store) ExportsByID(ctx context.Context, ids []string) ([]export.Export,
 	return out, nil
 }
 
-func (s *Store) queryExports(ctx context.Context, what, query string, args ...any) ([]export.Export, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+// querier is what the look-ups need of a *sql.DB or a *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryExports(ctx context.Context, db querier, what, query string, args ...any) ([]export.Export, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 	}
@@ -203,7 +212,11 @@ func (s *Store) queryExports(ctx context.Context, what, query string, args ...an
 // i is the key's index, canary whether the subject is one of the export's
 // canaries. Keys are looked up in batches.
 func (s *Store) ExportHolders(ctx context.Context, keys []export.Key, fn func(i int, exportID string, canary bool)) error {
-	return s.batchKeys(ctx, keys, "export holders",
+	return exportHolders(ctx, s.rdb, keys, fn)
+}
+
+func exportHolders(ctx context.Context, db querier, keys []export.Key, fn func(i int, exportID string, canary bool)) error {
+	return batchKeys(ctx, db, keys, "export holders",
 		`SELECT es.subject, x.id, es.canary FROM export_subjects es JOIN exports x ON x.rid = es.rid WHERE es.subject IN (%s)`,
 		func(rows *sql.Rows, index map[export.Key]int) error {
 			var k []byte
@@ -222,7 +235,11 @@ func (s *Store) ExportHolders(ctx context.Context, keys []export.Key, fn func(i 
 // key's index. Keys are looked up in batches, from the subject index
 // alone.
 func (s *Store) SubjectSightings(ctx context.Context, keys []export.Key, fn func(i int, s export.Sighting)) error {
-	return s.batchKeys(ctx, keys, "subject sightings",
+	return subjectSightings(ctx, s.rdb, keys, fn)
+}
+
+func subjectSightings(ctx context.Context, db querier, keys []export.Key, fn func(i int, s export.Sighting)) error {
+	return batchKeys(ctx, db, keys, "subject sightings",
 		`SELECT subject, seq, time, actor FROM event_subjects WHERE subject IN (%s)`,
 		func(rows *sql.Rows, index map[export.Key]int) error {
 			var k []byte
@@ -239,6 +256,10 @@ func (s *Store) SubjectSightings(ctx context.Context, keys []export.Key, fn func
 
 // EventIDs maps sequence numbers to event IDs.
 func (s *Store) EventIDs(ctx context.Context, seqs []int64) (map[int64]string, error) {
+	return eventIDs(ctx, s.rdb, seqs)
+}
+
+func eventIDs(ctx context.Context, db querier, seqs []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(seqs))
 	for start := 0; start < len(seqs); start += lookupBatch {
 		part := seqs[start:min(start+lookupBatch, len(seqs))]
@@ -246,7 +267,7 @@ func (s *Store) EventIDs(ctx context.Context, seqs []int64) (map[int64]string, e
 		for i, q := range part {
 			args[i] = q
 		}
-		rows, err := s.rdb.QueryContext(ctx, `SELECT seq, id FROM events WHERE seq IN (`+placeholders(len(part))+`)`, args...)
+		rows, err := db.QueryContext(ctx, `SELECT seq, id FROM events WHERE seq IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: event ids: %w", err)
 		}
@@ -268,7 +289,7 @@ func (s *Store) EventIDs(ctx context.Context, seqs []int64) (map[int64]string, e
 	return out, nil
 }
 
-func (s *Store) batchKeys(ctx context.Context, keys []export.Key, what, query string, scan func(*sql.Rows, map[export.Key]int) error) error {
+func batchKeys(ctx context.Context, db querier, keys []export.Key, what, query string, scan func(*sql.Rows, map[export.Key]int) error) error {
 	index := make(map[export.Key]int, min(len(keys), lookupBatch))
 	for start := 0; start < len(keys); start += lookupBatch {
 		part := keys[start:min(start+lookupBatch, len(keys))]
@@ -281,7 +302,7 @@ func (s *Store) batchKeys(ctx context.Context, keys []export.Key, what, query st
 			index[k] = start + i
 			args = append(args, k[:])
 		}
-		rows, err := s.rdb.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(args))), args...)
+		rows, err := db.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(args))), args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
@@ -305,4 +326,77 @@ func placeholders(n int) string {
 		return "NULL"
 	}
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Lookup is a read session for many batched look-ups in a row (a leak
+// trace asks about a million people): one read connection with a large
+// page cache and memory-mapped reads, so that index pages are read from
+// the file once, and a second one so that export and access look-ups can
+// run side by side. Close it when done; it gives the connections back with
+// the pool's usual settings. Each method may be called from its own
+// goroutine, but a method must not be called concurrently with itself.
+type Lookup struct {
+	conn  *sql.Conn // exports
+	conn2 *sql.Conn // access index
+}
+
+// lookupCacheKiB and lookupMmap size a Lookup's page cache and mapping.
+const (
+	lookupCacheKiB = 512 << 10
+	lookupMmap     = 4 << 30
+)
+
+// Lookup opens a look-up session.
+func (s *Store) Lookup(ctx context.Context) (*Lookup, error) {
+	l := &Lookup{}
+	for _, dst := range []**sql.Conn{&l.conn, &l.conn2} {
+		conn, err := s.rdb.Conn(ctx)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("sqlite: look-up session: %w", err)
+		}
+		*dst = conn
+		for _, p := range []string{fmt.Sprintf("PRAGMA cache_size = -%d", lookupCacheKiB/2), fmt.Sprintf("PRAGMA mmap_size = %d", lookupMmap)} {
+			if _, err := conn.ExecContext(ctx, p); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("sqlite: look-up session: %w", err)
+			}
+		}
+	}
+	return l, nil
+}
+
+// Close restores the connections' settings and returns them to the pool.
+func (l *Lookup) Close() error {
+	ctx := context.Background()
+	var errs []error
+	for _, c := range []*sql.Conn{l.conn, l.conn2} {
+		if c == nil {
+			continue
+		}
+		_, err1 := c.ExecContext(ctx, "PRAGMA cache_size = -32768")
+		_, err2 := c.ExecContext(ctx, "PRAGMA mmap_size = 0")
+		errs = append(errs, err1, err2, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ExportHolders is Store.ExportHolders on the session.
+func (l *Lookup) ExportHolders(ctx context.Context, keys []export.Key, fn func(i int, exportID string, canary bool)) error {
+	return exportHolders(ctx, l.conn, keys, fn)
+}
+
+// SubjectSightings is Store.SubjectSightings on the session.
+func (l *Lookup) SubjectSightings(ctx context.Context, keys []export.Key, fn func(i int, s export.Sighting)) error {
+	return subjectSightings(ctx, l.conn2, keys, fn)
+}
+
+// ExportsByID is Store.ExportsByID on the session.
+func (l *Lookup) ExportsByID(ctx context.Context, ids []string) ([]export.Export, error) {
+	return exportsByID(ctx, l.conn, ids)
+}
+
+// EventIDs is Store.EventIDs on the session.
+func (l *Lookup) EventIDs(ctx context.Context, seqs []int64) (map[int64]string, error) {
+	return eventIDs(ctx, l.conn2, seqs)
 }
