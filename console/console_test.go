@@ -21,6 +21,7 @@ import (
 	"github.com/custos-dev/custos/approval"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/ingest"
+	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/store/sqlite"
 	"github.com/custos-dev/custos/trace"
 )
@@ -457,5 +458,55 @@ func TestLanguage(t *testing.T) {
 		if !strings.Contains(string(b), "<h1>"+tc.want+"</h1>") {
 			t.Errorf("accept %q cookie %q: want %q", tc.accept, tc.cookie, tc.want)
 		}
+	}
+}
+
+// fakeLedger proves every event but the console's own (not yet in it).
+type fakeLedger struct{}
+
+func (fakeLedger) Size(context.Context) (uint64, error) { return 31, nil }
+func (fakeLedger) Checkpoint(context.Context) ([]byte, error) {
+	return []byte("custos.example/ledger\n31\nq2ZKl4cQ1GN2Vq5Hl8m3nKcLrWcC1ZLYEapHR1mB1Jw=\n\n— custos sig\n"), nil
+}
+func (fakeLedger) Proofs(_ context.Context, ids []string) (map[string]ledger.Proof, error) {
+	out := map[string]ledger.Proof{}
+	for i, id := range ids {
+		if strings.HasPrefix(id, "e-") {
+			out[id] = ledger.Proof{EventID: id, LeafIndex: uint64(i), TreeSize: 31}
+		}
+	}
+	return out, nil
+}
+
+func TestLedgerOnPages(t *testing.T) {
+	f := newFixture(t)
+	f.c.opt.Ledger = fakeLedger{}
+	cl, csrf := f.as(t, RoleInvestigator)
+	get := func(method, path string, form url.Values) string {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, f.srv.URL+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: status %d", method, path, resp.StatusCode)
+		}
+		return string(b)
+	}
+	if page := get("GET", "/console/", nil); !strings.Contains(page, "custos.example/ledger · 31") {
+		t.Errorf("overview lacks the checkpoint")
+	}
+	page := get("POST", "/console/subjects", formFor("/console/subjects", csrf))
+	if !regexp.MustCompile(`leaf \d+ / 31`).MatchString(page) || !strings.Contains(page, "not yet checkpointed") {
+		t.Errorf("history lacks proofs or the pending mark")
 	}
 }
