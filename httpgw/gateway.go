@@ -246,9 +246,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// catalogue's types for the endpoint, the action.
 	pre := g.decide(r.Context(), x, false)
 	// A read that names nobody is decided on its response, with the
-	// subjects it reveals; a request that names subjects, an export or a
-	// write is refused here, before the upstream sees it.
-	if refused(pre.Effect) && (len(x.reqHashes) > 0 || x.action != custos.ActionRead && x.action != custos.ActionSearch) {
+	// subjects it reveals; a request that names subjects, an export, a
+	// write or a protocol upgrade is refused here, before the upstream
+	// sees it.
+	if refused(pre.Effect) && (len(x.reqHashes) > 0 || x.action != custos.ActionRead && x.action != custos.ActionSearch ||
+		r.Header.Get("Upgrade") != "") {
 		x.decision = pre
 		g.refuseDecision(w, r, x)
 		return
@@ -294,7 +296,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	// The upstream learns who the employee is from Custos, never from
 	// the client: identity headers from outside are dropped.
 	h := g.cfg.Identity.Header
-	for _, name := range []string{h.User, h.Roles, h.OrgUnit} {
+	for _, name := range []string{h.User, h.Roles, h.OrgUnit, "X-Custos-Actor", "X-Custos-Roles"} {
 		if name != "" {
 			pr.Out.Header.Del(name)
 		}

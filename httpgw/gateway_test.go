@@ -337,3 +337,28 @@ func TestUnreadableEncodingFailsClosed(t *testing.T) {
 		t.Errorf("rules %v", ev.Rules)
 	}
 }
+
+func TestPublicRouteAndForgedHeaders(t *testing.T) {
+	mux := http.NewServeMux()
+	var sawActor, sawUser []string
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		sawActor = append(sawActor, r.Header.Get("X-Custos-Actor"))
+		sawUser = append(sawUser, r.Header.Get("X-Remote-User"))
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "ok "+mobile(1))
+	})
+	h := newHarness(t, mux, func(c *Config, d *Deps) {
+		c.Routes = append(c.Routes, config.HTTPRoute{Prefix: "/static/", Upstream: c.Routes[0].Upstream, System: "pss", Public: true})
+		c.Identity.Header.TrustedProxies = []string{"10.0.0.0/8"} // the test client is not trusted
+	})
+	r := h.get("/static/app.js", "", "", "X-Custos-Actor", "emp-forged", "X-Remote-User", "emp-forged")
+	if b := readAll(t, r.Body); r.StatusCode != 200 || !strings.Contains(b, mobile(1)) {
+		t.Fatalf("public route: %d %s", r.StatusCode, b)
+	}
+	if sawActor[0] != "" || sawUser[0] != "" {
+		t.Errorf("forged identity headers reached the upstream: %q %q", sawActor[0], sawUser[0])
+	}
+	if evs := h.events("emp-forged"); len(evs) != 0 {
+		t.Errorf("public route recorded %d events", len(evs))
+	}
+}
