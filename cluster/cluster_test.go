@@ -60,7 +60,7 @@ func nodeConfig() config.Config {
 	cfg.Detect.SnapshotInterval = "1s"
 	cfg.Cluster.NodeID = os.Getenv("CUSTOS_TEST_NODE_ID")
 	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: os.Getenv("CUSTOS_TEST_STREAM"),
-		Partitions: partitions, LeaseTTL: "2s", PublishTimeout: "2s"}
+		Partitions: partitions, Replicas: 1, LeaseTTL: "2s", PublishTimeout: "2s"}
 	cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: os.Getenv("CUSTOS_TEST_PG")}
 	cfg.Cluster.Ledger = config.ClusterLedger{Driver: "mysql", DSN: os.Getenv("CUSTOS_TEST_MYSQL")}
 	cfg.Cluster.Listen = os.Getenv("CUSTOS_TEST_LISTEN")

@@ -268,7 +268,7 @@ func runCluster(ctx context.Context, log *slog.Logger, name string, detectors in
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Ledger.Enabled = false
 	cfg.Detect.SnapshotInterval = "30s"
-	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: *natsURL, Stream: stream, Partitions: *partitions, LeaseTTL: "3s", PublishTimeout: "10s"}
+	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: *natsURL, Stream: stream, Partitions: *partitions, Replicas: 1, LeaseTTL: "3s", PublishTimeout: "10s"}
 	cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: *pgAdmin + "&search_path=" + schema}
 
 	gw, err := cluster.Start(ctx, cfg, cluster.RoleGateway, log)

@@ -57,9 +57,10 @@ func (b *Bus) RunPartitions(ctx context.Context, node string, work Work, owned f
 }
 
 type held struct {
-	rev    uint64
-	cancel context.CancelFunc
-	done   chan struct{}
+	rev     uint64
+	renewed time.Time // last successful claim or renewal
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 type runner struct {
@@ -77,15 +78,12 @@ func memberKey(n string) string { return "m." + n }
 // round renews, balances and claims once.
 func (r *runner) round(ctx context.Context) error {
 	kv := r.b.leases
+	r.renew(ctx)
 	rctx, cancel := context.WithTimeout(ctx, r.b.opts.LeaseTTL/2)
 	defer cancel()
 	if _, err := kv.Put(rctx, memberKey(r.node), []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
-		// Without the bus we cannot renew either; leases lapse on
-		// their own and the work is stopped below when renewal fails.
-		r.renew(rctx)
 		return fmt.Errorf("announce: %w", err)
 	}
-	r.renew(rctx)
 
 	keys, err := kv.Keys(rctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -133,28 +131,71 @@ func (r *runner) round(ctx context.Context) error {
 	return nil
 }
 
-// renew extends every held lease; a lease that cannot be renewed (expired
-// and taken, or the bus unreachable for longer than the TTL) stops its
-// work.
+// renew extends every held lease, all at once. A lease another node now
+// holds (or that expired and was deleted) stops its work at once; a lease
+// that could not be renewed for another reason (a timeout on a loaded
+// server, a reconnect) is kept while its last renewal is younger than
+// three quarters of the TTL, and stopped after, since another node may
+// then claim it.
 func (r *runner) renew(ctx context.Context) {
+	type result struct {
+		rev  uint64
+		lost bool // another owner for sure
+		err  error
+	}
 	r.mu.Lock()
-	ps := make(map[int]uint64, len(r.held))
+	revs := make(map[int]uint64, len(r.held))
 	for p, h := range r.held {
-		ps[p] = h.rev
+		revs[p] = h.rev
 	}
 	r.mu.Unlock()
-	for p, rev := range ps {
-		nrev, err := r.b.leases.Update(ctx, leaseKey(p), []byte(r.node), rev)
-		if err != nil {
-			r.b.log.Warn("nats: lease lost", "node", r.node, "partition", p, "err", err)
+	results := make(map[int]result, len(revs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for p, rev := range revs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, r.b.opts.LeaseTTL/2)
+			defer cancel()
+			res := result{}
+			res.rev, res.err = r.b.leases.Update(rctx, leaseKey(p), []byte(r.node), rev)
+			if res.err != nil {
+				// A conflict may be our own earlier update that timed out
+				// on the client but succeeded on the server: the newest
+				// value tells.
+				e, err := r.b.leases.Get(rctx, leaseKey(p))
+				switch {
+				case err == nil && e.Operation() == jetstream.KeyValuePut && string(e.Value()) == r.node:
+					res.rev, res.err = e.Revision(), nil
+				case err == nil, errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+					res.lost = true
+				}
+			}
+			mu.Lock()
+			results[p] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	now := time.Now()
+	for p, res := range results {
+		r.mu.Lock()
+		h, ok := r.held[p]
+		if ok && res.err == nil {
+			h.rev, h.renewed = res.rev, now
+		}
+		stale := ok && now.Sub(h.renewed) > r.b.opts.LeaseTTL*3/4
+		r.mu.Unlock()
+		if res.err == nil || !ok {
+			continue
+		}
+		if res.lost || stale {
+			r.b.log.Warn("nats: lease lost", "node", r.node, "partition", p, "err", res.err)
 			r.stop(p, false)
 			continue
 		}
-		r.mu.Lock()
-		if h, ok := r.held[p]; ok {
-			h.rev = nrev
-		}
-		r.mu.Unlock()
+		r.b.log.Debug("nats: lease renewal failed; retrying", "node", r.node, "partition", p, "err", res.err)
 	}
 }
 
@@ -171,7 +212,7 @@ func (r *runner) owned() []int {
 
 func (r *runner) start(ctx context.Context, p int, rev uint64) {
 	wctx, cancel := context.WithCancel(ctx)
-	h := &held{rev: rev, cancel: cancel, done: make(chan struct{})}
+	h := &held{rev: rev, renewed: time.Now(), cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
 	r.held[p] = h
 	r.mu.Unlock()
