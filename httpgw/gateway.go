@@ -242,18 +242,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Decide what the request itself asks for before it reaches the
-	// upstream: subjects named in the path or query (need-to-know), the
-	// catalogue's types for the endpoint, the action.
-	pre := g.decide(r.Context(), x, false)
-	// A read that names nobody is decided on its response, with the
-	// subjects it reveals; a request that names subjects, an export, a
-	// write or a protocol upgrade is refused here, before the upstream
-	// sees it.
-	if refused(pre.Effect) && (len(x.reqHashes) > 0 || x.action != custos.ActionRead && x.action != custos.ActionSearch ||
-		r.Header.Get("Upgrade") != "") {
-		x.decision = pre
-		g.refuseDecision(w, r, x)
-		return
+	// upstream — subjects named in the path or query (need-to-know), the
+	// catalogue's types for the endpoint, the action — when it names
+	// subjects, exports, writes or upgrades the protocol: those are
+	// refused here, before the upstream sees them. A read that names
+	// nobody (a search page) is decided on its response, with the
+	// subjects it reveals.
+	if len(x.reqHashes) > 0 || x.action != custos.ActionRead && x.action != custos.ActionSearch || r.Header.Get("Upgrade") != "" {
+		if pre := g.decide(r.Context(), x, false); refused(pre.Effect) {
+			x.decision = pre
+			g.refuseDecision(w, r, x)
+			return
+		}
 	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 }
