@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# PostgreSQL gateway throughput, in one run: pgbench select-only (-S) and a
+# masking-heavy query (1,000 rows x phone and ID number) against
+#   direct    the PostgreSQL server itself
+#   pgbouncer PgBouncer in session mode (installed here when missing)
+#   custos    `custos serve` with the PostgreSQL gateway: policy, catalogue,
+#             masking, durable access events and detection on; the ledger
+#             off (LEDGER=true turns it on: it cannot yet take an event of
+#             1,000 subjects, see docs/benchmarks.md)
+# Prints TPS, the ratio to PgBouncer and to direct, p99 latency (from
+# pgbench --log) and masking throughput in rows/s, then a Markdown table
+# for docs/benchmarks.md.
+#
+# Usage: bash bench/pgwire/run.sh            (DUR=15 CLIENTS=4 SCALE=10;
+#        CUSTOS_BIN=path uses a built binary instead of building one)
+# Needs the local PostgreSQL of scripts/services.sh (127.0.0.1:5432, trust).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DUR=${DUR:-15}
+CLIENTS=${CLIENTS:-4}
+SCALE=${SCALE:-10}
+MASK_CLIENTS=${MASK_CLIENTS:-2}
+PGHOST=127.0.0.1 PGPORT=5432
+db=custos_bench_pgwire
+
+log() { echo "bench/pgwire: $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; log "port $1 did not open"; return 1; }
+runas() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$(printf '%q ' "$@")"; else "$@"; fi; }
+
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+  [ "$(id -u)" = 0 ] || { log "pgbouncer missing: apt-get install pgbouncer"; exit 1; }
+  log "installing pgbouncer"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+fi
+PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/pgbouncer.pid" ] && kill "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true
+  sleep 0.5
+  psql -h $PGHOST -p $PGPORT -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The database: pgbench tables and 1,000 people with phone and ID numbers.
+psql -h $PGHOST -p $PGPORT -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" postgres
+psql -h $PGHOST -p $PGPORT -U postgres -qc "CREATE DATABASE $db" postgres
+pgbench -h $PGHOST -p $PGPORT -U postgres -i -s "$SCALE" -q "$db" >/dev/null 2>&1
+psql -h $PGHOST -p $PGPORT -U postgres -q -v ON_ERROR_STOP=1 "$db" <<'SQL'
+CREATE FUNCTION cn_id(d17 text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT d17 || substr('10X98765432', (SELECT sum(substr(d17, i::int, 1)::int * w) FROM
+    unnest(ARRAY[7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2]) WITH ORDINALITY AS t(w, i))::int % 11 + 1, 1) $$;
+CREATE TABLE people (id int PRIMARY KEY, phone text, id_number text);
+INSERT INTO people SELECT g, '138' || lpad((g * 7919 % 100000000)::text, 8, '0'),
+  cn_id('110105' || (1950 + g % 50)::text || lpad((1 + g % 12)::text, 2, '0') || lpad((1 + g % 28)::text, 2, '0') || lpad((g % 1000)::text, 3, '0'))
+FROM generate_series(1, 1000) g;
+VACUUM ANALYZE;
+SQL
+echo 'SELECT id, phone, id_number FROM people;' > "$work/mask.sql"
+
+# PgBouncer, session mode.
+bport=$(free_port)
+cat > "$work/pgbouncer.ini" <<INI
+[databases]
+$db = host=127.0.0.1 port=$PGPORT dbname=$db user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 50
+pidfile = $work/pgbouncer.pid
+logfile = $work/pgbouncer.log
+INI
+echo '"postgres" ""' > "$work/userlist.txt"
+chown -R postgres: "$work" 2>/dev/null || true
+runas "$PGBOUNCER" -d "$work/pgbouncer.ini"
+wait_port "$bport"
+
+# Custos: policy masks phone and ID numbers for analysts; events durable.
+if [ -n "${CUSTOS_BIN:-}" ]; then cp "$CUSTOS_BIN" "$work/custos"; else go build -o "$work/custos" ./cmd/custos; fi
+"$work/custos" init --data "$work/data" >/dev/null
+cport=$(free_port); aport=$(free_port)
+verifier=$(printf 'bench-pw\n' | "$work/custos" pg passwd)
+cat > "$work/policy.yaml" <<'YAML'
+version: 1
+name: bench
+defaults: {sensitive: mask, other: mask, mask: {cn_mobile: partial, cn_id: partial}}
+rules:
+  - id: analysts-masked
+    match: {systems: [bench], roles: [analyst]}
+    decision: mask
+    mask: {cn_mobile: partial, cn_id: partial}
+YAML
+cat > "$work/catalog.yaml" <<'YAML'
+version: 1
+resources:
+  - system: bench
+    table: public.people
+    columns:
+      id_number: {type: cn_id, subject_key: true}
+      phone: {type: cn_mobile}
+YAML
+cat > "$work/custos.yaml" <<YAML
+data_dir: $work/data
+log: {level: warn}
+api: {listen: 127.0.0.1:$aport}
+ledger: {enabled: ${LEDGER:-false}}
+policy: {file: $work/policy.yaml, catalog: $work/catalog.yaml}
+postgres:
+  enabled: true
+  listen: 127.0.0.1:$cport
+  system: bench
+  upstream: {address: 127.0.0.1:$PGPORT, database: $db, sslmode: disable, meta: {user: postgres}}
+  credentials: [{role: analyst, user: postgres}]
+  users: [{name: analyst, verifier: '$verifier', roles: [analyst]}]
+YAML
+"$work/custos" serve -c "$work/custos.yaml" >"$work/custos.log" 2>&1 &
+pids+=($!)
+wait_port "$cport"
+
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $machine; $(date -u '+%F %H:%M') UTC; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "pgbench: -S scale $SCALE, $CLIENTS clients, ${DUR}s; masking: 1000 rows x (id, phone, id_number), $MASK_CLIENTS clients, ${DUR}s"
+
+# bench NAME PORT USER SCRIPT-ARGS... -> "tps p99_ms"
+bench() {
+  local name=$1 port=$2 user=$3; shift 3
+  local dir="$work/log-$name"; mkdir -p "$dir"
+  PGPASSWORD=bench-pw pgbench -h 127.0.0.1 -p "$port" -U "$user" -n -j 2 -T "$DUR" -l --log-prefix="$dir/tx" "$@" "$db" >"$dir/out" 2>&1 ||
+    { log "$name failed:"; cat "$dir/out" >&2; [ -f "$work/custos.log" ] && tail -40 "$work/custos.log" >&2; echo "0 0"; return; }
+  local tps p99
+  if grep -q "aborted\|ERROR" "$dir/out"; then log "$name had errors:"; cat "$dir/out" >&2; fi
+  tps=$(awk '/^tps = /{print $3; exit}' "$dir/out")
+  p99=$(cat "$dir"/tx* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END{i=int(NR*0.99); if(i<1)i=1; printf "%.2f", v[i]/1000}')
+  echo "$tps $p99"
+}
+
+declare -A tps p99
+for kind in select mask; do
+  for target in direct pgbouncer custos; do
+    case $target in
+      direct) port=$PGPORT user=postgres ;;
+      pgbouncer) port=$bport user=postgres ;;
+      custos) port=$cport user=analyst ;;
+    esac
+    if [ $kind = select ]; then args=(-S -c "$CLIENTS"); else args=(-f "$work/mask.sql" -c "$MASK_CLIENTS"); fi
+    read -r t p < <(bench "$kind-$target" "$port" "$user" "${args[@]}")
+    tps[$kind-$target]=$t p99[$kind-$target]=$p
+    log "$kind $target: $t tps, p99 $p ms"
+  done
+done
+# Masking must have happened: a masked phone through Custos, never a clear one.
+masked=$(PGPASSWORD=bench-pw psql -h 127.0.0.1 -p "$cport" -U analyst -tAc "SELECT phone FROM people WHERE id = 1" "$db")
+echo "custos answer for people.phone of id 1: $masked"
+case $masked in *'****'*) ;; *) log "Custos did not mask people.phone"; exit 1 ;; esac
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo
+echo "| workload | target | TPS | × PgBouncer | × direct | p99 ms | rows/s |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for kind in select mask; do
+  for target in direct pgbouncer custos; do
+    t=$(printf '%.0f' "${tps[$kind-$target]}")
+    rows="-"; [ $kind = mask ] && rows=$(awk -v t="$t" 'BEGIN{printf "%.0f", t * 1000}')
+    label="pgbench -S"; [ $kind = mask ] && label="1,000-row masking query"
+    echo "| $label | $target | $t | $(ratio "$t" "${tps[$kind-pgbouncer]}") | $(ratio "$t" "${tps[$kind-direct]}") | ${p99[$kind-$target]} | $rows |"
+  done
+done
