@@ -64,6 +64,10 @@ type PostgresUser struct {
 	Verifier string   `yaml:"verifier"`
 	Roles    []string `yaml:"roles"`
 	OrgUnit  string   `yaml:"org_unit"`
+	// AppKeyFile holds the application key of a service account whose
+	// statements may name their end user in a signed comment
+	// (docs/pgsql.md); empty refuses such comments.
+	AppKeyFile string `yaml:"app_key_file"`
 }
 
 func defaultPostgres() Postgres {

@@ -83,6 +83,42 @@ func (ss *session) takePurpose(st *statement) custos.Purpose {
 	return p
 }
 
+// check applies the statement-level blocks and verifies a signed end-user
+// attribution; it returns the refusal, or nil to forward the statement.
+func (ss *session) check(st *statement) *pgproto3.ErrorResponse {
+	if b := ss.blocked(st); b != nil {
+		return refusal(b.SQLState, b.Message)
+	}
+	if !st.parsed {
+		return nil
+	}
+	if _, claimed := st.analysis.Comment[pgsql.AttrUser]; !claimed {
+		return nil
+	}
+	key := ss.s.Users[ss.actor.ID].AppKey
+	if len(key) == 0 {
+		return refusal("42501", "end-user attribution (custos_user) is accepted only from accounts with an application key")
+	}
+	user, err := pgsql.VerifyEndUser(st.analysis.Comment, key, ss.s.Now())
+	if err != nil {
+		ss.s.Log.Warn("pgwire: end-user attribution rejected", "account", ss.actor.ID, "err", err)
+		return refusal("42501", "end-user attribution does not verify")
+	}
+	a := ss.actor
+	a.ID = user
+	a.Attributes = map[string]string{"service_account": ss.actor.ID}
+	ss.endUsers[st] = &a
+	return nil
+}
+
+// actorOf is who a request runs for: the verified end user, or the login.
+func (ss *session) actorOf(p *pending) custos.Actor {
+	if p != nil && p.actor != nil {
+		return *p.actor
+	}
+	return ss.actor
+}
+
 // blocked applies the statement-level blocks (pgsql.Analysis.Blocked).
 func (ss *session) blocked(st *statement) *pgsql.Block {
 	if !st.parsed {
@@ -213,7 +249,7 @@ func (ss *session) newEvent(p *pending) custos.AccessEvent {
 	ev := custos.AccessEvent{
 		ID:       "pg_" + hex.EncodeToString(b[:]),
 		Time:     p.start,
-		Actor:    ss.actor,
+		Actor:    ss.actorOf(p),
 		Source:   ss.source,
 		Channel:  custos.ChannelPostgres,
 		Action:   custos.ActionRead,

@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 
 const upstreamAddr = "127.0.0.1:5432"
 
+const testAppKey = "app-key-0123456789abcdef"
+
 // testPolicy: agents see passengers masked, investigators with a ticket
 // see them in clear, contractors are denied; a quota of 3 passengers per
 // hour applies to the role quota3.
@@ -202,6 +204,7 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 		{"lim", []string{"limited"}},
 		{"quinn", []string{"quota3"}},
 		{"dora", []string{"dba", "agent"}},
+		{"svc", []string{"agent"}},
 	} {
 		v, err := NewVerifier(u.name + "-secret")
 		if err != nil {
@@ -209,6 +212,9 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 		}
 		pv, _ := ParseVerifier(v)
 		users[u.name] = User{Name: u.name, Verifier: pv, Roles: u.roles, OrgUnit: "ops"}
+		if u.name == "svc" {
+			users[u.name] = User{Name: u.name, Verifier: pv, Roles: u.roles, AppKey: []byte(testAppKey)}
+		}
 	}
 	creds := map[string]Credential{}
 	for _, r := range []string{"agent", "investigator", "contractor", "limited", "quota3", "dba"} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/mask"
+	"github.com/custos-dev/custos/pgsql"
 )
 
 func pgErrCode(err error) string {
@@ -314,5 +316,33 @@ func TestBadPassword(t *testing.T) {
 	u = strings.Replace(g.url("alice", ""), "alice:alice-secret", "nobody:x", 1)
 	if _, err := pgx.Connect(ctx, u); pgErrCode(err) != "28P01" {
 		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// A service account names its end user in a signed comment; the event is
+// the end user's, and a bad signature is refused.
+func TestSignedEndUser(t *testing.T) {
+	g := newGateway(t, gwOptions{})
+	ctx := context.Background()
+	c := g.connect("svc", "")
+	ts := time.Now()
+	sig := pgsql.SignEndUser([]byte(testAppKey), "bob", "refund", "T-1", ts)
+	comment := fmt.Sprintf("/* custos_purpose='refund',custos_sig='%s',custos_ticket='T-1',custos_ts='%d',custos_user='bob' */", sig, ts.Unix())
+	var phone string
+	if err := c.QueryRow(ctx, "SELECT phone FROM passengers WHERE pid = 1 "+comment).Scan(&phone); err != nil || phone != "138****5678" {
+		t.Fatalf("signed: %q %v", phone, err)
+	}
+	evs := g.accesses("bob")
+	if len(evs) != 1 || evs[0].Actor.Attributes["service_account"] != "svc" || evs[0].Purpose.Ticket != "T-1" {
+		t.Fatalf("bob's events: %+v", evs)
+	}
+	bad := strings.Replace(comment, "custos_user='bob'", "custos_user='eve'", 1)
+	if _, err := c.Exec(ctx, "SELECT phone FROM passengers WHERE pid = 1 "+bad); pgErrCode(err) != "42501" {
+		t.Fatalf("forged attribution: %v", err)
+	}
+	// An account without an application key cannot claim an end user.
+	a := g.connect("alice", "")
+	if _, err := a.Exec(ctx, "SELECT phone FROM passengers WHERE pid = 1 "+comment); pgErrCode(err) != "42501" {
+		t.Fatalf("claim without key: %v", err)
 	}
 }

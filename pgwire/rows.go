@@ -439,7 +439,7 @@ func (ss *session) decide(ctx context.Context, r *result, subjects []custos.Subj
 	}
 	req := policy.Request{
 		Time:     ss.s.Now(),
-		Actor:    ss.actor,
+		Actor:    ss.actorOf(r.p),
 		Source:   ss.source,
 		Channel:  custos.ChannelPostgres,
 		Action:   actionOf(r.kind),

@@ -23,6 +23,9 @@ type User struct {
 	Verifier Verifier
 	Roles    []string
 	OrgUnit  string
+	// AppKey, when set, lets this (service) account attribute statements
+	// to its application's end users with signed comments (docs/pgsql.md).
+	AppKey []byte
 }
 
 // Credential is an upstream login.

@@ -53,6 +53,8 @@ type pending struct {
 	next int
 	// recorded is set once the request's event is queued.
 	recorded bool
+	// actor is the verified end user a service account acts for, or nil.
+	actor *custos.Actor
 }
 
 // statement is a query string and its analysis.
@@ -79,6 +81,9 @@ type session struct {
 	stmts   map[string]*statement
 	portals map[string]*statement
 	discard bool // refused an extended-protocol message: drop until Sync
+	// endUsers holds the verified end user of statements that carried a
+	// signed attribution.
+	endUsers map[*statement]*custos.Actor
 
 	// The queue of pending requests, appended by the client reader and
 	// consumed by the upstream reader.
@@ -119,6 +124,7 @@ func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey,
 		purpose:      st.purpose,
 		stmts:        map[string]*statement{},
 		portals:      map[string]*statement{},
+		endUsers:     map[*statement]*custos.Actor{},
 		portalFields: map[string][]pgproto3.FieldDescription{},
 	}
 }
@@ -226,8 +232,10 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		st := ss.analyze(m.String)
 		purpose := ss.takePurpose(st)
 		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now}
-		if b := ss.blocked(st); b != nil {
-			p.refusal = refusal(b.SQLState, b.Message)
+		e := ss.check(st)
+		p.actor = ss.endUsers[st]
+		if e != nil {
+			p.refusal = e
 			ss.push(p)
 			ss.fe.Send(&pgproto3.Query{String: ""})
 		} else {
@@ -239,8 +247,10 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		st := ss.analyze(m.Query)
 		ss.stmts[m.Name] = st
 		p := &pending{kind: pkParse, stmt: st, purpose: ss.takePurpose(st), start: now}
-		if b := ss.blocked(st); b != nil {
-			p.refusal = refusal(b.SQLState, b.Message)
+		e := ss.check(st)
+		p.actor = ss.endUsers[st]
+		if e != nil {
+			p.refusal = e
 			ss.push(p)
 			ss.fe.Send(&pgproto3.Parse{Name: "", Query: ""})
 			delete(ss.stmts, m.Name)
@@ -270,7 +280,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		if st == nil {
 			st = &statement{}
 		}
-		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now})
+		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: ss.endUsers[st]})
 		ss.fe.Send(m)
 	case *pgproto3.Close:
 		if m.ObjectType != 'S' && m.ObjectType != 'P' {

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/custos-dev/custos/pgwire"
 )
@@ -25,7 +27,18 @@ func (s *Server) startPostgres(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("server: postgres.users %s: %w", u.Name, err)
 		}
-		users[u.Name] = pgwire.User{Name: u.Name, Verifier: v, Roles: u.Roles, OrgUnit: u.OrgUnit}
+		pu := pgwire.User{Name: u.Name, Verifier: v, Roles: u.Roles, OrgUnit: u.OrgUnit}
+		if u.AppKeyFile != "" {
+			key, err := os.ReadFile(u.AppKeyFile)
+			if err != nil {
+				return fmt.Errorf("server: postgres.users %s: app key: %w", u.Name, err)
+			}
+			pu.AppKey = bytes.TrimSpace(key)
+			if len(pu.AppKey) < 16 {
+				return fmt.Errorf("server: postgres.users %s: app key shorter than 16 bytes", u.Name)
+			}
+		}
+		users[u.Name] = pu
 	}
 	creds := make(map[string]pgwire.Credential, len(c.Credentials))
 	for _, cr := range c.Credentials {
