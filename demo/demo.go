@@ -17,6 +17,7 @@ import (
 	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/server"
 	"github.com/custos-dev/custos/sim"
+	"github.com/custos-dev/custos/sim/httpdrive"
 )
 
 // Options configure a demo run. Zero values take the defaults.
@@ -28,7 +29,13 @@ type Options struct {
 	Speedup   float64       // simulated seconds per wall second; default 60
 	Duration  time.Duration // 0 runs until ctx ends
 	Seed      uint64        // default 1
-	Log       *slog.Logger  // default: warnings and errors to stderr
+	// Passengers in the back office's dataset (default 100,000; generated
+	// once per data directory).
+	Passengers int
+	// GatewayListen is the HTTP gateway's address in front of the back
+	// office (default 127.0.0.1:8880, or a free port if taken).
+	GatewayListen string
+	Log           *slog.Logger // default: warnings and errors to stderr
 }
 
 // Run runs the demo until ctx ends or Duration passes, printing what to
@@ -65,16 +72,35 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 		}
 	}
 
+	org := sim.NewOrg(sim.Config{Kind: sim.Airline, Seed: opt.Seed, Employees: opt.Employees})
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+
+	// The back office listens at once and generates its passengers in
+	// the background; the HTTP gateway in front of it starts with the node.
+	bo, err := startBackOffice(ctx, opt, org, today, opt.Log)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer bo.close()
+
 	cfg := config.Default()
 	cfg.DataDir = opt.DataDir
 	cfg.API.Listen = opt.Listen
 	if cfg.API.Listen == "" {
 		cfg.API.Listen = "127.0.0.1:8870"
 	}
+	if err := configureGateway(&cfg, bo.url); err != nil {
+		return fmt.Errorf("demo: back office gateway: %w", err)
+	}
+	if opt.GatewayListen != "" {
+		cfg.HTTPGateway.Listen = opt.GatewayListen
+	}
 	srv, err := server.Start(ctx, cfg, opt.Log)
-	if err != nil && opt.Listen == "" {
-		// The default port is taken (another demo?): take any free one.
+	if err != nil && opt.Listen == "" && opt.GatewayListen == "" {
+		// A default port is taken (another demo?): take free ones.
 		cfg.API.Listen = "127.0.0.1:0"
+		cfg.HTTPGateway.Listen = "127.0.0.1:0"
 		srv, err = server.Start(ctx, cfg, opt.Log)
 	}
 	if err != nil {
@@ -87,12 +113,9 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 
-	org := sim.NewOrg(sim.Config{Kind: sim.Airline, Seed: opt.Seed, Employees: opt.Employees})
-	now := time.Now().UTC()
 	fmt.Fprintf(out, "Custos demo: a simulated airline with %d staff and %d passengers\n", len(org.Employees), len(org.People))
 	fmt.Fprintf(out, "data directory: %s\n", opt.DataDir)
 	feed := &feeder{base: srv.URL() + "/api/v1", token: secret, client: &http.Client{Timeout: 30 * time.Second}}
-	today := now.Truncate(24 * time.Hour)
 	if err := feed.watchlist(ctx, org); err != nil {
 		return fmt.Errorf("demo: watchlist: %w", err)
 	}
@@ -102,6 +125,7 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "back-filled %d days of history: %d events, %d business relationships (bookings)\n\n", opt.History, n, rels)
 	printTour(out, srv.URL(), secret, org)
+	backOfficeTour(out, srv.HTTPGatewayURL(), bo, org)
 	if err := consoleTour(ctx, out, srv); err != nil {
 		return fmt.Errorf("demo: console: %w", err)
 	}
@@ -112,12 +136,28 @@ func Run(ctx context.Context, opt Options, out io.Writer) error {
 		defer cancel()
 	}
 	fmt.Fprintf(out, "feeding live activity from midnight UTC at %gx speed; Ctrl-C to stop\n", opt.Speedup)
-	err = sim.Live(ctx, org, sim.LiveOptions{Speedup: opt.Speedup, Start: today, Scenarios: liveScenarios(opt.Employees)}, feed.emit)
-	if err != nil && ctx.Err() == nil {
+	// The passenger-service staff's look-ups go through the back office
+	// and the gateway (once its dataset is ready); everything else, and
+	// the bookings that justify look-ups, through the API.
+	drive, err := httpdrive.New(httpdrive.Options{
+		Base:     srv.HTTPGatewayURL(),
+		Org:      org,
+		Live:     sim.LiveOptions{Speedup: opt.Speedup, Start: today, Scenarios: liveScenarios(opt.Employees)},
+		Replay:   func(ev custos.AccessEvent) bool { return bo.ready() && ev.Resource.System == "reservations" },
+		Forward:  feed.emit,
+		Insiders: httpdrive.DefaultInsiders(org),
+		Log:      opt.Log,
+	})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := drive.Run(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	alerts, _ := srv.Store.Alerts(context.Background(), custos.AlertQuery{Limit: custos.MaxLimit})
-	fmt.Fprintf(out, "\nstopped: %d live access events and %d logins posted through the API; %d alerts raised\n", feed.access, feed.logins, len(alerts))
+	st := drive.Stats()
+	fmt.Fprintf(out, "\nstopped: %d live access events and %d logins posted through the API, %d back-office requests through the HTTP gateway (%d refused); %d alerts raised\n",
+		feed.access, feed.logins, st.Requests, st.Requests-st.Status[http.StatusOK]-st.Errors, len(alerts))
 	return nil
 }
 

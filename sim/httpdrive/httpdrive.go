@@ -108,7 +108,7 @@ func DefaultInsiders(org *sim.Org) []Insider {
 	}
 	return []Insider{
 		{Kind: CelebrityLookup, Actor: pick("agent"), At: time.Hour},
-		{Kind: Crawler, Actor: pick("call_center"), At: 2 * time.Hour, Count: 300, From: 1000},
+		{Kind: Crawler, Actor: pick("call_center"), At: 2 * time.Hour, Count: 300, From: 1},
 		{Kind: BulkExport, Actor: pick("supervisor"), At: 3 * time.Hour, Count: 40},
 	}
 }
