@@ -34,7 +34,8 @@ type Source interface {
 type ProofFunc func(ctx context.Context, eventID string) (any, error)
 
 // Tracer attributes leaked files. Index and Source are required; the rest
-// have useful zero values.
+// have useful zero values. A Tracer keeps no state between traces and is
+// safe for concurrent use if its Source is.
 type Tracer struct {
 	Index  *blind.Index
 	Source Source
