@@ -56,7 +56,7 @@ func (m *Memory) RegisterExport(ctx context.Context, e export.Export) error {
 			m.holders[k] = append(m.holders[k], memHolder{e.ID, canary == 1})
 		}
 	}
-	e.Subjects, e.Canaries = nil, nil
+	e.Subjects = nil // like the store: canaries are kept, subjects only as keys
 	m.exports[e.ID] = e
 	m.order = append(m.order, e.ID)
 	return nil
