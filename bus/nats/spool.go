@@ -80,7 +80,12 @@ func OpenSpool(dir string) (*Spool, error) {
 // record's envelopes and end offset; it returns the end of the last whole
 // record and the number of envelopes.
 func (s *Spool) scan(off int64, fn func(envs []Envelope, end int64) error) (int64, int, error) {
-	r := bufio.NewReader(io.NewSectionReader(s.f, off, 1<<62))
+	st, err := s.f.Stat()
+	if err != nil {
+		return off, 0, fmt.Errorf("spool: %w", err)
+	}
+	size := st.Size()
+	r := bufio.NewReader(io.NewSectionReader(s.f, off, max(size-off, 0)))
 	n := 0
 	var hdr [8]byte
 	for {
@@ -88,8 +93,8 @@ func (s *Spool) scan(off int64, fn func(envs []Envelope, end int64) error) (int6
 			return off, n, nil
 		}
 		l, sum := binary.BigEndian.Uint32(hdr[:4]), binary.BigEndian.Uint32(hdr[4:])
-		if l > 1<<30 {
-			return off, n, nil
+		if int64(l) > size-off-8 {
+			return off, n, nil // a torn record (or garbage): never allocate beyond the file
 		}
 		body := make([]byte, l)
 		if _, err := io.ReadFull(r, body); err != nil || crc32.ChecksumIEEE(body) != sum {
