@@ -93,6 +93,7 @@ or 'custos init' and 'custos serve' to run it for real.`,
 		newLedgerCmd(e),
 		newConsoleCmd(e),
 		newPgCmd(e),
+		newHTTPCmd(e),
 		newVersionCmd(e),
 	)
 	return root

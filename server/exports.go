@@ -50,6 +50,23 @@ func (s *Server) exportRoutes(a *api.Server, index *blind.Index) error {
 		return fmt.Errorf("server: export canaries: %w", err)
 	}
 	s.listCanaries("(registered before start)", canaries)
+	// The pool's own numbers and mailboxes are honeytokens too: nobody
+	// has a reason to look them up.
+	fp, err := s.Fingerprinter()
+	if err != nil {
+		return fmt.Errorf("server: export fingerprints: %w", err)
+	}
+	if fp.Pool != nil {
+		var pool []custos.Subject
+		for typ, values := range map[custos.DataType][]string{"cn_mobile": fp.Pool.Phones, "email": fp.Pool.Mailboxes} {
+			for _, v := range values {
+				if h, err := index.Hash(typ, v); err == nil {
+					pool = append(pool, custos.Subject{Type: typ, Hash: h})
+				}
+			}
+		}
+		s.listCanaries("(canary pool)", pool)
+	}
 	h := &export.Handler{
 		Registry: s.Store, Hash: index.Hash, Log: s.log, MaxBody: s.cfg.API.MaxBodyBytes,
 		OnRegister: func(e export.Export) { s.listCanaries(e.ID, e.Canaries) },
@@ -57,4 +74,29 @@ func (s *Server) exportRoutes(a *api.Server, index *blind.Index) error {
 	a.Handle("POST /api/v1/exports", custos.ScopeIngest, h)
 	a.Handle("GET /api/v1/exports", custos.ScopeRead, http.Handler(h))
 	return nil
+}
+
+// Fingerprinter returns the export fingerprinter the gateways use, built
+// from the export section of the configuration: watermark keys derived
+// from the blind-index key, the canary pool, order and variants.
+func (s *Server) Fingerprinter() (*export.Fingerprinter, error) {
+	key, err := blind.LoadKey(blind.KeyFile(s.cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	c := s.cfg.Export
+	f := &export.Fingerprinter{Keyer: export.NewKeyer(key), Hash: s.Index.Hash, CanaryEvery: c.CanaryEvery, Order: c.Order}
+	for _, v := range c.Variants {
+		f.Variants = append(f.Variants, export.Variant(v))
+	}
+	switch c.CanaryPool {
+	case "":
+	case "demo":
+		f.Pool = export.DemoPool()
+	default:
+		if f.Pool, err = export.LoadPool(c.CanaryPool); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }
