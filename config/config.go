@@ -37,6 +37,8 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Cluster selects the bus, store and ledger drivers for scale-out (docs/scale-out.md).
 	Cluster Cluster `yaml:"cluster"`
+	// Export is how gateways fingerprint exports (docs/tracing.md).
+	Export Export `yaml:"export"`
 }
 
 // Approvals names the approver rules file (docs/policy.md); empty leaves
@@ -107,6 +109,7 @@ func Default() Config {
 		Postgres:    defaultPostgres(),
 		Console:     DefaultConsole(),
 		Cluster:     DefaultCluster(),
+		Export:      DefaultExport(),
 	}
 }
 
@@ -269,6 +272,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.HTTPGateway.Validate()...)
 	errs = append(errs, c.Console.Validate()...)
 	errs = append(errs, c.Cluster.Validate()...)
+	errs = append(errs, c.Export.Validate()...)
 	errs = append(errs, c.Alerts.validate()...)
 	return errors.Join(errs...)
 }
