@@ -1,0 +1,121 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/blind"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/store/storetest"
+)
+
+// TestNodesInProcess runs a gateway and two detectors in this process (so
+// the race detector sees them): events posted to the gateway are indexed
+// by the detectors, the partitions are shared, the metrics count them,
+// and closing a detector hands its partitions to the other.
+func TestNodesInProcess(t *testing.T) {
+	pgDSN, _, stream := services(t, 4)
+	ctx := context.Background()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Dir(blind.KeyFile(dir)), 0o700)
+	if err := blind.CreateKey(blind.KeyFile(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.Detect.SnapshotInterval = "1s"
+	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: stream, Partitions: 4, Replicas: 1, LeaseTTL: "2s", PublishTimeout: "2s"}
+	cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: pgDSN}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	gw, err := Start(ctx, cfg, RoleGateway, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close(ctx)
+	var dets []*Node
+	for i := range 2 {
+		c := cfg
+		c.Cluster.NodeID = fmt.Sprintf("d%d", i)
+		c.Cluster.Listen = "127.0.0.1:0"
+		d, err := Start(ctx, c, RoleDetector, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(ctx)
+		dets = append(dets, d)
+	}
+	waitUntil(t, 10*time.Second, "partitions shared", func() (bool, string) {
+		owners, err := gw.Bus.Owners(ctx)
+		held := map[string]int{}
+		for _, o := range owners {
+			held[o]++
+		}
+		return err == nil && held["d0"] == 2 && held["d1"] == 2, fmt.Sprint(owners, err)
+	})
+
+	secret, hash, _ := custos.NewTokenSecret()
+	gw.Store.CreateToken(ctx, custos.Token{ID: hash[:12], Name: "t", Scopes: []custos.Scope{custos.ScopeIngest}, Hash: hash})
+	base := time.Now().Add(-time.Hour).UTC()
+	send := func(from, n int) {
+		var evs []custos.AccessEvent
+		for i := from; i < from+n; i++ {
+			evs = append(evs, storetest.Access(fmt.Sprintf("ip-%04d", i), base.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("emp-%d", i%13)))
+		}
+		body, _ := json.Marshal(evs)
+		req, _ := http.NewRequest("POST", "http://"+gw.Addr()+"/api/v1/events", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("post: %s", resp.Status)
+		}
+	}
+	indexed := func(want int) {
+		t.Helper()
+		waitUntil(t, 15*time.Second, "indexed", func() (bool, string) {
+			n, err := countIndexed(ctx, gw.Store)
+			return err == nil && n == want, fmt.Sprint(n, err)
+		})
+	}
+	send(0, 200)
+	indexed(200)
+	// One detector leaves: the other takes all partitions and goes on.
+	if err := dets[0].Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send(200, 200)
+	indexed(400)
+	owners, _ := gw.Bus.Owners(ctx)
+	for p, o := range owners {
+		if o != "d1" {
+			t.Errorf("partition %d held by %s after d0 left", p, o)
+		}
+	}
+	v, err := metric("http://"+dets[1].Addr()+"/metrics", "custos_detect_partitions_owned")
+	if err != nil || v != 4 {
+		t.Errorf("custos_detect_partitions_owned = %v, %v; want 4", v, err)
+	}
+	resp, err := http.Get("http://" + dets[1].Addr() + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("detector readyz: %v %v", resp, err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+}
