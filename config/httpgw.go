@@ -111,6 +111,9 @@ type HTTPOIDC struct {
 	ActorClaim   string `yaml:"actor_claim"`
 	RolesClaim   string `yaml:"roles_claim"`
 	OrgUnitClaim string `yaml:"org_unit_claim"`
+	// Cookie, if set, names a cookie the identity provider's own login
+	// sets with the same JWT (for browser apps without bearer headers).
+	Cookie string `yaml:"cookie"`
 }
 
 // HTTPLogin is Custos's own login page (password and TOTP) for apps

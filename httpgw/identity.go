@@ -114,7 +114,13 @@ func (a *authenticator) identify(r *http.Request) (identity, bool) {
 		}
 	}
 	if a.jwks != nil {
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok && a.cfg.OIDC.Cookie != "" {
+			if c, err := r.Cookie(a.cfg.OIDC.Cookie); err == nil && c.Value != "" {
+				tok, ok = c.Value, true
+			}
+		}
+		if ok {
 			id, err := a.verifyJWT(r.Context(), strings.TrimSpace(tok))
 			if err == nil {
 				return id, true

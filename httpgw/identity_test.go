@@ -34,7 +34,7 @@ func TestBearerJWTWithJWKS(t *testing.T) {
 	h := newHarness(t, appMux(), func(c *Config, d *Deps) {
 		c.Identity.Header.TrustedProxies = nil
 		c.Identity.OIDC = config.HTTPOIDC{JWKSURL: idp.URL, Issuer: "https://idp.example", Audience: "backoffice",
-			ActorClaim: "preferred_username", RolesClaim: "roles", OrgUnitClaim: "org_unit"}
+			ActorClaim: "preferred_username", RolesClaim: "roles", OrgUnitClaim: "org_unit", Cookie: "idp_token"}
 	})
 	sig, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -67,12 +67,23 @@ func TestBearerJWTWithJWKS(t *testing.T) {
 			}
 		})
 	}
+	// The same token in the IdP's cookie.
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/search", nil)
+	req.AddCookie(&http.Cookie{Name: "idp_token", Value: token(sig, "https://idp.example", "backoffice", hour)})
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("token in cookie: %d", resp.StatusCode)
+	}
 	ev := h.lastEvent("emp-42")
 	if ev.Actor.OrgUnit != "beijing" || len(ev.Actor.Roles) != 1 || ev.Actor.Roles[0] != "supervisor" {
 		t.Errorf("actor %+v", ev.Actor)
 	}
-	if h.upHits.Load() != 1 {
-		t.Errorf("upstream saw %d requests, want only the valid one", h.upHits.Load())
+	if h.upHits.Load() != 2 {
+		t.Errorf("upstream saw %d requests, want only the two valid ones", h.upHits.Load())
 	}
 }
 
