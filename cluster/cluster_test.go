@@ -27,6 +27,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/blind"
@@ -45,7 +46,14 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv("CUSTOS_TEST_NODE"); role != "" {
 		os.Exit(runNode(Role(role)))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 const testTimeZone = "Asia/Shanghai" // sim.Zone's offset, as an IANA name
