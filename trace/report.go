@@ -89,10 +89,11 @@ type WatermarkResult struct {
 	PValue float64 `json:"p_value"`
 }
 
-// Evidence is one access event behind an actor's ranking.
+// Evidence is one access event behind a ranking: an actor's accesses to
+// leaked people, or the event that recorded an export.
 type Evidence struct {
 	EventID string `json:"event_id"`
-	Seq     int64  `json:"seq"`
+	Seq     int64  `json:"seq,omitempty"`
 	Proof   any    `json:"proof,omitempty"`
 }
 
@@ -181,6 +182,9 @@ func (st *state) score(ctx context.Context) error {
 		}
 		if d := docs[x]; d != nil {
 			s.Actor, s.First, s.Last = d.Actor, d.Time, d.Time
+			if d.EventID != "" {
+				s.Evidence = []Evidence{{EventID: d.EventID}}
+			}
 		}
 		exports = append(exports, s)
 	}
@@ -453,6 +457,16 @@ func verdict(s []Suspect, threshold float64) Verdict {
 
 // attachEvidence names the access events behind the listed actors.
 func (st *state) attachEvidence(ctx context.Context) error {
+	if st.t.Proof != nil {
+		for i := range st.rep.Exports {
+			for j := range st.rep.Exports[i].Evidence {
+				ev := &st.rep.Exports[i].Evidence[j]
+				if p, err := st.t.Proof(ctx, ev.EventID); err == nil {
+					ev.Proof = p
+				}
+			}
+		}
+	}
 	var seqs []int64
 	for _, s := range st.rep.Actors {
 		seqs = append(seqs, st.actors[st.actorIx[s.ID]].seqs...)
