@@ -23,12 +23,12 @@ const (
 	KindMerge       Kind = "merge"       // MERGE
 	KindCopyTo      Kind = "copy_to"     // COPY … TO (data leaves the server)
 	KindCopyFrom    Kind = "copy_from"   // COPY … FROM
-	KindDDL         Kind = "ddl"         // CREATE, ALTER, DROP, TRUNCATE, GRANT, …
+	KindDDL         Kind = "ddl"         // CREATE, ALTER, DROP, TRUNCATE, GRANT, DO, …
 	KindSet         Kind = "set"         // SET, RESET
 	KindShow        Kind = "show"        // SHOW
 	KindTransaction Kind = "transaction" // BEGIN, COMMIT, ROLLBACK, SAVEPOINT, …
 	KindCall        Kind = "call"        // CALL procedure
-	KindOther       Kind = "other"       // everything else (FETCH, EXPLAIN, NOTIFY, DO, …)
+	KindOther       Kind = "other"       // everything else (FETCH, EXPLAIN, NOTIFY, VACUUM, …)
 )
 
 // Table is one relation a statement names, as written (no search_path
@@ -311,6 +311,10 @@ func (az *analyzer) classify(n *pg_query.Node) (Kind, bool) {
 				az.dropped(o.GetList().GetItems())
 			}
 		}
+		return KindDDL, true
+	case *pg_query.Node_DoStmt:
+		// An anonymous code block runs statements the parser cannot see
+		// (they are a string): as powerful as creating a function.
 		return KindDDL, true
 	case *pg_query.Node_GrantStmt, *pg_query.Node_GrantRoleStmt,
 		*pg_query.Node_CreateSchemaStmt, *pg_query.Node_CreateFunctionStmt, *pg_query.Node_AlterFunctionStmt,

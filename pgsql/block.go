@@ -19,7 +19,7 @@ const (
 	RuleSelectStar  = "select_star"  // SELECT * without LIMIT over a catalogued relation
 	RuleDDL         = "ddl"          // DDL by a role that is not a DBA
 	RuleCopiesData  = "copies_data"  // catalogued data copied into a new or uncatalogued relation
-	RuleSetting     = "setting"      // a setting that would make the server read SQL differently from Analyze
+	RuleSetting     = "setting"      // a setting that would make the server read SQL differently from Analyze, or SET ROLE by a non-DBA
 )
 
 // DangerousFunctions are the functions Blocked refuses for every role. A
@@ -97,6 +97,9 @@ func (st Statement) blocked(opts BlockOptions) *Block {
 	if s := st.Setting; s != nil && !s.Reset && lexerSetting[s.Name] && !strings.EqualFold(s.Value, "on") && s.Value != "true" {
 		return &Block{Rule: RuleSetting, Message: fmt.Sprintf("custos: SET %s is not allowed through the gateway", s.Name)}
 	}
+	if s := st.Setting; s != nil && !opts.DBA && identitySetting[s.Name] && !(s.Reset && s.Name != "all") {
+		return &Block{Rule: RuleSetting, Message: fmt.Sprintf("custos: SET %s is allowed for DBA roles only", s.Name)}
+	}
 	if st.setsLexer {
 		return &Block{Rule: RuleSetting, Message: "custos: set_config of standard_conforming_strings (or of a computed name) is not allowed through the gateway"}
 	}
@@ -126,6 +129,11 @@ func (st Statement) blocked(opts BlockOptions) *Block {
 // standard_conforming_strings = on), letting a statement mean one thing to
 // the gateway and another to the server.
 var lexerSetting = map[string]bool{"standard_conforming_strings": true}
+
+// identitySetting are the settings that change who the upstream session
+// acts as (SET ROLE, SET SESSION AUTHORIZATION): the gateway attributes
+// statements to the employee and chose the upstream role for them.
+var identitySetting = map[string]bool{"role": true, "session_authorization": true}
 
 func dangerous(f string) bool {
 	if i := strings.LastIndexByte(f, '.'); i >= 0 {
