@@ -154,6 +154,9 @@ func custosOptions(options string) (custos.Purpose, string) {
 			rest = append(rest, f)
 			continue
 		}
+		if kv == "" {
+			continue
+		}
 		k, v, _ := strings.Cut(kv, "=")
 		switch strings.ToLower(k) {
 		case "custos.purpose":
