@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -399,5 +400,26 @@ func TestStreamedGzipNDJSON(t *testing.T) {
 	// 300 ID numbers and 301 distinct phones (each note names the next passenger's).
 	if ev := h.lastEvent("ana-nd"); ev.Records != 2*n+1 || ev.Outcome != custos.OutcomeSuccess {
 		t.Errorf("records %d outcome %s", ev.Records, ev.Outcome)
+	}
+}
+
+func TestStreamedOverQuotaIsCut(t *testing.T) {
+	h := newHarness(t, appMux(), func(c *Config, d *Deps) { c.MaxBufferBytes = 1024 })
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/search?n=8", nil)
+	req.Header.Set("X-Remote-User", "agent-big")
+	req.Header.Set("X-Remote-Roles", "agent")
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil && json.Valid(body) {
+		t.Fatalf("8 passengers over a quota of 5 arrived whole: %s", body)
+	}
+	mustContainNone(t, string(body), cnID(0), cnID(7))
+	ev := h.lastEvent("agent-big")
+	if ev.Decision != custos.DecisionDeny || !slices.Contains(ev.Rules, "quota:agent-passengers") || ev.Records != 8 {
+		t.Errorf("event %+v", ev.AccessEvent)
 	}
 }

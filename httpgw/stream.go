@@ -3,6 +3,7 @@ package httpgw
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 
@@ -10,15 +11,20 @@ import (
 	"github.com/custos-dev/custos/pii"
 )
 
+// errRefusedLate cuts a streamed response that the decision on its whole
+// body refused (a quota).
+var errRefusedLate = errors.New("httpgw: streamed response refused by policy after inspection")
+
 // holdBack is how many bytes of a streamed response stay in the gateway
 // until its access event is durable: without them the client does not
 // have the whole document.
 const holdBack = 1
 
 // streamed rewrites a response too large to buffer as it flows. The
-// decision is taken before the first byte with the subjects the request
-// names and the catalogue's types (quotas count those); the subjects found
-// in the body are recorded in the event.
+// decision that masks it is taken before the first byte with the subjects
+// the request names and the catalogue's types; at the end the subjects
+// found in the body are decided again (quotas count them) before the
+// withheld tail is released, and recorded in the event.
 func (g *Gateway) streamed(ctx context.Context, resp *http.Response, x *exchange, kind contentKind, enc string, src io.Reader) error {
 	x.decision = g.decide(ctx, x, true)
 	if refused(x.decision.Effect) {
@@ -137,6 +143,23 @@ func (s *streamBody) finish() {
 		}
 	}
 	s.g.collect(s.x, s.in)
+	if len(s.x.respHashes) > 0 {
+		// Now that the whole body is known, its subjects count against
+		// the quotas; over quota, the withheld tail is never sent, so the
+		// client holds a cut, unusable document.
+		if d := s.g.decide(s.ctx, s.x, true); refused(d.Effect) {
+			s.x.decision = d
+			s.x.outcome = custos.OutcomeFailure
+			s.x.bytes = s.written
+			s.out.Reset()
+			s.err = errRefusedLate
+			s.done = true
+			if err := s.g.record(s.ctx, s.x); err != nil {
+				s.g.log.Error("httpgw: access event not durable", "err", err, "system", s.x.route.System)
+			}
+			return
+		}
+	}
 	s.x.bytes = s.written + int64(s.out.Len())
 	if err := s.g.record(s.ctx, s.x); err != nil {
 		s.g.log.Error("httpgw: access event not durable; response cut", "err", err, "system", s.x.route.System)
