@@ -96,7 +96,11 @@ func Connect(ctx context.Context, opts Options) (*Bus, error) {
 		// No buffering while disconnected: a publish then fails at once
 		// and the gateway spools, instead of holding acks in memory.
 		natsgo.ReconnectBufSize(-1),
-		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) { log.Warn("nats: disconnected", "err", err) }),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err != nil { // nil: our own Close
+				log.Warn("nats: disconnected", "err", err)
+			}
+		}),
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) { log.Info("nats: reconnected", "server", c.ConnectedUrlRedacted()) }),
 	)
 	if err != nil {

@@ -191,11 +191,11 @@ func (r *runner) renew(ctx context.Context) {
 			continue
 		}
 		if res.lost || stale {
-			r.b.log.Warn("nats: lease lost", "node", r.node, "partition", p, "err", res.err)
+			r.b.log.Warn("nats: lease lost", "partition", p, "err", res.err)
 			r.stop(p, false)
 			continue
 		}
-		r.b.log.Debug("nats: lease renewal failed; retrying", "node", r.node, "partition", p, "err", res.err)
+		r.b.log.Debug("nats: lease renewal failed; retrying", "partition", p, "err", res.err)
 	}
 }
 
@@ -216,7 +216,7 @@ func (r *runner) start(ctx context.Context, p int, rev uint64) {
 	r.mu.Lock()
 	r.held[p] = h
 	r.mu.Unlock()
-	r.b.log.Info("nats: partition acquired", "node", r.node, "partition", p)
+	r.b.log.Info("nats: partition acquired", "partition", p)
 	go func() {
 		defer close(h.done)
 		for {
@@ -224,7 +224,7 @@ func (r *runner) start(ctx context.Context, p int, rev uint64) {
 			if wctx.Err() != nil {
 				return
 			}
-			r.b.log.Warn("nats: partition work failed; restarting", "node", r.node, "partition", p, "err", err)
+			r.b.log.Warn("nats: partition work failed; restarting", "partition", p, "err", err)
 			select {
 			case <-wctx.Done():
 				return
@@ -253,7 +253,7 @@ func (r *runner) stop(p int, release bool) {
 			r.b.log.Warn("nats: release lease", "partition", p, "err", err)
 		}
 	}
-	r.b.log.Info("nats: partition released", "node", r.node, "partition", p)
+	r.b.log.Info("nats: partition released", "partition", p)
 }
 
 func (r *runner) release(p int) { r.stop(p, true) }
