@@ -346,3 +346,21 @@ func TestSignedEndUser(t *testing.T) {
 		t.Fatalf("claim without key: %v", err)
 	}
 }
+
+// A count(*) probe over a catalogued table returns no personal value but
+// is decided and recorded: the contractor is refused.
+func TestProbeDecided(t *testing.T) {
+	g := newGateway(t, gwOptions{})
+	ctx := context.Background()
+	var n int
+	err := g.connect("carl", "").QueryRow(ctx, "SELECT count(*) FROM passengers WHERE phone LIKE '138%'").Scan(&n)
+	if pgErrCode(err) != "42501" {
+		t.Fatalf("contractor probe: %d, %v", n, err)
+	}
+	if err := g.connect("alice", "").QueryRow(ctx, "SELECT count(*) FROM passengers WHERE phone LIKE '138%'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("agent probe: %d, %v", n, err)
+	}
+	if evs := g.accesses("alice"); len(evs) != 1 || evs[0].Resource.Object != "public.passengers" {
+		t.Fatalf("probe events: %+v", evs)
+	}
+}

@@ -269,7 +269,10 @@ func (ss *session) processBatch(ctx context.Context, r *result) {
 		return
 	}
 	matches, rowSubjects := ss.inspect(r, rows)
-	personal := len(r.types) > 0 || len(r.categories) > 0
+	// A row-returning statement over a catalogued relation is decided
+	// even when no personal value comes back: count(*) probes over phone
+	// numbers are accesses too (the catalogue supplies the types).
+	personal := len(r.types) > 0 || len(r.categories) > 0 || (len(r.cols) > 0 && ss.touchesCatalogued(r.st))
 	if !personal {
 		// Nothing personal in the result: released as it is.
 		for _, row := range rows {
