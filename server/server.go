@@ -111,7 +111,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 	}
 	if cfg.Ledger.Enabled {
 		routeTesseraLogs(log)
-		l, err := ledger.Open(ctx, filepath.Join(cfg.DataDir, "ledger"), ledger.Options{Logger: log})
+		// Tessera's background work lives as long as this context: it must
+		// outlive the caller's (a signal context), so that Close can still
+		// publish the last checkpoint.
+		l, err := ledger.Open(context.WithoutCancel(ctx), filepath.Join(cfg.DataDir, "ledger"), ledger.Options{Logger: log})
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("server: %w", err)
