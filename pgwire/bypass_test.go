@@ -169,6 +169,8 @@ func bypassCases() []bypassCase {
 		{name: "view creation", sql: "CREATE VIEW leak AS SELECT phone FROM passengers", want: outcomeBlocked},
 		{name: "materialized view", sql: "CREATE MATERIALIZED VIEW leak AS SELECT phone FROM passengers", want: outcomeBlocked},
 		{name: "unbounded SELECT *", sql: "SELECT * FROM passengers", want: outcomeBlocked},
+		{name: "DO block", sql: "DO $$ BEGIN CREATE TEMP TABLE leak AS SELECT phone FROM passengers; END $$", want: outcomeBlocked},
+		{name: "SET ROLE", sql: "SET ROLE postgres", want: outcomeBlocked},
 
 		// Protocol paths.
 		{name: "prepared statement", run: func(ctx context.Context, c *pgconn.PgConn) error {
