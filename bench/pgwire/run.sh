@@ -3,6 +3,8 @@
 # masking-heavy query (1,000 rows x phone and ID number) against
 #   direct    the PostgreSQL server itself
 #   pgbouncer PgBouncer in session mode (installed here when missing)
+#   custos-all the same with postgres.record_all: a durable event for every
+#             statement, personal data or not (select-only workload)
 #   custos    `custos serve` with the PostgreSQL gateway: policy, catalogue,
 #             masking, durable access events and detection on; the ledger
 #             off (LEDGER=true turns it on: it cannot yet take an event of
@@ -88,8 +90,6 @@ wait_port "$bport"
 
 # Custos: policy masks phone and ID numbers for analysts; events durable.
 if [ -n "${CUSTOS_BIN:-}" ]; then cp "$CUSTOS_BIN" "$work/custos"; else go build -o "$work/custos" ./cmd/custos; fi
-"$work/custos" init --data "$work/data" >/dev/null
-cport=$(free_port); aport=$(free_port)
 verifier=$(printf 'bench-pw\n' | "$work/custos" pg passwd)
 cat > "$work/policy.yaml" <<'YAML'
 version: 1
@@ -110,23 +110,32 @@ resources:
       id_number: {type: cn_id, subject_key: true}
       phone: {type: cn_mobile}
 YAML
-cat > "$work/custos.yaml" <<YAML
-data_dir: $work/data
+# start_custos NAME RECORD_ALL: one node per target, own data dir; sets port.
+start_custos() {
+  local name=$1 all=$2 aport
+  port=$(free_port); aport=$(free_port)
+  "$work/custos" init --data "$work/data-$name" >/dev/null
+  cat > "$work/custos-$name.yaml" <<YAML
+data_dir: $work/data-$name
 log: {level: warn}
 api: {listen: 127.0.0.1:$aport}
 ledger: {enabled: ${LEDGER:-false}}
 policy: {file: $work/policy.yaml, catalog: $work/catalog.yaml}
 postgres:
   enabled: true
-  listen: 127.0.0.1:$cport
+  listen: 127.0.0.1:$port
   system: bench
+  record_all: $all
   upstream: {address: 127.0.0.1:$PGPORT, database: $db, sslmode: disable, meta: {user: postgres}}
   credentials: [{role: analyst, user: postgres}]
   users: [{name: analyst, verifier: '$verifier', roles: [analyst]}]
 YAML
-"$work/custos" serve -c "$work/custos.yaml" >"$work/custos.log" 2>&1 &
-pids+=($!)
-wait_port "$cport"
+  "$work/custos" serve -c "$work/custos-$name.yaml" >"$work/custos-$name.log" 2>&1 &
+  pids+=($!)
+  wait_port "$port"
+}
+start_custos custos false; cport=$port
+start_custos custos-all true; cport_all=$port
 
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "machine: $machine; $(date -u '+%F %H:%M') UTC; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -137,7 +146,7 @@ bench() {
   local name=$1 port=$2 user=$3; shift 3
   local dir="$work/log-$name"; mkdir -p "$dir"
   PGPASSWORD=bench-pw pgbench -h 127.0.0.1 -p "$port" -U "$user" -n -j 2 -T "$DUR" -l --log-prefix="$dir/tx" "$@" "$db" >"$dir/out" 2>&1 ||
-    { log "$name failed:"; cat "$dir/out" >&2; [ -f "$work/custos.log" ] && tail -40 "$work/custos.log" >&2; echo "0 0"; return; }
+    { log "$name failed:"; cat "$dir/out" >&2; tail -n 20 "$work"/custos-*.log >&2; echo "0 0"; return; }
   local tps p99
   if grep -q "aborted\|ERROR" "$dir/out"; then log "$name had errors:"; cat "$dir/out" >&2; fi
   tps=$(awk '/^tps = /{print $3; exit}' "$dir/out")
@@ -147,11 +156,13 @@ bench() {
 
 declare -A tps p99
 for kind in select mask; do
-  for target in direct pgbouncer custos; do
+  for target in direct pgbouncer custos custos-all; do
+    [ $kind = mask ] && [ $target = custos-all ] && continue # every masking query is recorded anyway
     case $target in
       direct) port=$PGPORT user=postgres ;;
       pgbouncer) port=$bport user=postgres ;;
       custos) port=$cport user=analyst ;;
+      custos-all) port=$cport_all user=analyst ;;
     esac
     if [ $kind = select ]; then args=(-S -c "$CLIENTS"); else args=(-f "$work/mask.sql" -c "$MASK_CLIENTS"); fi
     read -r t p < <(bench "$kind-$target" "$port" "$user" "${args[@]}")
@@ -170,7 +181,8 @@ echo
 echo "| workload | target | TPS | × PgBouncer | × direct | p99 ms | rows/s |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for kind in select mask; do
-  for target in direct pgbouncer custos; do
+  for target in direct pgbouncer custos custos-all; do
+    [ -n "${tps[$kind-$target]:-}" ] || continue
     t=$(printf '%.0f' "${tps[$kind-$target]}")
     rows="-"; [ $kind = mask ] && rows=$(awk -v t="$t" 'BEGIN{printf "%.0f", t * 1000}')
     label="pgbench -S"; [ $kind = mask ] && label="1,000-row masking query"
