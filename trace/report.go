@@ -67,6 +67,10 @@ type Suspect struct {
 	// many nobody else held.
 	Matched   int `json:"matched"`
 	Exclusive int `json:"exclusive"`
+	// Accesses counts an actor's access-index entries for the leaked
+	// identifiers (one per identifier per event: an event that touched a
+	// person's ID number and mobile counts twice).
+	Accesses int `json:"accesses,omitempty"`
 	// Canaries is how many canary records of its exports are in the file.
 	Canaries int `json:"canaries,omitempty"`
 	// Watermark is the watermark test, when one was run.
@@ -223,7 +227,7 @@ func (st *state) score(ctx context.Context) error {
 	var actors []Suspect
 	for a, id := range st.actorID {
 		s := Suspect{ID: id, Matched: aHeld[a], Exclusive: aExcl[a],
-			Confirmed: actorConfirmed[a], Canaries: actorCanaries[a],
+			Confirmed: actorConfirmed[a], Canaries: actorCanaries[a], Accesses: st.actors[a].sightings,
 			First: st.actors[a].first, Last: st.actors[a].last}
 		s.setLogInnocence(aLog[a] + math.Log(actorFactor[a]))
 		if len(actorExports[a]) > 10 {
