@@ -37,7 +37,8 @@ identifiers in it, and asks the data directory's export registry and
 access index who held those people. Exports and actors are ranked by a
 guilt model in the spirit of Papadimitriou & Garcia-Molina (2011): a person
 many colleagues saw weighs little, one only the suspect saw weighs a lot,
-and records known to nobody here lower everyone's probability. Canary
+and a suspect who held only part of the file is discounted by the share
+they did not hold (records nobody here held count against no one). Canary
 records and watermarks of fingerprinted exports confirm a source.
 
 A suspect is named only at or above --threshold; otherwise the verdict is
