@@ -36,12 +36,13 @@ var (
 // loopback port at once and serving once its dataset is ready (generated
 // in the background the first time: a few seconds for 100,000 passengers).
 type backOffice struct {
-	url   string
-	srv   *http.Server
-	app   atomic.Pointer[backoffice.App]
-	done  chan struct{} // closed when generation has ended
-	err   error         // generation's error, after done
-	count int
+	url    string
+	srv    *http.Server
+	app    atomic.Pointer[backoffice.App]
+	done   chan struct{} // closed when generation has ended
+	cancel context.CancelFunc
+	err    error // generation's error, after done
+	count  int
 }
 
 func startBackOffice(ctx context.Context, opt Options, org *sim.Org, today time.Time, log *slog.Logger) (*backOffice, error) {
@@ -52,7 +53,8 @@ func startBackOffice(ctx context.Context, opt Options, org *sim.Org, today time.
 	if opt.Passengers <= 0 {
 		opt.Passengers = backoffice.DefaultPassengers
 	}
-	b := &backOffice{url: "http://" + ln.Addr().String(), done: make(chan struct{}), count: max(opt.Passengers, len(org.People))}
+	ctx, cancel := context.WithCancel(ctx)
+	b := &backOffice{url: "http://" + ln.Addr().String(), done: make(chan struct{}), cancel: cancel, count: max(opt.Passengers, len(org.People))}
 	b.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if a := b.app.Load(); a != nil {
@@ -85,6 +87,7 @@ func startBackOffice(ctx context.Context, opt Options, org *sim.Org, today time.
 func (b *backOffice) ready() bool { return b.app.Load() != nil }
 
 func (b *backOffice) close() {
+	b.cancel() // stops a generation still running
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b.srv.Shutdown(sctx)
@@ -114,6 +117,11 @@ func configureGateway(cfg *config.Config, upstream string) error {
 	gw := config.DefaultHTTPGateway()
 	gw.Enabled = true
 	gw.Listen = "127.0.0.1:8880"
+	if ln, err := net.Listen("tcp", gw.Listen); err != nil {
+		gw.Listen = "127.0.0.1:0" // taken (another demo?): any free port
+	} else {
+		ln.Close()
+	}
 	gw.Identity.Header.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
 	gw.RateLimit = config.HTTPRateLimit{RequestsPerSecond: 10, Burst: 20}
 	byID := []config.HTTPSubjectParam{{Path: "id", Type: "cn_id"}}
