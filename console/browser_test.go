@@ -171,7 +171,8 @@ func TestBrowser(t *testing.T) {
 	d.shot("02-alert-queue")
 	d.do(chromedp.Click(".alert-link"), chromedp.WaitVisible("#alert"))
 	d.shot("03-alert")
-	d.do(chromedp.Click("#set-acknowledged"), chromedp.WaitVisible("#alert"))
+	// Wait for the new page, not the old one still on screen.
+	d.do(chromedp.Click("#set-acknowledged"), chromedp.WaitVisible(`#alert-status[data-status="acknowledged"]`))
 	status := d.text("#alert-status")
 	d.do(chromedp.SendKeys("#suspend-reason", "bulk reads of passengers, case 12"), chromedp.Click("#suspend"), chromedp.WaitVisible("#suspended"))
 	d.shot("04-alert-triaged")
@@ -216,7 +217,7 @@ func TestBrowser(t *testing.T) {
 	d.do(chromedp.Navigate(base+"/console/audit"), chromedp.WaitVisible("#audit"))
 	audit := d.text("#audit")
 	d.shot("08-audit")
-	d.do(chromedp.Click(`a[lang="zh-CN"]`), chromedp.WaitVisible("#audit"))
+	d.do(chromedp.Click(`a[lang="zh-CN"]`), chromedp.WaitVisible(`html[lang="zh-CN"] #audit`))
 	h1 := d.text("h1")
 	d.shot("09-audit-zh")
 
