@@ -30,6 +30,7 @@ var (
 
 const (
 	maxText     = 512
+	maxList     = 16 // roles, attributes, rules
 	maxSubjects = 10000
 	maxValue    = 256
 )
@@ -71,6 +72,13 @@ func (v *validator) time(field string, t, now time.Time) {
 	}
 }
 
+// count bounds the length of a list or map.
+func (v *validator) count(field string, n int) {
+	if n > maxList {
+		v.fail(field, "more than %d entries", maxList)
+	}
+}
+
 func (v *validator) text(field, s string, required bool) {
 	switch {
 	case s == "" && required:
@@ -98,8 +106,23 @@ func (e *AccessEvent) Validate(index int, now time.Time) []FieldError {
 	v.id("id", e.ID)
 	v.time("time", e.Time, now)
 	v.id("actor.id", e.Actor.ID)
+	// Lists are bounded so that an event's record (without its subjects)
+	// always fits one ledger entry.
+	v.count("actor.roles", len(e.Actor.Roles))
 	for i, r := range e.Actor.Roles {
 		v.text(fmt.Sprintf("actor.roles[%d]", i), r, true)
+	}
+	v.count("actor.attributes", len(e.Actor.Attributes))
+	for k, a := range e.Actor.Attributes {
+		v.text("actor.attributes key", k, true)
+		v.text("actor.attributes["+clip(k)+"]", a, false)
+	}
+	if len(e.DataTypes) > 64 || len(e.Categories) > 64 {
+		v.fail("data_types", "more than 64 data types or categories")
+	}
+	v.count("rules", len(e.Rules))
+	for i, r := range e.Rules {
+		v.text(fmt.Sprintf("rules[%d]", i), r, true)
 	}
 	v.text("actor.org_unit", e.Actor.OrgUnit, false)
 	v.source(e.Source)

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -56,7 +58,50 @@ func AccessRecord(e custos.StoredAccess) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("ledger: encode access %s: %w", e.ID, err)
 	}
+	if len(b) > maxEventBytes {
+		if b, err = digestSubjects(e.AccessEvent, e.Subjects); err != nil {
+			return Record{}, fmt.Errorf("ledger: encode access %s: %w", e.ID, err)
+		}
+	}
 	return Record{Kind: KindAccess, ID: e.ID, Seq: e.Seq, Event: b}, nil
+}
+
+// maxEventBytes bounds an event's encoding in an entry: Tessera refuses
+// entries over 64 KiB, and a query returning thousands of people makes an
+// event larger than that.
+const maxEventBytes = 60 << 10
+
+// digestedAccess is an access event whose subject list is too large for
+// one entry: the entry commits to the list by its SHA-256 and count, and
+// the list itself stays in the event store, where verify --store checks
+// it against the digest.
+type digestedAccess struct {
+	custos.AccessEvent
+	Subjects       []custos.Subject `json:"subjects,omitempty"` // shadows the event's own: left empty
+	SubjectsDigest subjectsDigest   `json:"subjects_digest"`
+}
+
+type subjectsDigest struct {
+	Count  int    `json:"count"`
+	SHA256 string `json:"sha256"` // of the JSON array of the subjects as the entry would have held them
+}
+
+// digestSubjects encodes e with subjects (plain or sealed) replaced by
+// their digest.
+func digestSubjects[S any](e custos.AccessEvent, subjects []S) ([]byte, error) {
+	list, err := json.Marshal(subjects)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(list)
+	b, err := json.Marshal(digestedAccess{AccessEvent: e, SubjectsDigest: subjectsDigest{Count: len(subjects), SHA256: hex.EncodeToString(sum[:])}})
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxEventBytes {
+		return nil, fmt.Errorf("%d bytes even without its subject list (limit %d)", len(b), maxEventBytes)
+	}
+	return b, nil
 }
 
 // accessRecord is the record of a stored access event as this ledger

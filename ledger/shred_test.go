@@ -99,3 +99,43 @@ func TestCryptoShredding(t *testing.T) {
 		t.Fatalf("after erasure: %+v", rep)
 	}
 }
+
+// TestLargeEventDigestsSubjects appends an access event that returned
+// 3,000 people — far over Tessera's 64 KiB entry limit with its subjects
+// — and checks that the entry commits to the subject list by digest and
+// that the ledger verifies against the store.
+func TestLargeEventDigestsSubjects(t *testing.T) {
+	ctx := t.Context()
+	base := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(base, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	for i := range 3000 {
+		ids = append(ids, fmt.Sprintf("11010119900307%04d", i))
+	}
+	if _, err := st.AppendAccess(ctx, []custos.AccessEvent{storetest.Access("bulk", t0, "agent-1", ids...)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "ledger")
+	l := openLedger(t, dir, nil)
+	if n, err := l.CatchUp(ctx, st, 10); err != nil || n != 1 {
+		t.Fatalf("CatchUp: %d %v", n, err)
+	}
+	waitCheckpoint(t, l)
+	p, err := l.Proof(ctx, "bulk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Entry) > 64<<10 || !bytes.Contains(p.Entry, []byte(`"subjects_digest":{"count":3000,"sha256":"`)) {
+		t.Fatalf("entry of %d bytes: %.200s", len(p.Entry), p.Entry)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerify(t, dir, VerifyOptions{Store: st}); !rep.Intact() {
+		t.Fatalf("verify: %+v", rep)
+	}
+}

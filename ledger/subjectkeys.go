@@ -266,6 +266,11 @@ func (k *subjectKeys) sealedAccessRecord(ctx context.Context, e custos.StoredAcc
 	if err != nil {
 		return Record{}, fmt.Errorf("ledger: encode access %s: %w", e.ID, err)
 	}
+	if len(b) > maxEventBytes {
+		if b, err = digestSubjects(e.AccessEvent, sa.Subjects); err != nil {
+			return Record{}, fmt.Errorf("ledger: encode access %s: %w", e.ID, err)
+		}
+	}
 	return Record{Kind: KindAccess, ID: e.ID, Seq: e.Seq, Event: b}, nil
 }
 

@@ -115,18 +115,18 @@ type rule struct {
 	mask   map[string]mask.Transform
 	ids    []string
 
-	systems   []string
-	objects   []string
-	channels  uint64
-	actions   uint64
-	roles     []string
-	orgUnits  []string
-	purposes  []string
-	typeBits  uint64
-	catBits   uint64
-	when      string
-	whenPos   Pos
-	prg       cel.Program
+	systems  []string
+	objects  []string
+	channels uint64
+	actions  uint64
+	roles    []string
+	orgUnits []string
+	purposes []string
+	typeBits uint64
+	catBits  uint64
+	when     string
+	whenPos  Pos
+	prg      cel.Program
 	// limited is prg with run-time cost tracking, for requests larger
 	// than the sizes the load-time estimate assumed (see MaxCost).
 	limited   cel.Program

@@ -16,8 +16,8 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
-	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/notify"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/server"
 )
 
