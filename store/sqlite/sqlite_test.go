@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,53 @@ func TestFailedRequestLeavesGroupIntact(t *testing.T) {
 	}
 	if len(all) != 16 {
 		t.Errorf("stored %d events, want 16", len(all))
+	}
+}
+
+// TestWideEventIndexesEverySubject stores an event that returned 1,000
+// people (some listed twice) and finds it from the first, a middle and
+// the last of them.
+func TestWideEventIndexesEverySubject(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	var ids []string
+	for i := range 1000 {
+		ids = append(ids, fmt.Sprintf("11010119900307%04d", i))
+	}
+	ids = append(ids, ids[5], ids[700])
+	if _, err := s.AppendAccess(ctx, []custos.AccessEvent{storetest.Access("wide", time.Now(), "emp-1", ids...)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 5, 637, 999} {
+		got, err := s.SubjectAccesses(ctx, "cn_id", storetest.Hash(ids[i]), custos.Query{})
+		if err != nil || len(got) != 1 || got[0].ID != "wide" {
+			t.Errorf("subject %d: %d events, %v", i, len(got), err)
+		}
+	}
+	var rows int
+	s.rdb.QueryRow(`SELECT count(*) FROM event_subjects`).Scan(&rows)
+	if rows != 1000 {
+		t.Errorf("event_subjects has %d rows, want 1000", rows)
+	}
+}
+
+// BenchmarkAppendWideEvent is the PostgreSQL gateway's masking-heavy case:
+// one event per 1,000-row result.
+func BenchmarkAppendWideEvent(b *testing.B) {
+	ctx := b.Context()
+	s, err := Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var ids []string
+	for i := range 1000 {
+		ids = append(ids, fmt.Sprintf("11010119900307%04d", i))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.AppendAccess(ctx, []custos.AccessEvent{storetest.Access(fmt.Sprintf("w-%d", i), time.Now(), "emp-1", ids...)}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/custos-dev/custos"
@@ -171,8 +172,11 @@ type writer struct {
 
 	insertEvent   *sql.Stmt
 	insertSubject *sql.Stmt
-	insertLogin   *sql.Stmt
-	setOffset     *sql.Stmt
+	// insertSubjects inserts subjectChunk rows at once: an event that
+	// returned thousands of people costs a few statements, not thousands.
+	insertSubjects *sql.Stmt
+	insertLogin    *sql.Stmt
+	setOffset      *sql.Stmt
 
 	upsertHour *sql.Stmt
 
@@ -205,6 +209,8 @@ func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 		// A subject listed twice in one event is one row.
 		{&w.insertSubject, `INSERT INTO event_subjects (subject, seq, time, actor)
 			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&w.insertSubjects, `INSERT INTO event_subjects (subject, seq, time, actor) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", subjectChunk), ", ") + ` ON CONFLICT DO NOTHING`},
 		{&w.insertLogin, `INSERT INTO logins (seq, id, time, account, source_ip, system, outcome, doc)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
 		{&w.upsertHour, `INSERT INTO seq_hours (hour, min_seq, max_seq) VALUES (?, ?, ?)
@@ -221,7 +227,7 @@ func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, st := range []*sql.Stmt{w.insertEvent, w.insertSubject, w.insertLogin, w.upsertHour, w.setOffset} {
+	for _, st := range []*sql.Stmt{w.insertEvent, w.insertSubject, w.insertSubjects, w.insertLogin, w.upsertHour, w.setOffset} {
 		if st != nil {
 			st.Close()
 		}
@@ -344,10 +350,8 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 			res.Duplicates++
 			continue
 		}
-		for _, sub := range e.subjects {
-			if _, err := w.insertSubject.Exec(subjectKey(sub.Type, sub.Hash), w.nextSeq, e.time, e.actor); err != nil {
-				return custos.AppendResult{}, fmt.Errorf("index subjects of %s: %w", e.id, err)
-			}
+		if err := w.indexSubjects(e); err != nil {
+			return custos.AppendResult{}, fmt.Errorf("index subjects of %s: %w", e.id, err)
 		}
 		h := hourOf(e.time)
 		if r, ok := w.hours[h]; ok {
@@ -359,6 +363,32 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 		res.Stored++
 	}
 	return res, nil
+}
+
+// subjectChunk is how many subject rows one multi-row INSERT carries.
+const subjectChunk = 64
+
+// indexSubjects writes an event's rows in event_subjects, whole chunks
+// at a time, then the remainder row by row.
+func (w *writer) indexSubjects(e *accessRow) error {
+	subs := e.subjects
+	args := make([]any, 0, 4*subjectChunk)
+	for len(subs) >= subjectChunk {
+		args = args[:0]
+		for _, sub := range subs[:subjectChunk] {
+			args = append(args, subjectKey(sub.Type, sub.Hash), w.nextSeq, e.time, e.actor)
+		}
+		if _, err := w.insertSubjects.Exec(args...); err != nil {
+			return err
+		}
+		subs = subs[subjectChunk:]
+	}
+	for _, sub := range subs {
+		if _, err := w.insertSubject.Exec(subjectKey(sub.Type, sub.Hash), w.nextSeq, e.time, e.actor); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *writer) appendLogins(rows []loginRow) (custos.AppendResult, error) {
