@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -336,5 +337,53 @@ func BenchmarkAppendWideEvent(b *testing.B) {
 		if _, err := s.AppendAccess(ctx, []custos.AccessEvent{storetest.Access(fmt.Sprintf("w-%d", i), time.Now(), "emp-1", ids...)}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWALBoundedUnderConstantReads keeps a reader busy without pause
+// while events are written, and checks that the WAL is still truncated
+// once it passes the limit.
+func TestWALBoundedUnderConstantReads(t *testing.T) {
+	old := walTruncateAt
+	walTruncateAt = 1 << 20
+	t.Cleanup(func() { walTruncateAt = old })
+	ctx := t.Context()
+	s := openTest(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				s.ActorAccesses(ctx, "emp-1", custos.Query{Limit: 50})
+			}
+		}
+	}()
+	var peak int64
+	for i := range 60 {
+		var batch []custos.AccessEvent
+		for j := range 100 {
+			batch = append(batch, storetest.Access(fmt.Sprintf("w-%d-%d", i, j), time.Now(), "emp-1", fmt.Sprintf("11010119900307%04d", j)))
+		}
+		if _, err := s.AppendAccess(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(s.path + "-wal"); err == nil {
+			peak = max(peak, fi.Size())
+		}
+	}
+	time.Sleep(2 * checkpointEvery)
+	close(stop)
+	<-done
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("WAL peak %d bytes, now %d", peak, fi.Size())
+	if fi.Size() > 4<<20 {
+		t.Errorf("WAL is %d bytes under constant reads, limit %d", fi.Size(), walTruncateAt)
 	}
 }

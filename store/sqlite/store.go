@@ -127,8 +127,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 // checkpoint copies committed WAL frames into the database file every
 // checkpointEvery, off the writer's path. A page changed by many commits
 // in between is written to the database once. PASSIVE never blocks the
-// writer or readers; when it has copied everything, the next commit
-// starts the WAL file over, so it does not grow without bound.
+// writer or readers; when it has copied everything and no reader holds an
+// old snapshot, the next commit starts the WAL file over. Under constant
+// reads that moment may never come, so past walTruncateAt the checkpoint
+// waits for the readers (the writer waits with it, briefly) and truncates.
 func (s *Store) checkpoint() {
 	defer close(s.ckDone)
 	t := time.NewTicker(checkpointEvery)
@@ -139,12 +141,23 @@ func (s *Store) checkpoint() {
 			s.ckdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 			return
 		case <-t.C:
-			s.ckdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			mode := "PASSIVE"
+			if fi, err := os.Stat(s.path + "-wal"); err == nil && fi.Size() > walTruncateAt {
+				// Readers that never pause (the console's roll-ups, a
+				// busy API) keep PASSIVE from ever starting the WAL over:
+				// past the limit, wait for them and truncate it.
+				mode = "TRUNCATE"
+			}
+			s.ckdb.Exec("PRAGMA wal_checkpoint(" + mode + ")")
 		}
 	}
 }
 
 const checkpointEvery = 500 * time.Millisecond
+
+// walTruncateAt is the WAL size beyond which a checkpoint waits for
+// readers and truncates the file instead of leaving it to grow.
+var walTruncateAt int64 = 256 << 20 // a variable for tests
 
 // dsn builds the connection string. Every connection waits up to 10 s for
 // a lock instead of failing with SQLITE_BUSY. synchronous=FULL makes each
