@@ -692,7 +692,7 @@ func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (partiti
 	}
 	byID := func(as []detect.Alert) map[string]custos.AlertRecord {
 		out := map[string]custos.AlertRecord{}
-		for _, r := range Records(as) {
+		for _, r := range detect.Records(as) {
 			out[r.ID] = r
 		}
 		return out

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -167,7 +166,7 @@ func (d *detector) work(ctx context.Context, p int) error {
 					alerts = append(alerts, eng.ProcessLogin(m.Login)...)
 				}
 			}
-			if err := st.UpsertAlerts(ctx, Records(alerts)); err != nil {
+			if err := st.UpsertAlerts(ctx, detect.Records(alerts)); err != nil {
 				return err
 			}
 			d.n.metrics.processed.WithLabelValues("access").Add(float64(len(acc)))
@@ -186,32 +185,4 @@ func (d *detector) work(ctx context.Context, p int) error {
 		d.n.log.Warn("partition snapshot at hand-over failed; the next owner re-reads more", "partition", p, "err", serr)
 	}
 	return err
-}
-
-// Records turns engine alerts into store records; an alert updated twice
-// in one batch is stored once, in its latest form.
-func Records(alerts []detect.Alert) []custos.AlertRecord {
-	latest := map[string]int{}
-	var out []custos.AlertRecord
-	for _, a := range alerts {
-		doc, err := json.Marshal(a)
-		if err != nil {
-			continue
-		}
-		actor := ""
-		if a.Actor != nil {
-			actor = *a.Actor
-		}
-		r := custos.AlertRecord{
-			ID: a.ID, Rule: a.Rule, Severity: string(a.Severity), Actor: actor, SourceIP: a.SourceIP,
-			FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Status: custos.AlertOpen, Summary: a.Summary, Doc: doc,
-		}
-		if i, ok := latest[a.ID]; ok {
-			out[i] = r
-			continue
-		}
-		latest[a.ID] = len(out)
-		out = append(out, r)
-	}
-	return out
 }

@@ -3,7 +3,10 @@ package detect
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"time"
+
+	"github.com/custos-dev/custos"
 )
 
 // Severity ranks alerts.
@@ -84,4 +87,32 @@ func (a *Alert) addEvidence(id, subject string) {
 		}
 	}
 	a.Subjects = append(a.Subjects, subject)
+}
+
+// Records turns engine alerts into store records; an alert updated twice
+// in one batch is stored once, in its latest form.
+func Records(alerts []Alert) []custos.AlertRecord {
+	latest := map[string]int{}
+	var out []custos.AlertRecord
+	for _, a := range alerts {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			continue
+		}
+		actor := ""
+		if a.Actor != nil {
+			actor = *a.Actor
+		}
+		r := custos.AlertRecord{
+			ID: a.ID, Rule: a.Rule, Severity: string(a.Severity), Actor: actor, SourceIP: a.SourceIP,
+			FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Status: custos.AlertOpen, Summary: a.Summary, Doc: doc,
+		}
+		if i, ok := latest[a.ID]; ok {
+			out[i] = r
+			continue
+		}
+		latest[a.ID] = len(out)
+		out = append(out, r)
+	}
+	return out
 }

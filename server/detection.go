@@ -116,7 +116,7 @@ func (d *detection) consumer() local.Consumer {
 
 // after stores a batch's alerts and, when due, snapshots the engine.
 func (d *detection) after(ctx context.Context, alerts []detect.Alert) error {
-	if err := d.store.UpsertAlerts(ctx, records(alerts)); err != nil {
+	if err := d.store.UpsertAlerts(ctx, detect.Records(alerts)); err != nil {
 		return err
 	}
 	if d.onAlerts != nil && len(alerts) > 0 {
@@ -159,32 +159,4 @@ func (d *detection) AppendRelationships(ctx context.Context, added, removed []po
 		d.relations.Add(r.Actor, r.Subject, r.Expires)
 	}
 	return nil
-}
-
-// records turns detector alerts into store records.
-func records(alerts []detect.Alert) []custos.AlertRecord {
-	// An alert updated twice in one batch is stored once, in its latest form.
-	latest := map[string]int{}
-	var out []custos.AlertRecord
-	for _, a := range alerts {
-		doc, err := json.Marshal(a)
-		if err != nil {
-			continue
-		}
-		actor := ""
-		if a.Actor != nil {
-			actor = *a.Actor
-		}
-		r := custos.AlertRecord{
-			ID: a.ID, Rule: a.Rule, Severity: string(a.Severity), Actor: actor, SourceIP: a.SourceIP,
-			FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Status: custos.AlertOpen, Summary: a.Summary, Doc: doc,
-		}
-		if i, ok := latest[a.ID]; ok {
-			out[i] = r
-			continue
-		}
-		latest[a.ID] = len(out)
-		out = append(out, r)
-	}
-	return out
 }
