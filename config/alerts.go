@@ -17,6 +17,10 @@ type Alerts struct {
 	// once (every gateway then denies them until an investigator lifts
 	// it), e.g. [honeytoken]. Empty: only investigators suspend.
 	SuspendRules []string `yaml:"suspend_rules"`
+	// ApprovalRules are detection rules whose alerts put the actor under
+	// review for 24 hours: what policy would allow them needs an
+	// approver's grant (e.g. [bulk_absolute, enumeration]).
+	ApprovalRules []string `yaml:"approval_rules"`
 }
 
 // Webhook is a URL that receives each alert as signed JSON.

@@ -36,6 +36,10 @@ type Engine struct {
 	// Suspensions denies everything to a suspended actor, before any
 	// rule; nil disables it.
 	Suspensions SuspensionChecker
+	// Restrictions turn what an actor would be allowed into
+	// approval_required while detection has the actor under review; nil
+	// disables it.
+	Restrictions RestrictionChecker
 	// Now is the clock for quota windows; time.Now when nil.
 	Now func() time.Time
 }
@@ -47,8 +51,15 @@ type SuspensionChecker interface {
 	Suspended(actor string) bool
 }
 
+// RestrictionChecker says whether an actor's accesses need an approver's
+// grant for now (detection's "require approval" response to an alert).
+type RestrictionChecker interface {
+	RequiresApproval(actor string) bool
+}
+
 // Decide returns the decision for r: deny with rule "suspended" for a
-// suspended actor, else the policy's. It fills r.DataTypes and
+// suspended actor, else the policy's, turned into approval_required (rule
+// "restricted") for an actor under review. It fills r.DataTypes and
 // r.Categories from the catalogue when both are empty.
 //
 // Quotas count only what is actually released (allow and mask decisions),
@@ -70,6 +81,11 @@ func (e *Engine) Decide(ctx context.Context, r *Request) Decision {
 	d := p.Decide(r)
 	if e.Watchlist != nil && len(r.Subjects) > 0 {
 		d = e.Watchlist.apply(d, r.Subjects)
+	}
+	if e.Restrictions != nil && (d.Effect == custos.DecisionAllow || d.Effect == custos.DecisionMask) && e.Restrictions.RequiresApproval(r.Actor.ID) {
+		d.Effect, d.Mask = custos.DecisionApprovalRequired, nil
+		d.Rules = appendRule(d.Rules, "restricted")
+		d.Reason = "your access needs an approver's grant for now; request one (custos approve request, or the console)"
 	}
 	if e.Grants != nil && d.Effect == custos.DecisionApprovalRequired {
 		kind := "unmask"

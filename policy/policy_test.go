@@ -365,7 +365,8 @@ func resource(system string) custos.Resource { return custos.Resource{System: sy
 
 type suspendedSet map[string]bool
 
-func (s suspendedSet) Suspended(actor string) bool { return s[actor] }
+func (s suspendedSet) Suspended(actor string) bool        { return s[actor] }
+func (s suspendedSet) RequiresApproval(actor string) bool { return s[actor] }
 
 // TestSuspendedActorDenied: a suspended actor is denied whatever the
 // rules say, and names the reason; others are unaffected.
@@ -375,6 +376,32 @@ func TestSuspendedActorDenied(t *testing.T) {
 	r := Request{Actor: custos.Actor{ID: "emp-7"}, Resource: custos.Resource{System: "pss"}}
 	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionDeny || d.Rules[0] != "suspended" || d.Reason == "" {
 		t.Errorf("suspended actor: %+v", d)
+	}
+	r.Actor.ID = "emp-8"
+	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionAllow {
+		t.Errorf("other actor: %+v", d)
+	}
+}
+
+type grantAll struct{}
+
+func (grantAll) ActiveGrant(r *Request, kind string) (string, bool) {
+	return "g-1", r.Actor.ID == "emp-9"
+}
+
+// TestRestrictedActorNeedsApproval: an actor under review gets
+// approval_required where the policy would allow, and a grant lifts it.
+func TestRestrictedActorNeedsApproval(t *testing.T) {
+	p := mustParse(t, "rules:\n  - id: all\n    decision: allow\n", Options{})
+	e := &Engine{Policies: NewHolderWith(p, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil))),
+		Restrictions: suspendedSet{"emp-7": true, "emp-9": true}, Grants: grantAll{}}
+	r := Request{Actor: custos.Actor{ID: "emp-7"}, Resource: custos.Resource{System: "pss"}}
+	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionApprovalRequired || !slices.Contains(d.Rules, "restricted") {
+		t.Errorf("restricted actor: %+v", d)
+	}
+	r.Actor.ID = "emp-9"
+	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionAllow || !slices.Contains(d.Rules, "grant:g-1") {
+		t.Errorf("restricted actor with a grant: %+v", d)
 	}
 	r.Actor.ID = "emp-8"
 	if d := e.Decide(t.Context(), &r); d.Effect != custos.DecisionAllow {

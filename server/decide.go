@@ -80,6 +80,7 @@ func (s *Server) startDecisions(ctx context.Context) error {
 	}
 	s.responses = newResponses(s)
 	s.Policy.Suspensions = s.responses
+	s.Policy.Restrictions = s.responses
 	return nil
 }
 

@@ -116,3 +116,37 @@ func TestHoneytokenSuspendsActor(t *testing.T) {
 		t.Errorf("another actor suspended too: %+v", d)
 	}
 }
+
+// TestAlertPutsActorUnderReview configures alerts.approval_rules: after a
+// honeytoken alert, what the policy allows the actor needs approval.
+func TestAlertPutsActorUnderReview(t *testing.T) {
+	ctx := context.Background()
+	cfg, admin := initDir(t)
+	cfg.Alerts.ApprovalRules = []string{"honeytoken"}
+	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	base := srv.URL() + "/api/v1"
+	if code, body := do(t, "POST", base+"/watchlist", admin, `{"subject":{"type":"cn_id","value":"44030619851212002X"},"kind":"honeytoken"}`); code != 200 {
+		t.Fatalf("watchlist: %d %s", code, body)
+	}
+	if code, body := do(t, "POST", base+"/events", admin, accessJSON("h-1", "emp-7", "cn_id", "44030619851212002X", time.Now().Add(-time.Minute))); code != 200 {
+		t.Fatalf("event: %d %s", code, body)
+	}
+	srv.Bus.Notify()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// Contact data: the built-in defaults allow (masked) what is not sensitive.
+		req := policy.Request{Actor: custos.Actor{ID: "emp-7"}, Action: custos.ActionRead, Resource: custos.Resource{System: "pss"}, DataTypes: []string{"email"}}
+		d := srv.Policy.Decide(ctx, &req)
+		if d.Effect == custos.DecisionApprovalRequired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("actor not under review after a honeytoken alert: %+v", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -12,22 +12,29 @@ import (
 )
 
 // responses is how detection acts on the gateways: every decision checks
-// whether the actor is suspended (policy.SuspensionChecker), and the HTTP
+// whether the actor is suspended (policy.SuspensionChecker) or under
+// review, needing approval (policy.RestrictionChecker), and the HTTP
 // gateway asks for step-up when the actor's risk is high
 // (httpgw.RiskSource). Suspensions come from the console (investigators)
 // and, for the rules listed in alerts.suspend_rules, from detection
 // itself; the set is re-read from the store every few seconds so that a
 // suspension made anywhere reaches every gateway of the node.
 type responses struct {
-	s            *Server
-	suspendRules []string
-	halfLife     time.Duration
-	escalateRisk float64
+	s             *Server
+	suspendRules  []string
+	approvalRules []string
+	halfLife      time.Duration
+	escalateRisk  float64
 
-	mu        sync.RWMutex
-	suspended map[string]bool
-	risk      map[string]riskAt
+	mu         sync.RWMutex
+	suspended  map[string]bool
+	restricted map[string]time.Time // actor → end of the review
+	risk       map[string]riskAt
 }
+
+// reviewFor is how long an alert in alerts.approval_rules keeps its actor
+// under review.
+const reviewFor = 24 * time.Hour
 
 type riskAt struct {
 	risk float64
@@ -36,8 +43,9 @@ type riskAt struct {
 
 func newResponses(s *Server) *responses {
 	cfg := detect.DefaultConfig()
-	return &responses{s: s, suspendRules: s.cfg.Alerts.SuspendRules, halfLife: cfg.RiskHalfLife, escalateRisk: cfg.EscalateRisk,
-		suspended: map[string]bool{}, risk: map[string]riskAt{}}
+	return &responses{s: s, suspendRules: s.cfg.Alerts.SuspendRules, approvalRules: s.cfg.Alerts.ApprovalRules,
+		halfLife: cfg.RiskHalfLife, escalateRisk: cfg.EscalateRisk,
+		suspended: map[string]bool{}, restricted: map[string]time.Time{}, risk: map[string]riskAt{}}
 }
 
 // Suspended implements policy.SuspensionChecker.
@@ -45,6 +53,17 @@ func (r *responses) Suspended(actor string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.suspended[actor]
+}
+
+// RequiresApproval implements policy.RestrictionChecker: the actor is
+// under review after an alert listed in alerts.approval_rules. Reviews
+// live in memory: a restart ends them (suspensions, which are stored, do
+// not end).
+func (r *responses) RequiresApproval(actor string) bool {
+	r.mu.RLock()
+	until, ok := r.restricted[actor]
+	r.mu.RUnlock()
+	return ok && time.Now().Before(until)
 }
 
 // Risk implements httpgw.RiskSource: the actor's risk from its latest
@@ -73,7 +92,14 @@ func (r *responses) observe(ctx context.Context, alerts []detect.Alert) {
 		r.mu.Lock()
 		r.risk[actor] = riskAt{risk: a.Risk, at: now}
 		already := r.suspended[actor]
+		review := slices.Contains(r.approvalRules, a.Rule) && !now.Before(r.restricted[actor])
+		if review {
+			r.restricted[actor] = now.Add(reviewFor)
+		}
 		r.mu.Unlock()
+		if review {
+			r.s.audit(ctx, "custos", "actor.review", actor, map[string]string{"alert": a.ID, "rule": a.Rule, "until": now.Add(reviewFor).UTC().Format(time.RFC3339)})
+		}
 		if already || !slices.Contains(r.suspendRules, a.Rule) {
 			continue
 		}
