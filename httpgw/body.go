@@ -18,6 +18,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/catalog"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/pii"
 )
 
@@ -206,6 +207,12 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 			return fmt.Errorf("httpgw: mask response: %w", err)
 		}
 	}
+	var ex *export.Export
+	if x.action == custos.ActionExport && kind == kindCSV && g.deps.Exports != nil {
+		if out, ex, err = g.markCSV(x, out); err != nil {
+			return fmt.Errorf("httpgw: fingerprint export: %w", err)
+		}
+	}
 	if enc != "" && enc != "identity" {
 		var zb bytes.Buffer
 		zw := encodeBody(enc, &zb)
@@ -222,7 +229,16 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
 	resp.Header.Del("Transfer-Encoding")
 	resp.Body = io.NopCloser(bytes.NewReader(out))
-	return g.record(ctx, x)
+	if err := g.record(ctx, x); err != nil {
+		return err
+	}
+	if ex != nil {
+		// Like the event: the download is released only once registered.
+		if err := g.deps.Exports.RegisterExport(ctx, *ex); err != nil {
+			return &durableError{err: fmt.Errorf("register export: %w", err)}
+		}
+	}
+	return nil
 }
 
 func (g *Gateway) fieldsOf(x *exchange) map[string]catalog.Field {

@@ -54,6 +54,9 @@ type Deps struct {
 	Masker *mask.Masker
 	// Risk enables step-up; nil disables it.
 	Risk RiskSource
+	// Exports fingerprints and registers CSV downloads; nil leaves them
+	// unmarked (their access events are still recorded).
+	Exports ExportRecorder
 	// SessionKey signs login session cookies (at least 32 bytes); nil
 	// uses a random key, so sessions end when the process restarts.
 	SessionKey []byte

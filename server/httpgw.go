@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/httpgw"
 )
 
@@ -38,6 +39,10 @@ func (s *Server) startHTTPGateway(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: http gateway session key: %w", err)
 	}
+	fp, err := s.Fingerprinter()
+	if err != nil {
+		return fmt.Errorf("server: http gateway exports: %w", err)
+	}
 	gw, err := httpgw.New(c, httpgw.Deps{
 		Pipeline:   s.Pipeline,
 		Index:      s.Index,
@@ -45,6 +50,7 @@ func (s *Server) startHTTPGateway(ctx context.Context) error {
 		Catalog:    s.Catalog,
 		Masker:     s.Masker,
 		Risk:       s.responses,
+		Exports:    exportRecorder{s: s, fp: fp},
 		SessionKey: key,
 		Logger:     s.log.With("component", "httpgw"),
 	})
@@ -112,4 +118,19 @@ func (s *Server) HTTPGatewayURL() string {
 		scheme = "https"
 	}
 	return scheme + "://" + s.httpGateway.listener.Addr().String()
+}
+
+// exportRecorder gives the HTTP gateway the node's fingerprinting and
+// export registry.
+type exportRecorder struct {
+	s  *Server
+	fp *export.Fingerprinter
+}
+
+func (e exportRecorder) Fingerprint(ex *export.Export, t *export.Table) error {
+	return e.fp.Apply(ex, t)
+}
+
+func (e exportRecorder) RegisterExport(ctx context.Context, ex export.Export) error {
+	return e.s.RegisterExport(ctx, ex)
 }

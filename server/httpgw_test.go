@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/server"
 )
 
@@ -67,5 +70,65 @@ func TestHTTPGatewayServed(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].Channel != custos.ChannelHTTP || len(evs[0].Subjects) != 1 || evs[0].Subjects[0].Type != "cn_mobile" {
 		t.Fatalf("events %+v", evs)
+	}
+}
+
+// TestHTTPGatewayRegistersExports downloads a CSV through the gateway: the
+// recipient's copy carries a canary record, and the export is registered
+// with its subjects and canaries before the download is released.
+func TestHTTPGatewayRegistersExports(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		w.Header().Set("Content-Disposition", `attachment; filename="manifest.csv"`)
+		io.WriteString(w, "name,id_number,mobile\n"+
+			"王伟,110101199003071234,13812345678\n"+
+			"李娜,11010119900307567X,13912345678\n"+
+			"张敏,440306198512120029,13712345678\n")
+	}))
+	defer app.Close()
+	cfg, _ := initDir(t)
+	cfg.Policy.File = filepath.Join(cfg.DataDir, "policy.yaml")
+	os.WriteFile(cfg.Policy.File, []byte("version: 1\nrules:\n  - id: all\n    decision: allow\n"), 0o600)
+	cfg.Export.CanaryPool = "demo"
+	cfg.Export.Order = true
+	cfg.HTTPGateway = config.DefaultHTTPGateway()
+	cfg.HTTPGateway.Enabled = true
+	cfg.HTTPGateway.Listen = "127.0.0.1:0"
+	cfg.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "pss"}}
+	cfg.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := server.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	req, _ := http.NewRequest(http.MethodGet, s.HTTPGatewayURL()+"/export/manifest.csv", nil)
+	req.Header.Set("X-Remote-User", "emp-0042")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if resp.StatusCode != http.StatusOK || len(lines) != 5 || lines[0] != "name,id_number,mobile" {
+		t.Fatalf("status %d, %d lines:\n%s", resp.StatusCode, len(lines), body)
+	}
+	exs, err := s.Store.ListExports(ctx, export.Query{Actor: "emp-0042"})
+	if err != nil || len(exs) != 1 {
+		t.Fatalf("exports: %+v %v", exs, err)
+	}
+	ex := exs[0]
+	if ex.Rows != 4 || ex.Channel != custos.ChannelHTTP || !ex.Watermark.Order {
+		t.Errorf("export: %+v", ex)
+	}
+	subjects, canaries, err := s.Store.ExportSubjectCount(ctx, ex.ID)
+	// One subject per passenger (the row's primary identifier, the ID
+	// number), as the access event records them.
+	if err != nil || subjects != 3 || canaries == 0 {
+		t.Errorf("registered subjects %d, canaries %d (%v)", subjects, canaries, err)
 	}
 }

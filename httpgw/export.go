@@ -1,0 +1,90 @@
+package httpgw
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/export"
+	"github.com/custos-dev/custos/pii"
+)
+
+// ExportRecorder marks a download for its recipient (canary records, row
+// order and format watermarks) and registers it, so that a leaked copy
+// can be traced back to this export (custos trace). The server's export
+// registry implements it.
+type ExportRecorder interface {
+	Fingerprint(ex *export.Export, t *export.Table) error
+	RegisterExport(ctx context.Context, ex export.Export) error
+}
+
+// markCSV fingerprints a CSV download after masking: canaries and marks go
+// on what the recipient actually receives. It returns the marked body and
+// the export's registry entry. The export's subjects are those the
+// inspection found (masked cells no longer identify anyone, so they are
+// taken from the inspection, not from the file).
+func (g *Gateway) markCSV(x *exchange, body []byte) ([]byte, *export.Export, error) {
+	r := csv.NewReader(bytes.NewReader(body))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	head := body[:min(len(body), 4096)]
+	if bytes.Count(head, []byte("\t")) > bytes.Count(head, []byte(",")) {
+		r.Comma = '\t'
+	}
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) < 2 {
+		return body, nil, nil // not a table: registered through its event only
+	}
+	t := export.Table{}
+	for _, name := range rows[0] {
+		typ, _ := pii.ColumnHint(name)
+		t.Columns = append(t.Columns, export.Column{Name: name, Type: typ})
+	}
+	for _, row := range rows[1:] {
+		// Ragged rows are padded so every row has a cell per column.
+		for len(row) < len(t.Columns) {
+			row = append(row, "")
+		}
+		t.Rows = append(t.Rows, row[:len(t.Columns)])
+	}
+	var id [10]byte
+	rand.Read(id[:])
+	ex := &export.Export{
+		ID: "exp_" + hex.EncodeToString(id[:]), Actor: x.actor.ID, Time: g.deps.Now(), Purpose: x.purpose,
+		Channel: custos.ChannelHTTP, System: x.route.System, Format: "csv",
+	}
+	if err := g.deps.Exports.Fingerprint(ex, &t); err != nil {
+		return nil, nil, err
+	}
+	ex.Rows = len(t.Rows)
+	seen := map[custos.Subject]bool{}
+	for _, s := range ex.Subjects {
+		seen[s] = true
+	}
+	hashes := append(append([]string{}, x.reqHashes...), x.respHashes...)
+	for i, s := range x.subjects {
+		if i >= len(hashes) {
+			break
+		}
+		sealed := custos.Subject{Type: s.Type, Hash: hashes[i]}
+		if !seen[sealed] {
+			seen[sealed] = true
+			ex.Subjects = append(ex.Subjects, sealed)
+		}
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Comma = r.Comma
+	w.UseCRLF = bytes.Contains(body, []byte("\r\n"))
+	if err := w.Write(rows[0]); err != nil {
+		return nil, nil, err
+	}
+	if err := w.WriteAll(t.Rows); err != nil {
+		return nil, nil, fmt.Errorf("write marked csv: %w", err)
+	}
+	return b.Bytes(), ex, nil
+}
