@@ -44,6 +44,8 @@ func newLedgerVerifyCmd(e *env) *cobra.Command {
 		from       []string
 		key        string
 		witnessDir string
+		witnessURL string
+		witnessKey string
 		withStore  bool
 		asJSON     bool
 		mysqlDSN   string
@@ -54,7 +56,8 @@ func newLedgerVerifyCmd(e *env) *cobra.Command {
 		Long: `Recomputes the Merkle tree from every entry and checks it against the
 signed checkpoint, the leaf hashes the log stores, the leaf index, and
 whatever else is given: checkpoints saved earlier (--from), a witness
-directory (--witness), the event store (--store). Prints the first bad
+directory (--witness) or a witness on another host (--witness-url with
+--witness-key), the event store (--store). Prints the first bad
 entry and exits 3 when the ledger is not intact, 0 when it is.
 
 --key names the ledger's verifier key (a file, or the key itself); without
@@ -67,6 +70,9 @@ edit that directory can replace.`,
 				return err
 			}
 			opts := ledger.VerifyOptions{WitnessDir: witnessDir}
+			if witnessURL != "" {
+				opts.Witness = &ledger.HTTPWitness{URL: witnessURL, Key: witnessKey, Token: os.Getenv("CUSTOS_WITNESS_TOKEN")}
+			}
 			if key != "" {
 				if opts.LogKey, err = readKeyArg(key); err != nil {
 					return err
@@ -120,6 +126,8 @@ edit that directory can replace.`,
 	cmd.Flags().StringArrayVar(&from, "from", nil, "a checkpoint saved earlier ('custos ledger checkpoint'); repeatable")
 	cmd.Flags().StringVar(&key, "key", "", "ledger verifier key, or a file holding it (default: <data>/ledger/signer.pub)")
 	cmd.Flags().StringVar(&witnessDir, "witness", "", "witness directory whose cosigned checkpoints the ledger must extend")
+	cmd.Flags().StringVar(&witnessURL, "witness-url", "", "a witness on another host (…/api/v1/witness; token in CUSTOS_WITNESS_TOKEN)")
+	cmd.Flags().StringVar(&witnessKey, "witness-key", "", "that witness's verifier key (with --witness-url)")
 	cmd.Flags().BoolVar(&withStore, "store", false, "also compare every entry with the event store in the data directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&mysqlDSN, "mysql", "", "the log is in this MySQL/MariaDB database (DSN user@tcp(host:port)/db), not <data>/ledger/log")

@@ -51,6 +51,25 @@ type Approvals struct {
 // to (<data_dir>/ledger).
 type Ledger struct {
 	Enabled bool `yaml:"enabled"`
+	// Witness has the ledger's checkpoints cosigned by a witness on
+	// another host (another Custos serving serve_witness); empty URL: no
+	// witness.
+	Witness LedgerWitness `yaml:"witness"`
+	// ServeWitness makes this node a witness for another Custos's ledger,
+	// at /api/v1/witness/ (ingest-scope token); empty log_key: off.
+	ServeWitness ServeWitness `yaml:"serve_witness"`
+}
+
+// LedgerWitness names a remote witness.
+type LedgerWitness struct {
+	URL       string `yaml:"url"`        // e.g. https://custos-b.example.org/api/v1/witness
+	Key       string `yaml:"key"`        // the witness's note verifier key (GET …/witness.pub on its host, checked out of band)
+	TokenFile string `yaml:"token_file"` // its ingest token, mode 0600
+}
+
+// ServeWitness is the ledger this node witnesses.
+type ServeWitness struct {
+	LogKey string `yaml:"log_key"` // the witnessed ledger's verifier key
 }
 
 // Detect configures the detection engine that analyses stored events.

@@ -15,7 +15,7 @@ type Policy struct {
 // of custos.yaml), so a configuration means the same from any working
 // directory.
 func (c *Config) resolvePaths(dir string) {
-	paths := []*string{&c.DataDir, &c.Approvals.RulesFile, &c.Policy.File, &c.Policy.Catalog, &c.Alerts.Email.PasswordFile}
+	paths := []*string{&c.DataDir, &c.Approvals.RulesFile, &c.Policy.File, &c.Policy.Catalog, &c.Alerts.Email.PasswordFile, &c.Ledger.Witness.TokenFile}
 	for i := range c.Alerts.Webhooks {
 		paths = append(paths, &c.Alerts.Webhooks[i].SecretFile)
 	}

@@ -34,6 +34,9 @@ type VerifyOptions struct {
 	// WitnessDir, if set, is a FileWitness directory whose cosigned
 	// checkpoints the log must be consistent with.
 	WitnessDir string
+	// Witness, if set, is a witness on another host (HTTPWitness): its
+	// history is fetched and used as WitnessDir's would be.
+	Witness *HTTPWitness
 	// Store, if set, is the event store: every ledger entry of a stored
 	// kind must be the store's event with that sequence number, and no
 	// stored event up to the ledger's last may be missing.
@@ -150,17 +153,25 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 		}
 		anchors = append(anchors, anchor{size: tc.Size, root: tc.Hash, label: fmt.Sprintf("trusted checkpoint of size %d", tc.Size)})
 	}
-	if opts.WitnessDir != "" {
+	if opts.WitnessDir != "" || opts.Witness != nil {
 		// The witness keeps the ledger key it first saw; its history is
 		// read with that key, so a re-keyed forgery cannot match it.
-		wkey, err := readVerifierKey(filepath.Join(opts.WitnessDir, witnessLogPub))
-		if err != nil {
-			return nil, fmt.Errorf("ledger: witness: %w", err)
+		var wkey string
+		var ws []WitnessedCheckpoint
+		if opts.Witness != nil {
+			wkey, ws, err = opts.Witness.FetchWitnessed(ctx)
+			if wkey == "" && err != nil {
+				return nil, err
+			}
+		} else {
+			if wkey, err = readVerifierKey(filepath.Join(opts.WitnessDir, witnessLogPub)); err != nil {
+				return nil, fmt.Errorf("ledger: witness: %w", err)
+			}
+			ws, err = ReadWitnessed(opts.WitnessDir, wkey)
 		}
 		if wkey != vkey {
 			rep.add(-1, "the ledger key differs from the one the witness holds: the ledger was re-keyed or replaced")
 		}
-		ws, err := ReadWitnessed(opts.WitnessDir, wkey)
 		if err != nil {
 			rep.add(-1, "witness history does not verify: %v", err)
 		}

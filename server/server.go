@@ -114,7 +114,18 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		// Tessera's background work lives as long as this context: it must
 		// outlive the caller's (a signal context), so that Close can still
 		// publish the last checkpoint.
-		l, err := ledger.Open(context.WithoutCancel(ctx), filepath.Join(cfg.DataDir, "ledger"), ledger.Options{Logger: log})
+		opts := ledger.Options{Logger: log}
+		if w := cfg.Ledger.Witness; w.URL != "" {
+			hw := &ledger.HTTPWitness{URL: w.URL, Key: w.Key}
+			if w.TokenFile != "" {
+				if hw.Token, err = readSecret(w.TokenFile); err != nil {
+					st.Close()
+					return nil, err
+				}
+			}
+			opts.Witness = hw
+		}
+		l, err := ledger.Open(context.WithoutCancel(ctx), filepath.Join(cfg.DataDir, "ledger"), opts)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("server: %w", err)
@@ -209,6 +220,16 @@ func (s *Server) startAPI(index *blind.Index) error {
 		h := s.approvalHandler()
 		a.Handle("/api/v1/approvals", custos.ScopeRead, h)
 		a.Handle("/api/v1/approvals/", custos.ScopeRead, h)
+	}
+	if key := s.cfg.Ledger.ServeWitness.LogKey; key != "" {
+		// This node witnesses another Custos's ledger: that ledger posts
+		// its checkpoints here with an ingest token.
+		fw, err := ledger.OpenFileWitness(filepath.Join(s.cfg.DataDir, "witness"), key)
+		if err != nil {
+			return fmt.Errorf("server: witness: %w", err)
+		}
+		s.log.Info("witnessing a ledger", "log_key", key, "witness_key", fw.VerifierKey())
+		a.Handle("/api/v1/witness/", custos.ScopeIngest, http.StripPrefix("/api/v1/witness", ledger.WitnessHandler{W: fw}))
 	}
 	if s.Ledger != nil {
 		a.Proofs = ledgerProofs{s.Ledger}
