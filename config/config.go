@@ -51,6 +51,9 @@ type Approvals struct {
 // to (<data_dir>/ledger).
 type Ledger struct {
 	Enabled bool `yaml:"enabled"`
+	// CheckpointInterval is how often a signed checkpoint is published
+	// (default 1s).
+	CheckpointInterval string `yaml:"checkpoint_interval"`
 	// Witness has the ledger's checkpoints cosigned by a witness on
 	// another host (another Custos serving serve_witness); empty URL: no
 	// witness.
@@ -121,7 +124,7 @@ func Default() Config {
 			MaxBatch:     10000,
 			MaxBodyBytes: 32 << 20,
 		},
-		Ledger:      Ledger{Enabled: true},
+		Ledger:      Ledger{Enabled: true, CheckpointInterval: "1s"},
 		Detect:      Detect{Enabled: true, TimeZone: "UTC", SnapshotInterval: "1m"},
 		Alerts:      Alerts{MinSeverity: "medium"},
 		HTTPGateway: DefaultHTTPGateway(),
@@ -292,6 +295,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Console.Validate()...)
 	errs = append(errs, c.Cluster.Validate()...)
 	errs = append(errs, c.Export.Validate()...)
+	if d, err := time.ParseDuration(c.Ledger.CheckpointInterval); err != nil || d < 100*time.Millisecond || d > time.Hour {
+		bad("ledger.checkpoint_interval", "must be a duration between 100ms and 1h (e.g. 1s)")
+	}
 	errs = append(errs, c.Alerts.validate()...)
 	return errors.Join(errs...)
 }

@@ -35,6 +35,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad syslog", "alerts:\n  syslog: {network: sctp, address: 'siem:514'}\n", "alerts.syslog.network"},
 		{"email without recipients", "alerts:\n  email: {smtp: 'mail:25', from: custos@example.org}\n", "alerts.email"},
 		{"bad severity", "alerts:\n  min_severity: urgent\n", "alerts.min_severity"},
+		{"bad checkpoint interval", "ledger:\n  checkpoint_interval: 1ms\n", "ledger.checkpoint_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -114,7 +114,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		// Tessera's background work lives as long as this context: it must
 		// outlive the caller's (a signal context), so that Close can still
 		// publish the last checkpoint.
-		opts := ledger.Options{Logger: log}
+		interval, _ := time.ParseDuration(cfg.Ledger.CheckpointInterval)
+		opts := ledger.Options{Logger: log, CheckpointInterval: interval}
 		if w := cfg.Ledger.Witness; w.URL != "" {
 			hw := &ledger.HTTPWitness{URL: w.URL, Key: w.Key}
 			if w.TokenFile != "" {
