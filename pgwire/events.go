@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/mask"
 	"github.com/custos-dev/custos/pgsql"
 	"github.com/custos-dev/custos/pii"
@@ -183,6 +184,35 @@ func (ss *session) recordResult(r *result, outcome custos.Outcome) {
 		return strings.Compare(a.Type+a.Value, b.Type+b.Value)
 	})
 	ss.events = append(ss.events, ev)
+	ss.noteExport(r, ev)
+}
+
+// noteExport queues the registry entry of a COPY … TO or a large result:
+// what the recipient took away, by whom and about whom, so that a leaked
+// copy can be traced to it (custos trace). Rows stream through the
+// gateway, so they are not fingerprinted; the registry and the access
+// index identify the export.
+func (ss *session) noteExport(r *result, ev custos.AccessEvent) {
+	limit := ss.s.ExportRows
+	if limit <= 0 {
+		limit = 1000
+	}
+	if ss.s.Exports == nil || r.rows == 0 || (r.kind != pgsql.KindCopyTo && r.rows < limit) || ev.Decision == custos.DecisionDeny || ev.Decision == custos.DecisionApprovalRequired {
+		return
+	}
+	ex := export.Export{ID: "exp_" + strings.TrimPrefix(ev.ID, "pg_"), Actor: ev.Actor.ID, Time: ev.Time, Purpose: ev.Purpose,
+		Channel: custos.ChannelPostgres, System: ev.Resource.System, Format: "rows", Rows: int(r.rows), EventID: ev.ID}
+	if r.kind == pgsql.KindCopyTo {
+		ex.Format = "copy"
+	}
+	for _, sub := range ev.Subjects {
+		h, err := ss.s.Index.Hash(sub.Type, sub.Value)
+		if err != nil {
+			continue // not a valid identifier of its type
+		}
+		ex.Subjects = append(ex.Subjects, custos.Subject{Type: sub.Type, Hash: h})
+	}
+	ss.exports = append(ss.exports, ex)
 }
 
 // touchesCatalogued reports whether a statement names a relation that
@@ -272,6 +302,13 @@ func (ss *session) flushEvents(ctx context.Context) error {
 	ss.events = nil
 	if _, err := ss.s.Events.Access(ctx, evs); err != nil {
 		return fmt.Errorf("append %d access events: %w", len(evs), err)
+	}
+	exs := ss.exports
+	ss.exports = nil
+	for _, ex := range exs {
+		if err := ss.s.Exports.RegisterExport(ctx, ex); err != nil {
+			return fmt.Errorf("register export %s: %w", ex.ID, err)
+		}
 	}
 	return nil
 }

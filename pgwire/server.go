@@ -13,6 +13,7 @@ import (
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/catalog"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/mask"
 	"github.com/custos-dev/custos/policy"
 )
@@ -48,6 +49,11 @@ type Upstream struct {
 	Meta Credential
 }
 
+// ExportRegistry stores exports durably (the server's export registry).
+type ExportRegistry interface {
+	RegisterExport(ctx context.Context, ex export.Export) error
+}
+
 // Recorder makes access events durable; ingest.Pipeline implements it.
 // Access must return only once the events are on disk.
 type Recorder interface {
@@ -76,7 +82,14 @@ type Server struct {
 	Masker  *mask.Masker
 	Index   *blind.Index
 	Events  Recorder
-	Log     *slog.Logger
+	// Exports registers COPY … TO and large results in the export
+	// registry, so that a leaked copy can be traced to them; nil leaves
+	// them recorded as access events only.
+	Exports ExportRegistry
+	// ExportRows is the result size from which a query counts as an
+	// export (default 1,000 rows).
+	ExportRows int64
+	Log        *slog.Logger
 	// Now is the clock for events; time.Now when nil.
 	Now func() time.Time
 

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/pgsql"
 	"github.com/custos-dev/custos/pii"
 )
@@ -107,6 +108,7 @@ type session struct {
 	found        []pii.Match
 	skipping     bool // a gateway error ended the request: drop until ReadyForQuery
 	events       []custos.AccessEvent
+	exports      []export.Export // registered once the events are durable
 }
 
 func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey, actor custos.Actor, db string) *session {

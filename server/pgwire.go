@@ -63,6 +63,7 @@ func (s *Server) startPostgres(ctx context.Context) error {
 		Masker:         s.Masker,
 		Index:          s.Index,
 		Events:         s.Pipeline,
+		Exports:        s,
 		Log:            s.log.With("component", "pgwire"),
 	}
 	if c.TLS.Cert != "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/pgwire"
 	"github.com/custos-dev/custos/server"
 )
@@ -99,5 +100,40 @@ func TestServePostgresGateway(t *testing.T) {
 	evs, err := s.Store.ActorAccesses(ctx, "alice", custos.Query{})
 	if err != nil || len(evs) != 1 || evs[0].Channel != custos.ChannelPostgres || len(evs[0].Subjects) != 1 {
 		t.Fatalf("stored events: %+v, %v", evs, err)
+	}
+
+	// A result of 1,000 rows is an export: registered, with its subjects,
+	// once its event is durable.
+	dc, err = pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/"+db+"?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Exec(ctx, "INSERT INTO passengers SELECT i, '139' || lpad(i::text, 8, '0') FROM generate_series(2, 1000) i"); err != nil {
+		t.Fatal(err)
+	}
+	dc.Close(ctx)
+	conn, err = pgx.Connect(ctx, fmt.Sprintf("postgres://alice:pw@%s/%s?sslmode=disable", s.PostgresAddr(), db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "SELECT phone FROM passengers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	conn.Close(ctx)
+	if n != 1000 || rows.Err() != nil {
+		t.Fatalf("large result: %d rows, %v", n, rows.Err())
+	}
+	exs, err := s.Store.ListExports(ctx, export.Query{Actor: "alice"})
+	if err != nil || len(exs) != 1 || exs[0].Channel != custos.ChannelPostgres || exs[0].Rows != 1000 {
+		t.Fatalf("exports: %+v, %v", exs, err)
+	}
+	if subjects, _, err := s.Store.ExportSubjectCount(ctx, exs[0].ID); err != nil || subjects != 1000 {
+		t.Errorf("export subjects: %d, %v", subjects, err)
 	}
 }
