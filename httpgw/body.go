@@ -208,8 +208,14 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 		}
 	}
 	var ex *export.Export
-	if x.action == custos.ActionExport && kind == kindCSV && g.deps.Exports != nil {
-		if out, ex, err = g.markCSV(x, out); err != nil {
+	if x.action == custos.ActionExport && g.deps.Exports != nil {
+		switch kind {
+		case kindCSV:
+			out, ex, err = g.markCSV(x, out)
+		case kindXLSX:
+			out, ex, err = g.markXLSX(x, out)
+		}
+		if err != nil {
 			return fmt.Errorf("httpgw: fingerprint export: %w", err)
 		}
 	}

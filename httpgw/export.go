@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/pii"
@@ -24,9 +26,7 @@ type ExportRecorder interface {
 
 // markCSV fingerprints a CSV download after masking: canaries and marks go
 // on what the recipient actually receives. It returns the marked body and
-// the export's registry entry. The export's subjects are those the
-// inspection found (masked cells no longer identify anyone, so they are
-// taken from the inspection, not from the file).
+// the export's registry entry.
 func (g *Gateway) markCSV(x *exchange, body []byte) ([]byte, *export.Export, error) {
 	r := csv.NewReader(bytes.NewReader(body))
 	r.FieldsPerRecord = -1
@@ -39,12 +39,77 @@ func (g *Gateway) markCSV(x *exchange, body []byte) ([]byte, *export.Export, err
 	if err != nil || len(rows) < 2 {
 		return body, nil, nil // not a table: registered through its event only
 	}
+	ex, marked, err := g.fingerprint(x, rows[0], rows[1:], "csv")
+	if err != nil {
+		return nil, nil, err
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Comma = r.Comma
+	w.UseCRLF = bytes.Contains(body, []byte("\r\n"))
+	if err := w.Write(rows[0]); err != nil {
+		return nil, nil, err
+	}
+	if err := w.WriteAll(marked); err != nil {
+		return nil, nil, fmt.Errorf("write marked csv: %w", err)
+	}
+	return b.Bytes(), ex, nil
+}
+
+// markXLSX does the same for a workbook: its first sheet is the table;
+// the marked workbook holds that sheet's values (cell styles are not
+// carried over).
+func (g *Gateway) markXLSX(x *exchange, body []byte) ([]byte, *export.Export, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read xlsx: %w", err)
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return body, nil, nil
+	}
+	rows, err := f.GetRows(sheets[0])
+	if err != nil || len(rows) < 2 {
+		return body, nil, nil
+	}
+	ex, marked, err := g.fingerprint(x, rows[0], rows[1:], "xlsx")
+	if err != nil {
+		return nil, nil, err
+	}
+	out := excelize.NewFile()
+	defer out.Close()
+	if err := out.SetSheetName(out.GetSheetName(0), sheets[0]); err != nil {
+		return nil, nil, err
+	}
+	for i, row := range append([][]string{rows[0]}, marked...) {
+		cells := make([]any, len(row))
+		for j, v := range row {
+			cells[j] = v
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := out.SetSheetRow(sheets[0], cell, &cells); err != nil {
+			return nil, nil, fmt.Errorf("write marked xlsx: %w", err)
+		}
+	}
+	var b bytes.Buffer
+	if err := out.Write(&b); err != nil {
+		return nil, nil, fmt.Errorf("write marked xlsx: %w", err)
+	}
+	return b.Bytes(), ex, nil
+}
+
+// fingerprint marks a table's rows for x's recipient and returns the
+// export's registry entry and the rows to send. The export's subjects are
+// those the inspection found (masked cells no longer identify anyone, so
+// they are taken from the inspection, not from the file).
+func (g *Gateway) fingerprint(x *exchange, header []string, rows [][]string, format string) (*export.Export, [][]string, error) {
 	t := export.Table{}
-	for _, name := range rows[0] {
+	for _, name := range header {
 		typ, _ := pii.ColumnHint(name)
 		t.Columns = append(t.Columns, export.Column{Name: name, Type: typ})
 	}
-	for _, row := range rows[1:] {
+	for _, row := range rows {
 		// Ragged rows are padded so every row has a cell per column.
 		for len(row) < len(t.Columns) {
 			row = append(row, "")
@@ -55,7 +120,7 @@ func (g *Gateway) markCSV(x *exchange, body []byte) ([]byte, *export.Export, err
 	rand.Read(id[:])
 	ex := &export.Export{
 		ID: "exp_" + hex.EncodeToString(id[:]), Actor: x.actor.ID, Time: g.deps.Now(), Purpose: x.purpose,
-		Channel: custos.ChannelHTTP, System: x.route.System, Format: "csv",
+		Channel: custos.ChannelHTTP, System: x.route.System, Format: format,
 	}
 	if err := g.deps.Exports.Fingerprint(ex, &t); err != nil {
 		return nil, nil, err
@@ -76,15 +141,5 @@ func (g *Gateway) markCSV(x *exchange, body []byte) ([]byte, *export.Export, err
 			ex.Subjects = append(ex.Subjects, sealed)
 		}
 	}
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.Comma = r.Comma
-	w.UseCRLF = bytes.Contains(body, []byte("\r\n"))
-	if err := w.Write(rows[0]); err != nil {
-		return nil, nil, err
-	}
-	if err := w.WriteAll(t.Rows); err != nil {
-		return nil, nil, fmt.Errorf("write marked csv: %w", err)
-	}
-	return b.Bytes(), ex, nil
+	return ex, t.Rows, nil
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
@@ -73,17 +76,37 @@ func TestHTTPGatewayServed(t *testing.T) {
 	}
 }
 
-// TestHTTPGatewayRegistersExports downloads a CSV through the gateway: the
-// recipient's copy carries a canary record, and the export is registered
-// with its subjects and canaries before the download is released.
+// TestHTTPGatewayRegistersExports downloads a CSV and an XLSX manifest
+// through the gateway: the recipient's copy carries a canary record, and
+// the export is registered with its subjects and canaries before the
+// download is released.
 func TestHTTPGatewayRegistersExports(t *testing.T) {
+	rows := [][]string{
+		{"name", "id_number", "mobile"},
+		{"王伟", "110101199003071234", "13812345678"},
+		{"李娜", "11010119900307567X", "13912345678"},
+		{"张敏", "440306198512120029", "13712345678"},
+	}
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Disposition", `attachment; filename="manifest"`)
+		if strings.HasSuffix(r.URL.Path, ".xlsx") {
+			w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+			f := excelize.NewFile()
+			for i, row := range rows {
+				cells := make([]any, len(row))
+				for j, v := range row {
+					cells[j] = v
+				}
+				cell, _ := excelize.CoordinatesToCellName(1, i+1)
+				f.SetSheetRow("Sheet1", cell, &cells)
+			}
+			f.Write(w)
+			return
+		}
 		w.Header().Set("Content-Type", "text/csv")
-		w.Header().Set("Content-Disposition", `attachment; filename="manifest.csv"`)
-		io.WriteString(w, "name,id_number,mobile\n"+
-			"王伟,110101199003071234,13812345678\n"+
-			"李娜,11010119900307567X,13912345678\n"+
-			"张敏,440306198512120029,13712345678\n")
+		for _, row := range rows {
+			io.WriteString(w, strings.Join(row, ",")+"\n")
+		}
 	}))
 	defer app.Close()
 	cfg, _ := initDir(t)
@@ -105,30 +128,40 @@ func TestHTTPGatewayRegistersExports(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(ctx)
-	req, _ := http.NewRequest(http.MethodGet, s.HTTPGatewayURL()+"/export/manifest.csv", nil)
-	req.Header.Set("X-Remote-User", "emp-0042")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	if resp.StatusCode != http.StatusOK || len(lines) != 5 || lines[0] != "name,id_number,mobile" {
-		t.Fatalf("status %d, %d lines:\n%s", resp.StatusCode, len(lines), body)
-	}
-	exs, err := s.Store.ListExports(ctx, export.Query{Actor: "emp-0042"})
-	if err != nil || len(exs) != 1 {
-		t.Fatalf("exports: %+v %v", exs, err)
-	}
-	ex := exs[0]
-	if ex.Rows != 4 || ex.Channel != custos.ChannelHTTP || !ex.Watermark.Order {
-		t.Errorf("export: %+v", ex)
-	}
-	subjects, canaries, err := s.Store.ExportSubjectCount(ctx, ex.ID)
-	// One subject per passenger (the row's primary identifier, the ID
-	// number), as the access event records them.
-	if err != nil || subjects != 3 || canaries == 0 {
-		t.Errorf("registered subjects %d, canaries %d (%v)", subjects, canaries, err)
+	for _, format := range []string{"csv", "xlsx"} {
+		actor := "emp-" + format
+		req, _ := http.NewRequest(http.MethodGet, s.HTTPGatewayURL()+"/export/manifest."+format, nil)
+		req.Header.Set("X-Remote-User", actor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var got [][]string
+		if format == "csv" {
+			for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+				got = append(got, strings.Split(l, ","))
+			}
+		} else if f, err := excelize.OpenReader(bytes.NewReader(body)); err == nil {
+			got, _ = f.GetRows("Sheet1")
+		}
+		if resp.StatusCode != http.StatusOK || len(got) != 5 || strings.Join(got[0], ",") != "name,id_number,mobile" {
+			t.Fatalf("%s: status %d, %d rows: %v", format, resp.StatusCode, len(got), got)
+		}
+		exs, err := s.Store.ListExports(ctx, export.Query{Actor: actor})
+		if err != nil || len(exs) != 1 {
+			t.Fatalf("%s exports: %+v %v", format, exs, err)
+		}
+		ex := exs[0]
+		if ex.Rows != 4 || ex.Format != format || ex.Channel != custos.ChannelHTTP || !ex.Watermark.Order {
+			t.Errorf("%s export: %+v", format, ex)
+		}
+		// One subject per passenger (the row's primary identifier, the ID
+		// number), as the access event records them.
+		subjects, canaries, err := s.Store.ExportSubjectCount(ctx, ex.ID)
+		if err != nil || subjects != 3 || canaries == 0 {
+			t.Errorf("%s: registered subjects %d, canaries %d (%v)", format, subjects, canaries, err)
+		}
 	}
 }
