@@ -35,6 +35,9 @@ func (s *Server) startDecisions(ctx context.Context) error {
 	opts := policy.Options{Relationships: s.Relationships}
 	var holder *policy.Holder
 	if s.cfg.Policy.File != "" {
+		// Stamped before loading: a change after this point is seen by
+		// watchPolicy (at worst the same content is loaded twice).
+		s.policyStamp = fileStamp(s.cfg.Policy.File)
 		holder, err = policy.NewHolder(s.cfg.Policy.File, opts, s.log)
 	} else {
 		var p *policy.Policy
@@ -101,14 +104,7 @@ func loadOrCreateKey(path string) ([]byte, error) {
 // like the accesses it governs.
 func (s *Server) watchPolicy(ctx context.Context, every time.Duration) {
 	path := s.cfg.Policy.File
-	stamp := func() string {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return "missing"
-		}
-		return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
-	}
-	last := stamp()
+	last := s.policyStamp
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -117,7 +113,7 @@ func (s *Server) watchPolicy(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		now := stamp()
+		now := fileStamp(path)
 		if now == last || now == "missing" {
 			continue
 		}
@@ -129,4 +125,13 @@ func (s *Server) watchPolicy(ctx context.Context, every time.Duration) {
 		p := s.Policy.Policies.Policy()
 		s.audit(ctx, "custos", "policy.reloaded", filepath.Base(path), map[string]string{"name": p.Name(), "rules": fmt.Sprint(len(p.Rules()))})
 	}
+}
+
+// fileStamp identifies a file's version by modification time and size.
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "missing"
+	}
+	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 }

@@ -44,11 +44,12 @@ type Server struct {
 	Watchlist     *policy.Watchlist
 
 	// The decision core the gateways share (server/decide.go).
-	Policy    *policy.Engine
-	Catalog   *catalog.Catalog
-	Masker    *mask.Masker
-	Approvals *approval.Service // nil unless approvals.rules_file is set
-	responses *responses        // suspensions and risk, for the gateways
+	Policy      *policy.Engine
+	Catalog     *catalog.Catalog
+	Masker      *mask.Masker
+	Approvals   *approval.Service // nil unless approvals.rules_file is set
+	responses   *responses        // suspensions and risk, for the gateways
+	policyStamp string            // the policy file's version when it was loaded
 
 	cfg      config.Config
 	log      *slog.Logger
