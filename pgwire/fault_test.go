@@ -146,7 +146,7 @@ func faultLastSeq(t *testing.T, g *extGateway) int64 {
 // faultServes checks that a new client gets a masked answer.
 func faultServes(t *testing.T, g *extGateway) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, rec := g.Connect(t)
 	defer c.Close(ctx)
