@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -391,5 +392,42 @@ func TestWALBoundedUnderConstantReads(t *testing.T) {
 	t.Logf("WAL peak %d bytes, now %d", peak, size)
 	if size > 4<<20 {
 		t.Errorf("WAL is %d bytes under constant reads, limit %d", size, walTruncateAt)
+	}
+}
+
+// TestWALBoundedUnderSustainedWrites keeps the writer committing back to
+// back from several goroutines and checks that the WAL stays near the
+// limit: the writer truncates it between groups.
+func TestWALBoundedUnderSustainedWrites(t *testing.T) {
+	old := walTruncateAt
+	walTruncateAt = 1 << 20
+	t.Cleanup(func() { walTruncateAt = old })
+	ctx := t.Context()
+	s := openTest(t)
+	var wg sync.WaitGroup
+	var peak atomic.Int64
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				var batch []custos.AccessEvent
+				for j := range 100 {
+					batch = append(batch, storetest.Access(fmt.Sprintf("s-%d-%d-%d", w, i, j), time.Now(), "emp-1", fmt.Sprintf("11010119900307%04d", j)))
+				}
+				if _, err := s.AppendAccess(ctx, batch); err != nil {
+					t.Error(err)
+					return
+				}
+				if fi, err := os.Stat(s.path + "-wal"); err == nil && fi.Size() > peak.Load() {
+					peak.Store(fi.Size())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("WAL peak %d bytes under sustained writes (limit %d)", peak.Load(), walTruncateAt)
+	if peak.Load() > 32<<20 {
+		t.Errorf("WAL reached %d bytes under sustained writes, limit %d", peak.Load(), walTruncateAt)
 	}
 }

@@ -41,7 +41,11 @@ type Store struct {
 	queue  chan *request
 	done   chan struct{} // closed when the writer goroutine has exited
 
-	ckdb   *sql.DB       // the checkpointer's connection
+	ckdb *sql.DB // the checkpointer's connection
+	// ckMu keeps the background checkpointer and the writer's own WAL
+	// truncation (capWAL) from running at once: SQLite lets one
+	// checkpoint run at a time and answers the other 'busy'.
+	ckMu   *sync.Mutex
 	ckStop chan struct{} // closed by Close to stop the checkpointer
 	ckDone chan struct{} // closed when the checkpointer has exited
 }
@@ -98,7 +102,8 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		queue: make(chan *request, 1024),
 		done:  make(chan struct{}),
 	}
-	w, err := newWriter(ctx, wdb)
+	ckMu := new(sync.Mutex)
+	w, err := newWriter(ctx, wdb, path+"-wal", ckMu)
 	if err != nil {
 		wdb.Close()
 		rdb.Close()
@@ -114,6 +119,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	ckdb.SetMaxOpenConns(1)
 	s.ckdb = ckdb
+	s.ckMu = ckMu
 	s.ckStop = make(chan struct{})
 	s.ckDone = make(chan struct{})
 	go func() {
@@ -138,7 +144,9 @@ func (s *Store) checkpoint() {
 	for {
 		select {
 		case <-s.ckStop:
+			s.ckMu.Lock()
 			s.ckdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			s.ckMu.Unlock()
 			return
 		case <-t.C:
 			mode := "PASSIVE"
@@ -148,7 +156,9 @@ func (s *Store) checkpoint() {
 				// past the limit, wait for them and truncate it.
 				mode = "TRUNCATE"
 			}
+			s.ckMu.Lock()
 			s.ckdb.Exec("PRAGMA wal_checkpoint(" + mode + ")")
+			s.ckMu.Unlock()
 		}
 	}
 }

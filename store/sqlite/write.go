@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/custos-dev/custos"
@@ -186,6 +188,10 @@ type writer struct {
 	// Sequence range of each event hour written in this transaction, for
 	// seq_hours.
 	hours map[int64]seqRange
+
+	walPath    string // the WAL file, whose size capWAL watches
+	walChecked time.Time
+	ckMu       *sync.Mutex // shared with the background checkpointer
 }
 
 type seqRange struct{ min, max int64 }
@@ -194,12 +200,12 @@ type seqRange struct{ min, max int64 }
 // backfill in migration 0002 (integer division truncates in both).
 func hourOf(unixNano int64) int64 { return unixNano / int64(time.Hour) }
 
-func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, walPath string, ckMu *sync.Mutex) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{conn: conn}
+	w := &writer{conn: conn, walPath: walPath, ckMu: ckMu}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -257,7 +263,32 @@ func (w *writer) run(queue <-chan *request) {
 			}
 		}
 		w.commit(group)
+		w.capWAL()
 	}
+}
+
+// capWAL truncates the WAL from the writer itself once it is past
+// walTruncateAt. The background checkpointer cannot do it while this
+// goroutine commits back to back (a sustained load): TRUNCATE needs a
+// moment with no writer, and between two groups is such a moment. The
+// pause is a checkpoint of the pages not yet copied, bounded by the limit.
+func (w *writer) capWAL() {
+	if w.walPath == "" || time.Since(w.walChecked) < 100*time.Millisecond {
+		return
+	}
+	w.walChecked = time.Now()
+	if fi, err := os.Stat(w.walPath); err != nil || fi.Size() <= walTruncateAt {
+		return
+	}
+	w.ckMu.Lock()
+	defer w.ckMu.Unlock()
+	// Readers on an older snapshot would make TRUNCATE wait for them with
+	// the writer stalled: wait a quarter second at most, and leave a busy
+	// WAL to the next try (or the background checkpointer).
+	ctx := context.Background()
+	w.conn.ExecContext(ctx, "PRAGMA busy_timeout(250)")
+	w.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	w.conn.ExecContext(ctx, "PRAGMA busy_timeout(10000)")
 }
 
 // commit writes a group in one transaction and answers its callers.
