@@ -431,22 +431,25 @@ func (az *analyzer) walk(m protoreflect.Message) {
 		}
 		az.colRefs = append(az.colRefs, v)
 	}
-	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
+	// Fields in declaration order, not m.Range: protobuf-go deliberately
+	// varies Range's order from one binary build to the next, and the order
+	// of tables and columns found here is part of the analysis.
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !m.Has(fd) {
+			continue
 		}
-		switch {
-		case fd.IsList():
+		val := m.Get(fd)
+		if fd.IsList() {
 			l := val.List()
-			for i := 0; i < l.Len(); i++ {
-				az.walk(l.Get(i).Message())
+			for j := 0; j < l.Len(); j++ {
+				az.walk(l.Get(j).Message())
 			}
-		case fd.IsMap():
-		default:
-			az.walk(val.Message())
+			continue
 		}
-		return true
-	})
+		az.walk(val.Message())
+	}
 }
 
 // columns fills Statement.Columns from the column references, once all
