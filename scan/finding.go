@@ -18,6 +18,10 @@ type Finding struct {
 	Location string // "" for bytes of Path; "Sheet1!B7" or an xlsx/docx part for extracted text
 	Offset   int64  // bytes from the start of Path (Location "") or of the extracted text
 	Length   int    // bytes
+	// Encoding is "" for text read as stored, or the encoding the text
+	// was decoded from ("gb18030", "utf-16le", "utf-16be"): Offset and
+	// Length are still bytes of the original file, Value is UTF-8.
+	Encoding string
 
 	// Databases.
 	System      string // the DSN without credentials, e.g. postgres://127.0.0.1:5432/test
@@ -59,6 +63,7 @@ type fileJSON struct {
 	Location   string  `json:"location,omitempty"`
 	Offset     int64   `json:"offset"`
 	Length     int     `json:"length"`
+	Encoding   string  `json:"encoding,omitempty"`
 	Type       string  `json:"type"`
 	Category   string  `json:"category"`
 	Level      string  `json:"level"`

@@ -24,6 +24,10 @@ func appendFileJSONRest(b []byte, f Finding) []byte {
 	b = strconv.AppendInt(b, f.Offset, 10)
 	b = append(b, `,"length":`...)
 	b = strconv.AppendInt(b, int64(f.Length), 10)
+	if f.Encoding != "" {
+		b = append(b, `,"encoding":`...)
+		b = appendJSONString(b, f.Encoding)
+	}
 	b = append(b, `,"type":`...)
 	b = appendJSONString(b, f.Type)
 	b = append(b, `,"category":`...)

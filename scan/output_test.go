@@ -172,7 +172,7 @@ func TestSARIFStructure(t *testing.T) {
 func TestAppendFileJSON(t *testing.T) {
 	for _, s := range []string{"plain", `q"uote\back`, "<a>&b", "tab\tnl\ncr\r\x01\x1f", "中文\u2028\u2029", "bad\xff\xfeutf8", ""} {
 		f := Finding{Path: s, Location: s, Offset: 12, Length: 3, Type: "cn_id", Category: "identity", Sensitive: true, Confidence: 0.9876, Value: s}
-		want, _ := json.Marshal(fileJSON{Path: f.Path, Location: f.Location, Offset: f.Offset, Length: f.Length,
+		want, _ := json.Marshal(fileJSON{Path: f.Path, Location: f.Location, Offset: f.Offset, Length: f.Length, Encoding: f.Encoding,
 			Type: f.Type, Category: f.Category, Level: f.Level(), Confidence: round3(f.Confidence), Value: f.Value})
 		if got := appendFileJSON(nil, f); !bytes.Equal(got, want) {
 			t.Errorf("%q:\n got %s\nwant %s", s, got, want)

@@ -33,9 +33,9 @@ const (
 const sniffLen = 8 << 10
 
 // sniff recognizes the format of a file from its first bytes. Magic
-// numbers decide first; then a NUL byte or many control characters mean
-// binary. Text in legacy encodings (GBK, Big5) is text: the identifiers
-// the detectors look for are ASCII in those encodings.
+// numbers and UTF-16 byte order marks decide first; then a NUL byte or
+// many control characters mean binary. Text in legacy encodings (GBK,
+// Big5) is text; textEncoding decides whether it is decoded.
 func sniff(head []byte) (kind, string) {
 	switch {
 	case bytes.HasPrefix(head, []byte("\x1f\x8b")):
@@ -56,6 +56,12 @@ func sniff(head []byte) (kind, string) {
 		return kindUnsupported, "rar"
 	case bytes.HasPrefix(head, []byte("\x28\xb5\x2f\xfd")):
 		return kindUnsupported, "zstd"
+	case bytes.HasPrefix(head, []byte("\xff\xfe\x00\x00")):
+		return kindBinary, "binary" // UTF-32LE: rare, not decoded
+	case bytes.HasPrefix(head, []byte("\xff\xfe")), bytes.HasPrefix(head, []byte("\xfe\xff")):
+		// UTF-16 with a byte order mark (Windows "Unicode text", Excel's
+		// "Unicode Text" export): text, decoded by encodedText.
+		return kindText, "utf-16"
 	}
 	ctrl := 0
 	for _, c := range head {
@@ -113,6 +119,10 @@ func (s *scanner) stream(ctx context.Context, r io.Reader, at *fileAt, name stri
 	}
 	switch k {
 	case kindText:
+		if enc := textEncoding(head, err == io.EOF); enc != "" {
+			s.encodedText(ctx, br, name, enc)
+			return
+		}
 		s.text(ctx, br, name, "", true)
 	case kindBinary:
 		s.noteSkip(ctx, name, "binary file")

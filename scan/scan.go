@@ -85,6 +85,11 @@ type unit struct {
 	own1     int
 	cells    []cell // xlsx: where each cell's text starts in text
 	pooled   bool   // text came from the chunk pool
+	// Decoded text (UTF-16, GB18030): orig[i] is the offset, from base,
+	// in the original bytes of the character text[i] belongs to;
+	// orig[len(text)] is where the next unit's text starts.
+	orig     []int32
+	encoding string
 
 	matches []pii.Match // found by the worker, in u.own0..u.own1
 	values  []string    // the matches' values, masked unless revealed
@@ -323,6 +328,10 @@ func (s *scanner) finding(u *unit, m pii.Match, value string) Finding {
 	f := Finding{
 		Path: u.path, Location: u.location, Offset: u.base + int64(m.Offset), Length: m.Length,
 		Type: m.Type, Category: cat, Sensitive: custos.Sensitive(cat), Confidence: m.Confidence, Value: value,
+	}
+	if u.orig != nil {
+		start, end := u.orig[m.Offset], u.orig[m.Offset+m.Length]
+		f.Offset, f.Length, f.Encoding = u.base+int64(start), int(end-start), u.encoding
 	}
 	if u.cells != nil {
 		i := sort.Search(len(u.cells), func(i int) bool { return u.cells[i].start > m.Offset }) - 1
