@@ -172,24 +172,21 @@ func (s *Store) SetOffset(ctx context.Context, consumer string, seq int64) error
 type writer struct {
 	conn *sql.Conn
 
-	insertEvent   *sql.Stmt
-	insertSubject *sql.Stmt
-	// insertSubjects inserts subjectChunk rows at once: an event that
-	// returned thousands of people costs a few statements, not thousands.
-	insertSubjects *sql.Stmt
-	insertLogin    *sql.Stmt
-	setOffset      *sql.Stmt
+	// Multi-row INSERTs, prepared on first use, by table and row count
+	// (see multiInsert): a group's events, their subject rows and logins
+	// go in a few statements rather than one per row, since a statement's
+	// own overhead was about half of an indexed row's cost.
+	inserts map[insertKey]*sql.Stmt
+
+	setOffset *sql.Stmt
 
 	upsertHour *sql.Stmt
 
 	// The group transaction's own statements, prepared once: parsing them
 	// anew for every group was a third of the writer's CPU under small
 	// groups (a gateway's clients each waiting on one event).
-	begin, commitTx, rollback, maxSeq, maxLoginSeq *sql.Stmt
+	begin, commitTx, rollback *sql.Stmt
 
-	// Next sequence numbers, read at the start of each transaction.
-	nextSeq      int64
-	nextLoginSeq int64
 	// Sequence range of each event hour written in this transaction, for
 	// seq_hours.
 	hours map[int64]seqRange
@@ -210,27 +207,16 @@ func newWriter(ctx context.Context, db *sql.DB, walPath string, ckMu *sync.Mutex
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{conn: conn, walPath: walPath, ckMu: ckMu}
+	w := &writer{conn: conn, walPath: walPath, ckMu: ckMu, inserts: map[insertKey]*sql.Stmt{}}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&w.insertEvent, `INSERT INTO events (seq, id, time, actor, channel, action, system, object, purpose, ticket, records, decision, outcome, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		// A subject listed twice in one event is one row.
-		{&w.insertSubject, `INSERT INTO event_subjects (subject, seq, time, actor)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`},
-		{&w.insertSubjects, `INSERT INTO event_subjects (subject, seq, time, actor) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", subjectChunk), ", ") + ` ON CONFLICT DO NOTHING`},
-		{&w.insertLogin, `INSERT INTO logins (seq, id, time, account, source_ip, system, outcome, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
 		{&w.upsertHour, `INSERT INTO seq_hours (hour, min_seq, max_seq) VALUES (?, ?, ?)
 			ON CONFLICT (hour) DO UPDATE SET min_seq = min(min_seq, excluded.min_seq), max_seq = max(max_seq, excluded.max_seq)`},
 		{&w.begin, `BEGIN IMMEDIATE`},
 		{&w.commitTx, `COMMIT`},
 		{&w.rollback, `ROLLBACK`},
-		{&w.maxSeq, `SELECT coalesce(max(seq), 0) + 1 FROM events`},
-		{&w.maxLoginSeq, `SELECT coalesce(max(seq), 0) + 1 FROM logins`},
 		{&w.setOffset, `INSERT INTO consumer_offsets (consumer, seq, updated) VALUES (?, ?, ?)
 			ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq, updated = excluded.updated`},
 	} {
@@ -243,11 +229,13 @@ func newWriter(ctx context.Context, db *sql.DB, walPath string, ckMu *sync.Mutex
 }
 
 func (w *writer) close() {
-	for _, st := range []*sql.Stmt{w.insertEvent, w.insertSubject, w.insertSubjects, w.insertLogin, w.upsertHour, w.setOffset,
-		w.begin, w.commitTx, w.rollback, w.maxSeq, w.maxLoginSeq} {
+	for _, st := range []*sql.Stmt{w.upsertHour, w.setOffset, w.begin, w.commitTx, w.rollback} {
 		if st != nil {
 			st.Close()
 		}
+	}
+	for _, st := range w.inserts {
+		st.Close()
 	}
 	w.conn.Close()
 }
@@ -350,12 +338,6 @@ func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
 			w.rollback.Exec()
 		}
 	}()
-	if err := w.maxSeq.QueryRow().Scan(&w.nextSeq); err != nil {
-		return nil, fmt.Errorf("read next seq: %w", err)
-	}
-	if err := w.maxLoginSeq.QueryRow().Scan(&w.nextLoginSeq); err != nil {
-		return nil, fmt.Errorf("read next login seq: %w", err)
-	}
 	w.hours = map[int64]seqRange{}
 	replies = make([]reply, len(group))
 	for i, r := range group {
@@ -376,56 +358,134 @@ func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
 	return replies, nil
 }
 
+// insertKey names a prepared multi-row INSERT: its table and row count.
+type insertKey struct {
+	table string
+	rows  int
+}
+
+// Rows per multi-row INSERT. SQLite binds at most 32,766 parameters per
+// statement; these stay far below and keep each statement's work short.
+const (
+	eventChunk   = 32 // 13 parameters a row
+	subjectChunk = 64 // 4 parameters a row
+	loginChunk   = 32 // 7 parameters a row
+)
+
+// insertSQL is the text of each table's multi-row INSERT, up to VALUES.
+// seq is left to SQLite (the INTEGER PRIMARY KEY takes max(seq) + 1 row
+// by row, in VALUES order), so a duplicate id skipped by ON CONFLICT
+// leaves no gap; RETURNING says which rows went in and with which seq.
+var insertSQL = map[string]struct {
+	head, tail string
+	cols       int
+}{
+	"events": {`INSERT INTO events (id, time, actor, channel, action, system, object, purpose, ticket, records, decision, outcome, doc) VALUES `,
+		` ON CONFLICT (id) DO NOTHING RETURNING seq, id`, 13},
+	// A subject listed twice in one event is one row.
+	"event_subjects": {`INSERT INTO event_subjects (subject, seq, time, actor) VALUES `, ` ON CONFLICT DO NOTHING`, 4},
+	"logins": {`INSERT INTO logins (id, time, account, source_ip, system, outcome, doc) VALUES `,
+		` ON CONFLICT (id) DO NOTHING RETURNING seq, id`, 7},
+}
+
+// multiInsert returns the prepared INSERT of rows rows into table.
+func (w *writer) multiInsert(table string, rows int) (*sql.Stmt, error) {
+	k := insertKey{table, rows}
+	if st, ok := w.inserts[k]; ok {
+		return st, nil
+	}
+	q := insertSQL[table]
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", q.cols), ", ") + ")"
+	text := q.head + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ") + q.tail
+	st, err := w.conn.PrepareContext(context.Background(), text)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %d-row insert into %s: %w", rows, table, err)
+	}
+	w.inserts[k] = st
+	return st, nil
+}
+
+// insertReturning runs a multi-row INSERT … RETURNING seq, id and adds
+// the returned rows to seqs.
+func (w *writer) insertReturning(table string, rows int, args []any, seqs map[string]int64) error {
+	st, err := w.multiInsert(table, rows)
+	if err != nil {
+		return err
+	}
+	res, err := st.Query(args...)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		var seq int64
+		var id string
+		if err := res.Scan(&seq, &id); err != nil {
+			return err
+		}
+		seqs[id] = seq
+	}
+	return res.Err()
+}
+
 func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
+	seqs := make(map[string]int64, len(rows))
+	args := make([]any, 0, eventChunk*insertSQL["events"].cols)
+	for start := 0; start < len(rows); start += eventChunk {
+		chunk := rows[start:min(start+eventChunk, len(rows))]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i]
+			args = append(args, e.id, e.time, e.actor, e.channel, e.action,
+				e.system, e.object, e.purpose, e.ticket, e.records, e.decision, e.outcome, e.doc)
+		}
+		if err := w.insertReturning("events", len(chunk), args, seqs); err != nil {
+			return custos.AppendResult{}, fmt.Errorf("insert events %s…: %w", chunk[0].id, err)
+		}
+	}
+	// The first occurrence of an id is the row that went in; any later one
+	// in the same call, like an id stored before, is a duplicate.
 	var res custos.AppendResult
+	var subs []any
+	nsubs := 0
 	for i := range rows {
 		e := &rows[i]
-		r, err := w.insertEvent.Exec(w.nextSeq, e.id, e.time, e.actor, e.channel, e.action,
-			e.system, e.object, e.purpose, e.ticket, e.records, e.decision, e.outcome, e.doc)
-		if err != nil {
-			return custos.AppendResult{}, fmt.Errorf("insert %s: %w", e.id, err)
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return custos.AppendResult{}, fmt.Errorf("insert %s: %w", e.id, err)
-		} else if n == 0 {
+		seq, ok := seqs[e.id]
+		if !ok {
 			res.Duplicates++
 			continue
 		}
-		if err := w.indexSubjects(e); err != nil {
-			return custos.AppendResult{}, fmt.Errorf("index subjects of %s: %w", e.id, err)
+		delete(seqs, e.id)
+		res.Stored++
+		for _, sub := range e.subjects {
+			subs = append(subs, subjectKey(sub.Type, sub.Hash), seq, e.time, e.actor)
+			nsubs++
 		}
 		h := hourOf(e.time)
 		if r, ok := w.hours[h]; ok {
-			w.hours[h] = seqRange{min(r.min, w.nextSeq), max(r.max, w.nextSeq)}
+			w.hours[h] = seqRange{min(r.min, seq), max(r.max, seq)}
 		} else {
-			w.hours[h] = seqRange{w.nextSeq, w.nextSeq}
+			w.hours[h] = seqRange{seq, seq}
 		}
-		w.nextSeq++
-		res.Stored++
+	}
+	if err := w.indexSubjects(subs, nsubs); err != nil {
+		return custos.AppendResult{}, fmt.Errorf("index subjects of %d events: %w", res.Stored, err)
 	}
 	return res, nil
 }
 
-// subjectChunk is how many subject rows one multi-row INSERT carries.
-const subjectChunk = 64
-
-// indexSubjects writes an event's rows in event_subjects, whole chunks
-// at a time, then the remainder row by row.
-func (w *writer) indexSubjects(e *accessRow) error {
-	subs := e.subjects
-	args := make([]any, 0, 4*subjectChunk)
-	for len(subs) >= subjectChunk {
-		args = args[:0]
-		for _, sub := range subs[:subjectChunk] {
-			args = append(args, subjectKey(sub.Type, sub.Hash), w.nextSeq, e.time, e.actor)
-		}
-		if _, err := w.insertSubjects.Exec(args...); err != nil {
+// indexSubjects writes n event_subjects rows (4 arguments each) in
+// chunks of subjectChunk: an event that returned thousands of people
+// costs a few statements, not thousands.
+func (w *writer) indexSubjects(args []any, n int) error {
+	const cols = 4
+	for start := 0; start < n; start += subjectChunk {
+		k := min(subjectChunk, n-start)
+		st, err := w.multiInsert("event_subjects", k)
+		if err != nil {
 			return err
 		}
-		subs = subs[subjectChunk:]
-	}
-	for _, sub := range subs {
-		if _, err := w.insertSubject.Exec(subjectKey(sub.Type, sub.Hash), w.nextSeq, e.time, e.actor); err != nil {
+		if _, err := st.Exec(args[start*cols : (start+k)*cols]...); err != nil {
 			return err
 		}
 	}
@@ -433,20 +493,26 @@ func (w *writer) indexSubjects(e *accessRow) error {
 }
 
 func (w *writer) appendLogins(rows []loginRow) (custos.AppendResult, error) {
+	seqs := make(map[string]int64, len(rows))
+	args := make([]any, 0, loginChunk*insertSQL["logins"].cols)
+	for start := 0; start < len(rows); start += loginChunk {
+		chunk := rows[start:min(start+loginChunk, len(rows))]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i]
+			args = append(args, e.id, e.time, e.account, e.sourceIP, e.system, e.outcome, e.doc)
+		}
+		if err := w.insertReturning("logins", len(chunk), args, seqs); err != nil {
+			return custos.AppendResult{}, fmt.Errorf("insert logins %s…: %w", chunk[0].id, err)
+		}
+	}
 	var res custos.AppendResult
 	for i := range rows {
-		e := &rows[i]
-		r, err := w.insertLogin.Exec(w.nextLoginSeq, e.id, e.time, e.account, e.sourceIP, e.system, e.outcome, e.doc)
-		if err != nil {
-			return custos.AppendResult{}, fmt.Errorf("insert login %s: %w", e.id, err)
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return custos.AppendResult{}, fmt.Errorf("insert login %s: %w", e.id, err)
-		} else if n == 0 {
+		if _, ok := seqs[rows[i].id]; !ok {
 			res.Duplicates++
 			continue
 		}
-		w.nextLoginSeq++
+		delete(seqs, rows[i].id)
 		res.Stored++
 	}
 	return res, nil
