@@ -100,8 +100,8 @@ type NewUser struct {
 // CreateUser adds a console user with a password (generated when empty)
 // and a new TOTP secret. iterations 0 means DefaultIterations.
 func CreateUser(ctx context.Context, st *sqlite.Store, name string, role Role, password string, iterations int) (NewUser, error) {
-	if name == "" || strings.ContainsAny(name, " \t\r\n/") || len(name) > 64 {
-		return NewUser{}, fmt.Errorf("console: user name must be 1-64 characters without spaces or '/'")
+	if err := checkUserName(name); err != nil {
+		return NewUser{}, err
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return NewUser{}, fmt.Errorf("console: %w", err)
@@ -131,30 +131,78 @@ func CreateUser(ctx context.Context, st *sqlite.Store, name string, role Role, p
 	return nu, nil
 }
 
+// checkUserName refuses names that could be confused with another kind of
+// user: ':' is kept for single-sign-on users ("oidc:alice").
+func checkUserName(name string) error {
+	if name == "" || strings.ContainsAny(name, " \t\r\n/:") || len(name) > 64 {
+		return fmt.Errorf("console: user name must be 1-64 characters without spaces, '/' or ':'")
+	}
+	return nil
+}
+
+// SetPassword gives a local user a new password (at least 10 characters)
+// and ends all their sessions. iterations 0 means DefaultIterations.
+func SetPassword(ctx context.Context, st *sqlite.Store, name, password string, iterations int) error {
+	if len(password) < 10 {
+		return fmt.Errorf("console: password must be at least 10 characters")
+	}
+	hash, err := HashPassword(password, iterations)
+	if err != nil {
+		return err
+	}
+	if err := st.SetConsoleUserPassword(ctx, name, hash); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
+// SetRole gives a local user another role and ends all their sessions.
+func SetRole(ctx context.Context, st *sqlite.Store, name string, role Role) error {
+	if _, err := ParseRole(string(role)); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := st.SetConsoleUserRole(ctx, name, string(role)); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
 // totpOpts are the parameters every authenticator app supports.
 var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
-// session is a logged-in user. Sessions live in memory: a restart logs
-// everyone out.
+// session is a signed-in user. Sessions live in the store
+// (console_sessions), keyed by the SHA-256 of the cookie: a restart keeps
+// people signed in, and the table alone signs nobody in.
 type session struct {
 	user     string
 	role     Role
-	csrf     string
+	source   string // sourceLocal or sourceOIDC
+	csrf     string // derived from the cookie, never stored
 	created  time.Time
 	lastSeen time.Time
+	expires  time.Time
 }
 
-// sessions maps the SHA-256 of each session cookie to its session, so the
-// map itself holds no usable cookie.
+// How a session's user proved who they are.
+const (
+	sourceLocal = "local" // password and TOTP
+	sourceOIDC  = "oidc"  // the configured OpenID Connect provider
+)
+
+// sessions keeps console sessions in the store.
 type sessions struct {
-	mu   sync.Mutex
-	m    map[string]*session
+	st   *sqlite.Store
 	ttl  time.Duration
 	idle time.Duration
+	// touchEvery is how stale last_seen may get before a request writes
+	// it again: writing it on every page would put a durable write (an
+	// fsync) in front of every read-only page. Idle expiry is therefore
+	// exact to within touchEvery.
+	touchEvery time.Duration
 }
 
-func newSessions(ttl, idle time.Duration) *sessions {
-	return &sessions{m: map[string]*session{}, ttl: ttl, idle: idle}
+func newSessions(st *sqlite.Store, ttl, idle time.Duration) *sessions {
+	return &sessions{st: st, ttl: ttl, idle: idle, touchEvery: min(time.Minute, idle/10)}
 }
 
 func randomToken() string {
@@ -168,49 +216,68 @@ func tokenKey(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// csrfFor derives a session's CSRF token from its cookie value, so that it
+// needs no storage and still differs from the cookie (a page may show it;
+// the cookie stays HttpOnly).
+func csrfFor(tok string) string {
+	h := sha256.Sum256([]byte("custos console csrf\x00" + tok))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
 // create starts a session and returns its cookie value.
-func (s *sessions) create(user string, role Role, now time.Time) (string, *session) {
+func (s *sessions) create(ctx context.Context, user string, role Role, source string, now time.Time) (string, session, error) {
 	tok := randomToken()
-	ss := &session{user: user, role: role, csrf: randomToken(), created: now, lastSeen: now}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.m { // sweep expired sessions
-		if s.expired(v, now) {
-			delete(s.m, k)
-		}
+	ss := session{user: user, role: role, source: source, csrf: csrfFor(tok), created: now, lastSeen: now, expires: now.Add(s.ttl)}
+	err := s.st.CreateConsoleSession(ctx, sqlite.ConsoleSession{
+		TokenHash: tokenKey(tok), User: user, Role: string(role), Source: source,
+		Created: now, LastSeen: now, Expires: ss.expires,
+	}, now.Add(-s.idle))
+	if err != nil {
+		return "", session{}, fmt.Errorf("console: %w", err)
 	}
-	s.m[tokenKey(tok)] = ss
-	return tok, ss
+	return tok, ss, nil
 }
 
-func (s *sessions) expired(ss *session, now time.Time) bool {
-	return now.Sub(ss.created) > s.ttl || now.Sub(ss.lastSeen) > s.idle
-}
-
-// get returns the live session for a cookie value and marks it used.
-func (s *sessions) get(tok string, now time.Time) (session, bool) {
+// get returns the live session for a cookie value (ok false when there is
+// none or it expired) and marks it used.
+func (s *sessions) get(ctx context.Context, tok string, now time.Time) (session, bool, error) {
 	if tok == "" {
-		return session{}, false
+		return session{}, false, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	k := tokenKey(tok)
-	ss, ok := s.m[k]
-	if !ok {
-		return session{}, false
+	row, err := s.st.ConsoleSession(ctx, k)
+	if errors.Is(err, sqlite.ErrNotFound) {
+		return session{}, false, nil
 	}
-	if s.expired(ss, now) {
-		delete(s.m, k)
-		return session{}, false
+	if err != nil {
+		return session{}, false, fmt.Errorf("console: %w", err)
 	}
-	ss.lastSeen = now
-	return *ss, true
+	ss := session{user: row.User, role: Role(row.Role), source: row.Source, csrf: csrfFor(tok),
+		created: row.Created, lastSeen: row.LastSeen, expires: row.Expires}
+	if !now.Before(ss.expires) || now.Sub(ss.lastSeen) > s.idle {
+		if err := s.st.DeleteConsoleSession(ctx, k); err != nil {
+			return session{}, false, fmt.Errorf("console: %w", err)
+		}
+		return session{}, false, nil
+	}
+	if now.Sub(ss.lastSeen) >= s.touchEvery {
+		if err := s.st.TouchConsoleSession(ctx, k, now); err != nil {
+			return session{}, false, fmt.Errorf("console: %w", err)
+		}
+		ss.lastSeen = now
+	}
+	return ss, true, nil
 }
 
-func (s *sessions) delete(tok string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, tokenKey(tok))
+// delete ends the session of a cookie value.
+func (s *sessions) delete(ctx context.Context, tok string) error {
+	if tok == "" {
+		return nil
+	}
+	if err := s.st.DeleteConsoleSession(ctx, tokenKey(tok)); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
 }
 
 // limiter counts failed logins per key (account, source IP) in a sliding

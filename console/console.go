@@ -98,7 +98,7 @@ func New(opt Options) (*Console, error) {
 		opt:   opt,
 		store: opt.Store,
 		log:   opt.Log,
-		sess:  newSessions(opt.SessionTTL, opt.IdleTimeout),
+		sess:  newSessions(opt.Store, opt.SessionTTL, opt.IdleTimeout),
 		limit: newLimiter(failWindow),
 		codes: &usedCodes{m: map[string]usedCode{}},
 		pages: pages,
@@ -244,10 +244,18 @@ func (c *Console) wrap(rt route) http.Handler {
 			if ck != nil {
 				tok = ck.Value
 			}
-			ss, ok := c.sess.get(tok, c.opt.Now())
+			ss, ok, err := c.sess.get(r.Context(), tok, c.opt.Now())
+			if err != nil {
+				c.internal(w, r, v, err)
+				return
+			}
 			if ok && !c.stillValid(r.Context(), ss) {
-				// Disabled, removed or given another role since signing in.
-				c.sess.delete(tok)
+				// Disabled, removed or given another role since signing
+				// in (the store also ends sessions on those changes).
+				if err := c.sess.delete(r.Context(), tok); err != nil {
+					c.internal(w, r, v, err)
+					return
+				}
 				ok = false
 			}
 			if !ok {
@@ -277,9 +285,14 @@ func (c *Console) wrap(rt route) http.Handler {
 	})
 }
 
-// stillValid reports whether a session's user still exists, is enabled
-// and has the role the session was made with (one indexed read).
+// stillValid reports whether a local session's user still exists, is
+// enabled and has the role the session was made with (one indexed read).
+// A single-sign-on session's role came from the provider at sign-in and
+// lasts until the session ends.
 func (c *Console) stillValid(ctx context.Context, ss session) bool {
+	if ss.source == sourceOIDC {
+		return true
+	}
 	u, err := c.store.ConsoleUser(ctx, ss.user)
 	return err == nil && !u.Disabled && Role(u.Role) == ss.role
 }

@@ -111,7 +111,10 @@ func (f *fixture) as(t *testing.T, role Role) (*http.Client, string) {
 	if _, err := CreateUser(context.Background(), f.st, name, role, testPassword, 1000); err != nil && !errors.Is(err, sqlite.ErrExists) {
 		t.Fatal(err)
 	}
-	tok, ss := f.c.sess.create(name, role, time.Now())
+	tok, ss, err := f.c.sess.create(context.Background(), name, role, sourceLocal, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	jar, _ := cookiejar.New(nil)
 	u, _ := url.Parse(f.srv.URL + "/console/")
 	jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: tok, Path: "/console/"}})

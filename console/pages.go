@@ -66,7 +66,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	c.limit.reset("u:" + name)
-	tok, _ := c.sess.create(u.Name, Role(u.Role), now)
+	tok, _, err := c.sess.create(r.Context(), u.Name, Role(u.Role), sourceLocal, now)
+	if err != nil {
+		c.internal(w, r, v, err)
+		return
+	}
 	c.setCookie(w, sessionCookie, tok, int(c.opt.SessionTTL.Seconds()))
 	c.setCookie(w, loginCookie, "", -1)
 	v.Role = Role(u.Role)
@@ -90,7 +94,10 @@ func (c *Console) setLang(w http.ResponseWriter, r *http.Request, v *view) {
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *view) {
 	if ck, _ := r.Cookie(sessionCookie); ck != nil {
-		c.sess.delete(ck.Value)
+		if err := c.sess.delete(r.Context(), ck.Value); err != nil {
+			c.internal(w, r, v, err)
+			return
+		}
 	}
 	c.setCookie(w, sessionCookie, "", -1)
 	c.audit(r, v, "logout", v.User, "", true)

@@ -59,7 +59,8 @@ func (s *Store) CreateConsoleUser(ctx context.Context, u ConsoleUser) error {
 	return nil
 }
 
-// SetConsoleUserDisabled disables or re-enables a console user.
+// SetConsoleUserDisabled disables or re-enables a console user. Disabling
+// also ends the user's sessions (console_sessions, migration 0008).
 func (s *Store) SetConsoleUserDisabled(ctx context.Context, name string, disabled bool) error {
 	var found bool
 	_, err := s.submit(ctx, 1, func(w *writer) (custos.AppendResult, error) {
@@ -69,6 +70,9 @@ func (s *Store) SetConsoleUserDisabled(ctx context.Context, name string, disable
 		}
 		n, err := r.RowsAffected()
 		found = n > 0
+		if err == nil && found && disabled {
+			_, err = w.conn.ExecContext(context.Background(), `DELETE FROM console_sessions WHERE user = ?`, name)
+		}
 		return custos.AppendResult{}, err
 	})
 	if err != nil {
