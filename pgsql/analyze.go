@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -82,6 +83,22 @@ type Statement struct {
 	// * is listed as "*". A gateway uses it to tell that a result column
 	// without provenance may be derived from a masked column.
 	Columns []string
+	// Outputs is the lineage of each result column of a SELECT, in order:
+	// the column names its expression references (as Columns does, "*"
+	// for a whole row), leaving out what only count() reads — a count
+	// reveals no value. Nil when the text alone cannot tell which result
+	// column an expression becomes or where its inputs come from: a * in
+	// the select list, set operations (UNION …), WITH, VALUES, or a FROM
+	// item other than relations and joins of relations (subqueries,
+	// functions). A gateway then treats every result column as derived
+	// from every column in Columns.
+	Outputs []Output
+	// Cursor names the cursor of DECLARE, FETCH, MOVE and CLOSE, and
+	// Prepared the statement of SQL-level PREPARE and EXECUTE: their
+	// results come from the query declared or prepared earlier under
+	// that name, whose lineage a gateway keeps.
+	Cursor   string
+	Prepared string
 	// SelectStar is true when a select list anywhere in the statement
 	// uses * or t.*.
 	SelectStar bool
@@ -105,6 +122,13 @@ type Statement struct {
 	// setsLexer is true when set_config changes standard_conforming_strings
 	// (or a setting it cannot name).
 	setsLexer bool
+}
+
+// Output is the lineage of one result column (Statement.Outputs).
+type Output struct {
+	// Columns are the column names the expression references, each once,
+	// "*" for a whole-row reference; empty for constants and count().
+	Columns []string
 }
 
 // Reads reports whether the statement reads any relation.
@@ -204,6 +228,7 @@ func analyzeStatement(n *pg_query.Node) Statement {
 	az.st.Kind, az.st.Utility = az.classify(n)
 	az.walk(n.ProtoReflect())
 	az.columns()
+	az.outputs(n)
 	seen := map[Table]int{}
 	for _, rv := range az.rels {
 		if rv.Schemaname == "" && az.ctes[rv.Relname] {
@@ -258,12 +283,14 @@ func (az *analyzer) classify(n *pg_query.Node) (Kind, bool) {
 		}
 		return KindCopyTo, true
 	case *pg_query.Node_DeclareCursorStmt:
+		az.st.Cursor = s.DeclareCursorStmt.Portalname
 		if q, ok := s.DeclareCursorStmt.Query.GetNode().(*pg_query.Node_SelectStmt); ok {
 			az.st.Limited = limited(q.SelectStmt)
 		}
 		return KindSelect, true
 	case *pg_query.Node_PrepareStmt:
 		// PREPARE name AS <query>: the kind of the prepared query.
+		az.st.Prepared = s.PrepareStmt.Name
 		k, _ := az.classify(s.PrepareStmt.Query)
 		return k, true
 	case *pg_query.Node_ExplainStmt:
@@ -344,6 +371,12 @@ func (az *analyzer) classify(n *pg_query.Node) (Kind, bool) {
 		return KindTransaction, true
 	case *pg_query.Node_CallStmt:
 		return KindCall, true
+	case *pg_query.Node_FetchStmt:
+		az.st.Cursor = s.FetchStmt.Portalname
+	case *pg_query.Node_ClosePortalStmt:
+		az.st.Cursor = s.ClosePortalStmt.Portalname
+	case *pg_query.Node_ExecuteStmt:
+		az.st.Prepared = s.ExecuteStmt.Name
 	}
 	return KindOther, true
 }
@@ -455,35 +488,147 @@ func (az *analyzer) walk(m protoreflect.Message) {
 // columns fills Statement.Columns from the column references, once all
 // relations (and their aliases) are known.
 func (az *analyzer) columns() {
-	rowNames := map[string]bool{}
-	for _, rv := range az.rels {
-		rowNames[rv.Relname] = true
-		if rv.Alias != nil {
-			rowNames[rv.Alias.Aliasname] = true
-		}
-	}
+	rowNames := az.rowNames()
 	seen := map[string]bool{}
-	add := func(c string) {
-		if c != "" && !seen[c] {
-			seen[c] = true
-			az.st.Columns = append(az.st.Columns, c)
+	for _, c := range az.colRefs {
+		name, _ := refName(c, rowNames)
+		if name != "" && !seen[name] {
+			seen[name] = true
+			az.st.Columns = append(az.st.Columns, name)
 		}
 	}
-	for _, c := range az.colRefs {
-		n := len(c.Fields)
-		if n == 0 {
+}
+
+// outputs fills Statement.Outputs for a SELECT (also the query of DECLARE
+// and PREPARE) whose result columns the text maps one to one onto
+// expressions over plain relations.
+func (az *analyzer) outputs(n *pg_query.Node) {
+	var sel *pg_query.SelectStmt
+	switch s := n.GetNode().(type) {
+	case *pg_query.Node_SelectStmt:
+		sel = s.SelectStmt
+	case *pg_query.Node_DeclareCursorStmt:
+		sel = s.DeclareCursorStmt.Query.GetSelectStmt()
+	case *pg_query.Node_PrepareStmt:
+		sel = s.PrepareStmt.Query.GetSelectStmt()
+	}
+	if sel == nil || sel.Op != pg_query.SetOperation_SETOP_NONE || sel.WithClause != nil ||
+		len(sel.ValuesLists) > 0 || len(sel.TargetList) == 0 {
+		return
+	}
+	for _, f := range sel.FromClause {
+		if !plainFrom(f) {
+			return
+		}
+	}
+	rowNames := az.rowNames()
+	outs := make([]Output, 0, len(sel.TargetList))
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil || rt.Val == nil {
+			return
+		}
+		if c := rt.Val.GetColumnRef(); c != nil && len(c.Fields) > 0 && c.Fields[len(c.Fields)-1].GetAStar() != nil {
+			return // * or t.* in the select list: many result columns
+		}
+		var refs []*pg_query.ColumnRef
+		collectRefs(rt.Val.ProtoReflect(), &refs)
+		var o Output
+		for _, c := range refs {
+			name, _ := refName(c, rowNames)
+			if name != "" && !slices.Contains(o.Columns, name) {
+				o.Columns = append(o.Columns, name)
+			}
+		}
+		outs = append(outs, o)
+	}
+	az.st.Outputs = outs
+}
+
+// plainFrom reports whether a FROM item is a relation or a join of
+// relations, whose columns reach the result only as written.
+func plainFrom(n *pg_query.Node) bool {
+	switch f := n.GetNode().(type) {
+	case *pg_query.Node_RangeVar:
+		return true
+	case *pg_query.Node_JoinExpr:
+		return plainFrom(f.JoinExpr.Larg) && plainFrom(f.JoinExpr.Rarg)
+	}
+	return false
+}
+
+// collectRefs gathers the column references under an expression, except
+// those only a count() reads (its arguments and FILTER): a count is a
+// number of rows, not a value.
+func collectRefs(m protoreflect.Message, out *[]*pg_query.ColumnRef) {
+	switch v := m.Interface().(type) {
+	case *pg_query.ColumnRef:
+		*out = append(*out, v)
+		return
+	case *pg_query.FuncCall:
+		if isCount(v.Funcname) {
+			if v.Over != nil {
+				collectRefs(v.Over.ProtoReflect(), out)
+			}
+			return
+		}
+	}
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !m.Has(fd) {
 			continue
 		}
-		last := c.Fields[n-1]
-		switch {
-		case last.GetAStar() != nil:
-			add("*")
-		case n == 1 && rowNames[last.GetString_().GetSval()]:
-			add("*") // a whole-row reference such as row_to_json(p)
-		default:
-			add(last.GetString_().GetSval())
+		val := m.Get(fd)
+		if fd.IsList() {
+			l := val.List()
+			for j := 0; j < l.Len(); j++ {
+				collectRefs(l.Get(j).Message(), out)
+			}
+			continue
+		}
+		collectRefs(val.Message(), out)
+	}
+}
+
+func isCount(name []*pg_query.Node) bool {
+	switch len(name) {
+	case 1:
+		return name[0].GetString_().GetSval() == "count"
+	case 2:
+		return name[0].GetString_().GetSval() == "pg_catalog" && name[1].GetString_().GetSval() == "count"
+	}
+	return false
+}
+
+// rowNames are the names that, alone in a column reference, mean a whole
+// row: relation names and aliases.
+func (az *analyzer) rowNames() map[string]bool {
+	names := map[string]bool{}
+	for _, rv := range az.rels {
+		names[rv.Relname] = true
+		if rv.Alias != nil {
+			names[rv.Alias.Aliasname] = true
 		}
 	}
+	return names
+}
+
+// refName is the name a column reference contributes to Columns: the
+// column, or "*" (star true) for a * or a whole-row reference.
+func refName(c *pg_query.ColumnRef, rowNames map[string]bool) (name string, star bool) {
+	n := len(c.Fields)
+	if n == 0 {
+		return "", false
+	}
+	last := c.Fields[n-1]
+	switch {
+	case last.GetAStar() != nil:
+		return "*", true
+	case n == 1 && rowNames[last.GetString_().GetSval()]:
+		return "*", true
+	}
+	return last.GetString_().GetSval(), false
 }
 
 // dropped records a relation named by a DROP (a list of name parts).

@@ -264,3 +264,75 @@ func TestColumns(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputs(t *testing.T) {
+	tests := []struct {
+		sql  string
+		want [][]string // nil: lineage unknown
+	}{
+		{"SELECT id, phone FROM passengers", [][]string{{"id"}, {"phone"}}},
+		{"SELECT phone::bigint * 2, 1 FROM passengers", [][]string{{"phone"}, nil}},
+		{"SELECT count(*), count(phone), count(DISTINCT p.id_number) FILTER (WHERE phone LIKE '1%') FROM passengers p", [][]string{nil, nil, nil}},
+		{"SELECT count(*) + length(phone) FROM passengers GROUP BY phone", [][]string{{"phone"}}},
+		{"SELECT row_to_json(p), p.name FROM passengers p", [][]string{{"*"}, {"name"}}},
+		{"SELECT f.code FROM flights f JOIN passengers p ON p.id = f.id WHERE p.phone = '1'", [][]string{{"code"}}},
+		{"SELECT (SELECT phone FROM passengers WHERE id = 1)", [][]string{{"phone", "id"}}},
+		{"SELECT substr(phone, 1, 1)::int, substr(phone, 2, 1)::int FROM passengers", [][]string{{"phone"}, {"phone"}}},
+		{"DECLARE c CURSOR FOR SELECT phone::numeric FROM passengers", [][]string{{"phone"}}},
+		{"PREPARE q AS SELECT length(phone) FROM passengers", [][]string{{"phone"}}},
+		{"SELECT * FROM passengers LIMIT 1", nil},
+		{"SELECT p.*, 1 FROM passengers p LIMIT 1", nil},
+		{"SELECT v FROM (SELECT phone AS v FROM passengers) q", nil},
+		{"WITH x AS (SELECT phone FROM passengers) SELECT phone FROM x", nil},
+		{"SELECT phone FROM passengers UNION SELECT code FROM flights", nil},
+		{"SELECT x.v FROM passengers p, LATERAL (SELECT p.phone AS v) x", nil},
+		{"SELECT * FROM passenger_phones()", nil},
+		{"VALUES (1)", nil},
+		{"UPDATE passengers SET name = name RETURNING phone", nil},
+	}
+	for _, tc := range tests {
+		a, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatalf("Analyze(%q): %v", tc.sql, err)
+		}
+		outs := a.Statements[0].Outputs
+		if tc.want == nil {
+			if outs != nil {
+				t.Errorf("%s: Outputs = %v, want unknown (nil)", tc.sql, outs)
+			}
+			continue
+		}
+		if len(outs) != len(tc.want) {
+			t.Errorf("%s: %d outputs %v, want %d", tc.sql, len(outs), outs, len(tc.want))
+			continue
+		}
+		for i, o := range outs {
+			if strings.Join(o.Columns, ",") != strings.Join(tc.want[i], ",") {
+				t.Errorf("%s: output %d reads %v, want %v", tc.sql, i, o.Columns, tc.want[i])
+			}
+		}
+	}
+}
+
+func TestCursorAndPreparedNames(t *testing.T) {
+	tests := []struct{ sql, cursor, prepared string }{
+		{"DECLARE c1 CURSOR FOR SELECT phone FROM passengers", "c1", ""},
+		{"FETCH 2 FROM c1", "c1", ""},
+		{"FETCH ALL IN \"C2\"", "C2", ""},
+		{"MOVE NEXT FROM c1", "c1", ""},
+		{"CLOSE c1", "c1", ""},
+		{"PREPARE q1 AS SELECT phone FROM passengers", "", "q1"},
+		{"EXECUTE q1", "", "q1"},
+		{"SELECT 1", "", ""},
+	}
+	for _, tc := range tests {
+		a, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatalf("Analyze(%q): %v", tc.sql, err)
+		}
+		st := a.Statements[0]
+		if st.Cursor != tc.cursor || st.Prepared != tc.prepared {
+			t.Errorf("%s: cursor %q prepared %q, want %q %q", tc.sql, st.Cursor, st.Prepared, tc.cursor, tc.prepared)
+		}
+	}
+}

@@ -88,8 +88,8 @@ type match struct {
 func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto3.FieldDescription) {
 	r := &result{p: p, subjects: map[custos.Subject]struct{}{}, types: map[string]bool{}, categories: map[string]bool{}, effect: custos.DecisionAllow}
 	var st *pgsql.Statement
+	idx := 0
 	if p != nil && p.stmt != nil && p.stmt.parsed {
-		idx := 0
 		if p.kind == pkQuery {
 			idx = p.next
 			p.next++
@@ -108,6 +108,7 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 	}
 	r.cols = make([]column, len(fields))
 	var oids []uint32
+	var rels map[uint32]*relation
 	for i, f := range fields {
 		r.cols[i] = column{typeOID: f.DataTypeOID, format: f.Format}
 		if f.TableOID != 0 {
@@ -115,7 +116,8 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 		}
 	}
 	if len(oids) > 0 {
-		rels, err := ss.s.meta.lookup(ctx, ss.db, oids)
+		var err error
+		rels, err = ss.s.meta.lookup(ctx, ss.db, oids)
 		if err != nil {
 			// Without names every column is inspected by content.
 			ss.s.Log.Warn("pgwire: catalogue look-up failed; inspecting by content", "err", err)
@@ -140,52 +142,101 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 		}
 	}
 	if st != nil {
-		if taint := ss.taintTypes(st); len(taint) > 0 {
-			for i := range r.cols {
-				c := &r.cols[i]
-				if c.catalogued || !carriesText(c.typeOID) {
-					continue
-				}
-				c.taint = taint
-				for _, t := range taint {
-					r.types[t] = true
-					r.categories[custos.CategoryOf(t)] = true
-				}
-			}
+		lin := st
+		if p.lineage != nil && idx < len(p.lineage) && p.lineage[idx] != nil {
+			lin = p.lineage[idx] // FETCH or EXECUTE: the query declared or prepared earlier
 		}
+		ss.taintColumns(r, lin, fields, rels)
 	}
 	ss.cur = r
 }
 
-// taintTypes returns the types of the catalogued columns a statement
-// references (all of a catalogued table's for a whole-row reference).
-func (ss *session) taintTypes(st *pgsql.Statement) []string {
+// taintColumns marks the result columns that may be derived from a
+// catalogued column (lineage from the statement's text) and are not a
+// catalogued column themselves: emit masks them by content, or nulls or
+// redacts them whole. A column read as it is from a table (provenance
+// from RowDescription, the relation a table) is its own value and is
+// never tainted.
+func (ss *session) taintColumns(r *result, lin *pgsql.Statement, fields []pgproto3.FieldDescription, rels map[uint32]*relation) {
+	res := ss.cataloguedResources(lin)
+	if len(res) == 0 {
+		return
+	}
+	perOutput := lin.Outputs != nil && len(lin.Outputs) == len(fields)
+	var all []string
+	if !perOutput {
+		all = taintTypes(res, lin.Columns)
+	}
+	for i := range r.cols {
+		c := &r.cols[i]
+		if c.catalogued {
+			continue
+		}
+		if i < len(fields) {
+			if rel := rels[fields[i].TableOID]; rel != nil && storedRelation(rel.kind) {
+				continue
+			}
+		}
+		taint := all
+		if perOutput {
+			taint = taintTypes(res, lin.Outputs[i].Columns)
+		}
+		if len(taint) == 0 {
+			continue
+		}
+		c.taint = taint
+		for _, t := range taint {
+			r.types[t] = true
+			r.categories[custos.CategoryOf(t)] = true
+		}
+	}
+}
+
+// storedRelation reports whether a relation kind stores its columns'
+// values as they are: tables, partitioned and foreign tables (a view's
+// column can be any expression).
+func storedRelation(kind byte) bool {
+	return kind == 'r' || kind == 'p' || kind == 'f'
+}
+
+// cataloguedResources returns the catalogue entries of the relations a
+// statement names.
+func (ss *session) cataloguedResources(st *pgsql.Statement) []catalog.Resource {
 	c := ss.s.Catalog
 	if c == nil {
 		return nil
 	}
+	var out []catalog.Resource
+	for _, t := range st.Tables {
+		res, ok := c.Resource(ss.s.System, qualify(t))
+		if !ok && (t.Schema == "" || t.Schema == "public") {
+			res, ok = c.Resource(ss.s.System, t.Name)
+		}
+		if ok {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// taintTypes returns the types of the catalogued columns among names
+// (all of a catalogued table's for a whole-row reference "*").
+func taintTypes(res []catalog.Resource, names []string) []string {
 	var types []string
 	add := func(t string) {
 		if t != "" && !slices.Contains(types, t) {
 			types = append(types, t)
 		}
 	}
-	for _, t := range st.Tables {
-		res, ok := c.Resource(ss.s.System, qualify(t))
-		if !ok && (t.Schema == "" || t.Schema == "public") {
-			res, ok = c.Resource(ss.s.System, t.Name)
-		}
-		if !ok {
-			continue
-		}
-		for _, name := range st.Columns {
+	for _, r := range res {
+		for _, name := range names {
 			if name == "*" {
-				for _, f := range res.Columns {
+				for _, f := range r.Columns {
 					add(f.Type)
 				}
 				continue
 			}
-			if f, ok := res.Columns[name]; ok {
+			if f, ok := r.Columns[name]; ok {
 				add(f.Type)
 			}
 		}
@@ -194,15 +245,27 @@ func (ss *session) taintTypes(st *pgsql.Statement) []string {
 	return types
 }
 
-// carriesText reports whether values of a type can carry an identifier
-// in some encoding: everything but numbers, booleans, times and uuids
-// (numbers are inspected by their digits).
-func carriesText(oid uint32) bool {
+// numberLike reports whether values of a type cannot carry a masked form
+// of an identifier: numbers, booleans, times, uuids and bytea. A value of
+// such a type derived from a masked column is sent as NULL: a masked
+// phone number is not a number, and digits with zeros in place of the
+// masked ones would be a plausible wrong value.
+func numberLike(oid uint32) bool {
 	switch oid {
-	case 16, oidInt2, oidInt4, oidInt8, 26, 700, 701, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950:
-		return false
+	case 16, oidBytea, oidInt2, oidInt4, oidInt8, 26, 700, 701, 790, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950:
+		return true
 	}
-	return true
+	return false
+}
+
+// characterType reports whether a type is a character string, whose
+// redacted form (asterisks) is still a valid value.
+func characterType(oid uint32) bool {
+	switch oid {
+	case oidText, oidVarchar, oidBpchar, oidName, oidChar, oidUnknown:
+		return true
+	}
+	return false
 }
 
 // catalogField finds a column in the catalogue as schema.table or, for
@@ -559,9 +622,13 @@ func (ss *session) emit(r *result, row [][]byte, ms []match, d policy.Decision) 
 					cm = append(cm, m)
 				}
 			}
-			if len(cm) > 0 {
+			derived := len(c.taint) > 0 && tainted(c, d)
+			switch {
+			case derived && numberLike(c.typeOID):
+				row[j] = nil
+			case len(cm) > 0:
 				row[j] = ss.maskContent(c, row[j], cm, d)
-			} else if len(c.taint) > 0 && len(row[j]) > 0 && tainted(c, d) {
+			case derived && len(row[j]) > 0:
 				row[j] = redactLike(c, row[j])
 			}
 		}
@@ -637,10 +704,13 @@ func tainted(c *column, d policy.Decision) bool {
 	return false
 }
 
-// redactLike redacts a whole value, keeping binary values' length.
+// redactLike redacts a whole value derived from a masked column in which
+// no detector recognized anything: character strings become asterisks,
+// anything else (json, arrays, records, xml) NULL, as no masked form of it
+// would be a valid value.
 func redactLike(c *column, v []byte) []byte {
-	if c.format != 0 && !isTextOID(c.typeOID) {
-		return []byte(strings.Repeat("*", len(v)))
+	if !characterType(c.typeOID) {
+		return nil
 	}
 	text, _ := cellText(c, v)
 	return encodeLike(c, mask.Redact(text))
@@ -744,4 +814,50 @@ func (ss *session) copyData(ctx context.Context, m *pgproto3.CopyData) {
 	r.rows++
 	r.bytes += int64(len(out))
 	ss.forward(&pgproto3.CopyData{Data: out})
+}
+
+// maxNamedQueries bounds the cursors and SQL-prepared statements a
+// session remembers for lineage.
+const maxNamedQueries = 1024
+
+// lineageOf remembers the queries a statement string declares as cursors
+// or prepares by name, and returns, by statement index, the earlier query
+// each FETCH or EXECUTE takes its result from (nil when none is needed).
+// Called by the client reader in the order statements are sent.
+func (ss *session) lineageOf(st *statement) []*pgsql.Statement {
+	if st == nil || !st.parsed {
+		return nil
+	}
+	var out []*pgsql.Statement
+	for i := range st.analysis.Statements {
+		s := &st.analysis.Statements[i]
+		if s.Cursor == "" && s.Prepared == "" {
+			continue
+		}
+		switch {
+		case s.Cursor != "" && s.Kind == pgsql.KindSelect: // DECLARE
+			if len(ss.cursors) >= maxNamedQueries {
+				clear(ss.cursors)
+			}
+			ss.cursors[s.Cursor] = s
+		case s.Prepared != "" && s.Kind != pgsql.KindOther: // PREPARE
+			if len(ss.prepared) >= maxNamedQueries {
+				clear(ss.prepared)
+			}
+			ss.prepared[s.Prepared] = s
+		default: // FETCH, MOVE, CLOSE, EXECUTE
+			src := ss.cursors[s.Cursor]
+			if s.Prepared != "" {
+				src = ss.prepared[s.Prepared]
+			}
+			if src == nil {
+				continue
+			}
+			if out == nil {
+				out = make([]*pgsql.Statement, len(st.analysis.Statements))
+			}
+			out[i] = src
+		}
+	}
+	return out
 }

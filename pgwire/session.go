@@ -56,6 +56,10 @@ type pending struct {
 	recorded bool
 	// actor is the verified end user a service account acts for, or nil.
 	actor *custos.Actor
+	// lineage, by statement index, is the query a FETCH or EXECUTE takes
+	// its result from (the DECLARE or PREPARE seen earlier), nil where the
+	// statement is its own.
+	lineage []*pgsql.Statement
 }
 
 // statement is a query string and its analysis.
@@ -85,6 +89,11 @@ type session struct {
 	// endUsers holds the verified end user of statements that carried a
 	// signed attribution.
 	endUsers map[*statement]*custos.Actor
+	// cursors and prepared are the queries of SQL-level DECLARE and
+	// PREPARE by name, so that the results of FETCH and EXECUTE get their
+	// lineage.
+	cursors  map[string]*pgsql.Statement
+	prepared map[string]*pgsql.Statement
 
 	// The queue of pending requests, appended by the client reader and
 	// consumed by the upstream reader.
@@ -127,6 +136,8 @@ func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey,
 		stmts:        map[string]*statement{},
 		portals:      map[string]*statement{},
 		endUsers:     map[*statement]*custos.Actor{},
+		cursors:      map[string]*pgsql.Statement{},
+		prepared:     map[string]*pgsql.Statement{},
 		portalFields: map[string][]pgproto3.FieldDescription{},
 	}
 }
@@ -233,7 +244,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 	case *pgproto3.Query:
 		st := ss.analyze(m.String)
 		purpose := ss.takePurpose(st)
-		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now}
+		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now, lineage: ss.lineageOf(st)}
 		e := ss.check(st)
 		p.actor = ss.endUsers[st]
 		if e != nil {
@@ -282,7 +293,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		if st == nil {
 			st = &statement{}
 		}
-		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: ss.endUsers[st]})
+		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: ss.endUsers[st], lineage: ss.lineageOf(st)})
 		ss.fe.Send(m)
 	case *pgproto3.Close:
 		if m.ObjectType != 'S' && m.ObjectType != 'P' {
