@@ -20,6 +20,31 @@ type Network struct {
 	Lat, Lon float64
 }
 
+// Part selects the rules of an engine that sees only part of the events,
+// as a cluster partition does. Every rule's state is keyed either by the
+// actor (or login account) or by something shared by many actors (a login
+// source, an identity document); an engine of each part, fed the events
+// routed by that key, gives the alerts one PartAll engine gives over all
+// events (peer-group baselines excepted: see docs/scale-out.md).
+type Part int
+
+const (
+	// PartAll runs every rule (one engine sees every event).
+	PartAll Part = iota
+	// PartActor runs the rules keyed by actor or login account: all but
+	// those of PartCross. It needs all of its actors' events (logins by
+	// account), in order.
+	PartActor
+	// PartCross runs the rules whose state spans actors: login failures
+	// from one source across accounts (stuffing_source), a success from
+	// such a source and the accesses that follow it from there
+	// (success_after_stuffing), and one identity document registered again
+	// and again among several agents (id_document_reuse by document). It
+	// needs every login and access event from the sources it owns and
+	// every registration on the documents it owns.
+	PartCross
+)
+
 // Config is the engine's configuration. DefaultConfig gives the shipped
 // defaults; the zero value of a threshold field is not meaningful.
 type Config struct {
@@ -36,6 +61,15 @@ type Config struct {
 	Networks []Network
 	// Disabled names rules that do not fire.
 	Disabled map[string]bool
+
+	// Part selects the rules this engine runs (zero: all of them).
+	Part Part
+	// OwnsSource and OwnsDocument say, for a PartCross engine, which login
+	// sources (addresses) and identity documents (blind-index hashes) it
+	// holds; an event also routed to it for another key is not counted
+	// for this one. Nil holds all.
+	OwnsSource   func(ip string) bool
+	OwnsDocument func(hash string) bool
 
 	// LearningDays is how many active days an actor needs before rules
 	// that compare with their own history fire.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +79,6 @@ type Engine struct {
 	day         int64
 	actors      map[string]*actorState
 	sources     map[string]*sourceState
-	sessions    map[string]*sessionState
 	docs        map[uint64][]docEntry
 	incidents   map[string]*Alert
 	peers       map[string]*peerStats
@@ -118,7 +118,6 @@ func listed(set map[uint64]string, h string) bool {
 func (e *Engine) reset() {
 	e.actors = map[string]*actorState{}
 	e.sources = map[string]*sourceState{}
-	e.sessions = map[string]*sessionState{}
 	e.docs = map[uint64][]docEntry{}
 	e.incidents = map[string]*Alert{}
 	e.peers = map[string]*peerStats{}
@@ -146,7 +145,11 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Stats{len(e.actors), len(e.sources), len(e.sessions), len(e.docs), len(e.incidents)}
+	sessions := 0
+	for _, a := range e.actors {
+		sessions += len(a.Sessions)
+	}
+	return Stats{len(e.actors), len(e.sources), sessions, len(e.docs), len(e.incidents)}
 }
 
 func (e *Engine) dayOf(t time.Time) int64 {
@@ -184,16 +187,17 @@ func (e *Engine) sweep() {
 	for id, a := range e.actors {
 		if e.now.Sub(a.LastSeen) > e.cfg.IdleEvict && e.now.Sub(a.LoginAt) > e.cfg.IdleEvict {
 			delete(e.actors, id)
+			continue
+		}
+		for sid, s := range a.Sessions {
+			if now-s.Start > int64(24*time.Hour) {
+				delete(a.Sessions, sid)
+			}
 		}
 	}
 	for ip, s := range e.sources {
 		if now-s.LastSeen > int64(24*time.Hour) {
 			delete(e.sources, ip)
-		}
-	}
-	for id, s := range e.sessions {
-		if now-s.Start > int64(24*time.Hour) {
-			delete(e.sessions, id)
 		}
 	}
 	for k, ts := range e.docs {
@@ -293,9 +297,68 @@ func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.out = e.out[:0]
+	e.advance(ev.Time)
+	if e.cfg.Part != PartCross {
+		e.actorAccess(ev)
+	}
+	if e.cfg.Part != PartActor {
+		e.crossAccess(ev)
+	}
+	return e.flush()
+}
+
+// ownsSource and ownsDocument say whether a PartCross engine holds a key.
+func (e *Engine) ownsSource(ip string) bool {
+	return ip != "" && (e.cfg.OwnsSource == nil || e.cfg.OwnsSource(ip))
+}
+
+func (e *Engine) ownsDocument(hash string) bool {
+	return e.cfg.OwnsDocument == nil || e.cfg.OwnsDocument(hash)
+}
+
+// crossAccess runs the access rules whose state spans actors: a
+// registration counted against its identity document, and an access from
+// a source through which the account was taken over attached to that
+// incident.
+func (e *Engine) crossAccess(ev *custos.AccessEvent) {
+	t := ev.Time
+	id := ev.Actor.ID
+	if doc, ok := RegistrationDocument(ev); ok && e.ownsDocument(doc.Hash) {
+		e.checkDocument(ev, id, t, doc)
+	}
+	if len(e.compromised) == 0 || !e.ownsSource(ev.Source.IP) {
+		return
+	}
+	if cp, ok := e.compromised[compromiseKey(id, ev.Source.IP)]; ok && t.UnixNano() <= cp.Until {
+		if inc := e.incidents[cp.Key]; inc != nil {
+			inc.LastSeen = t
+			inc.Events++
+			inc.addEvidence(ev.ID, mark(firstSubject(ev)))
+			if inc.Events&(inc.Events-1) == 0 {
+				e.out = append(e.out, clone(inc))
+			}
+		}
+	}
+}
+
+// compromiseKey names an account taken over through one source: each
+// source's take-over is its own incident, held where the source is.
+func compromiseKey(account, ip string) string { return account + "|" + ip }
+
+// firstSubject is the event's first sealed subject (the one alerts show).
+func firstSubject(ev *custos.AccessEvent) custos.Subject {
+	for _, s := range ev.Subjects {
+		if s.Hash != "" {
+			return s
+		}
+	}
+	return custos.Subject{}
+}
+
+// actorAccess runs the access rules keyed by actor.
+func (e *Engine) actorAccess(ev *custos.AccessEvent) {
 	c := &e.cfg
 	t := ev.Time
-	e.advance(t)
 	id := ev.Actor.ID
 	a := e.actor(id, t)
 	if len(ev.Actor.Roles) > 0 {
@@ -408,28 +471,17 @@ func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
 	if ev.Action == custos.ActionExport {
 		e.checkExport(a, ev, id, t, hour, div, profiled, offHours)
 	}
-	if ev.Action == custos.ActionCreate && (strings.Contains(ev.Resource.Object, "registration") || ev.Purpose.Name == "registration") {
-		e.checkRegistration(a, ev, id, t)
+	if doc, ok := RegistrationDocument(ev); ok {
+		e.checkRegistrations(a, ev, id, t, doc)
 	}
 	if ev.Source.Session != "" && ev.Source.IP != "" {
-		e.checkSession(ev, id, t, credit, first)
-	}
-	if cp, ok := e.compromised[id]; ok && t.UnixNano() <= cp.Until && cp.IP == ev.Source.IP {
-		if inc := e.incidents[cp.Key]; inc != nil {
-			inc.LastSeen = t
-			inc.Events++
-			inc.addEvidence(ev.ID, mark(first))
-			if inc.Events&(inc.Events-1) == 0 {
-				e.out = append(e.out, clone(inc))
-			}
-		}
+		e.checkSession(a, ev, id, t, credit, first)
 	}
 
 	if sensitiveAction[ev.Action] || ev.Action == custos.ActionExport {
 		a.Hours[hour]++
 		a.HoursTotal++
 	}
-	return e.flush()
 }
 
 func (e *Engine) checkBulk(a *actorState, ev *custos.AccessEvent, id string, t time.Time, div float64, first custos.Subject) {
@@ -567,18 +619,28 @@ func (e *Engine) checkExport(a *actorState, ev *custos.AccessEvent, id string, t
 // identityTypes are the documents a registration is made on.
 var identityTypes = map[string]bool{custos.TypeCNID: true, custos.TypeCNPassport: true, custos.TypeHKMOPermit: true, custos.TypeHKID: true, custos.TypeTWID: true}
 
-func (e *Engine) checkRegistration(a *actorState, ev *custos.AccessEvent, id string, t time.Time) {
-	c := &e.cfg
-	var doc custos.Subject
+// RegistrationDocument returns the identity document a registration (a
+// create on a registration object or for the purpose "registration") is
+// made on: its first sealed subject of an identity type. The cluster
+// routes such events to the partition of the document too.
+func RegistrationDocument(ev *custos.AccessEvent) (custos.Subject, bool) {
+	if ev.Action != custos.ActionCreate || !(strings.Contains(ev.Resource.Object, "registration") || ev.Purpose.Name == "registration") {
+		return custos.Subject{}, false
+	}
 	for _, s := range ev.Subjects {
 		if identityTypes[s.Type] && s.Hash != "" {
-			doc = s
-			break
+			return s, true
 		}
 	}
-	if doc.Hash == "" {
-		return
-	}
+	return custos.Subject{}, false
+}
+
+// checkDocument counts a registration against its document, across
+// agents. Its incidents are one per agent and document, and add nothing
+// to the agent's risk: they are raised where the document's registrations
+// are, not where the agent's other events are (see Part).
+func (e *Engine) checkDocument(ev *custos.AccessEvent, id string, t time.Time, doc custos.Subject) {
+	c := &e.cfg
 	now := t.UnixNano()
 	k := subjectKey(doc.Hash)
 	ts := e.docs[k]
@@ -596,8 +658,17 @@ func (e *Engine) checkRegistration(a *actorState, ev *custos.AccessEvent, id str
 	// A customer may come back to another clerk; it is one clerk
 	// registering the same document again and again that matters.
 	if len(ts) > c.DocReuse && mine >= 2 {
-		e.fire(RuleDocumentReuse, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(doc), float64(c.DocReuse), float64(len(ts)), "one identity document used for many registrations")
+		key := RuleDocumentReuse + "|" + id + "|doc:" + strconv.FormatUint(k, 16)
+		e.fireOn(key, false, RuleDocumentReuse, SeverityHigh, id, ev.Source.IP, t, ev.ID, mark(doc), float64(c.DocReuse), float64(len(ts)), "one identity document used for many registrations")
 	}
+}
+
+// checkRegistrations counts the distinct documents one agent registers
+// on within an hour.
+func (e *Engine) checkRegistrations(a *actorState, ev *custos.AccessEvent, id string, t time.Time, doc custos.Subject) {
+	c := &e.cfg
+	now := t.UnixNano()
+	k := subjectKey(doc.Hash)
 	for len(a.Regs) > 0 && now-a.Regs[0].T > int64(time.Hour) {
 		a.Regs = a.Regs[1:]
 	}
@@ -611,14 +682,17 @@ func (e *Engine) checkRegistration(a *actorState, ev *custos.AccessEvent, id str
 	}
 }
 
-func (e *Engine) checkSession(ev *custos.AccessEvent, id string, t time.Time, credit bool, first custos.Subject) {
+func (e *Engine) checkSession(a *actorState, ev *custos.AccessEvent, id string, t time.Time, credit bool, first custos.Subject) {
 	c := &e.cfg
-	// Keyed by the session id alone (no per-event key building); a
-	// session id reused by another actor starts a new session.
-	s := e.sessions[ev.Source.Session]
-	if s == nil || s.Actor != id {
+	// Sessions are the actor's own: a session id another actor also uses
+	// is another session, so the rule's state stays with the actor.
+	s := a.Sessions[ev.Source.Session]
+	if s == nil {
+		if a.Sessions == nil {
+			a.Sessions = map[string]*sessionState{}
+		}
 		s = &sessionState{Actor: id, IP: ev.Source.IP, Start: t.UnixNano()}
-		e.sessions[ev.Source.Session] = s
+		a.Sessions[ev.Source.Session] = s
 	} else if s.IP != ev.Source.IP {
 		n1, ok1 := c.locate(s.IP)
 		n2, ok2 := c.locate(ev.Source.IP)
@@ -646,50 +720,77 @@ func (e *Engine) ProcessLogin(ev *custos.LoginEvent) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.out = e.out[:0]
+	e.advance(ev.Time)
+	if e.cfg.Part != PartActor && e.ownsSource(ev.Source.IP) {
+		e.sourceLogin(ev)
+	}
+	if e.cfg.Part != PartCross {
+		e.accountLogin(ev)
+	}
+	return e.flush()
+}
+
+// sourceLogin runs the login rules keyed by source: failures across many
+// accounts, and a success from a source in such a burst. The take-over's
+// incident is one per account and source and adds nothing to the
+// account's risk (it is raised where the source's logins are, see Part).
+func (e *Engine) sourceLogin(ev *custos.LoginEvent) {
 	c := &e.cfg
 	t := ev.Time
 	now := t.UnixNano()
-	e.advance(t)
 	ip := ev.Source.IP
-	var src *sourceState
-	if ip != "" {
-		src = e.sources[ip]
-		if src == nil {
-			if len(e.sources) >= c.MaxSources {
-				e.sweepSources(now)
-			}
-			src = &sourceState{LevelAt: now}
-			e.sources[ip] = src
+	src := e.sources[ip]
+	if src == nil {
+		if len(e.sources) >= c.MaxSources {
+			e.sweepSources(now)
 		}
-		src.LastSeen = now
+		src = &sourceState{LevelAt: now}
+		e.sources[ip] = src
 	}
+	src.LastSeen = now
+	if ev.Outcome != custos.OutcomeSuccess {
+		src.Level = math.Max(0, src.Level-float64(now-src.LevelAt)/float64(c.StuffLeak)) + 1
+		src.LevelAt = now
+		if src.Failed == nil {
+			src.Failed = map[string]int64{}
+		}
+		src.Failed[ev.Account] = now
+		if len(src.Failed) > 4*c.StuffUsers {
+			for k, ft := range src.Failed {
+				if now-ft > int64(c.StuffWindow) {
+					delete(src.Failed, k)
+				}
+			}
+		}
+		users := 0
+		for _, ft := range src.Failed {
+			if now-ft <= int64(c.StuffWindow) {
+				users++
+			}
+		}
+		if src.Level > c.StuffBucket || users >= c.StuffUsers {
+			src.BurstUntil = now + int64(time.Hour)
+			e.fire(RuleStuffingSource, SeverityHigh, "", ip, t, ev.ID, "", c.StuffBucket, float64(users), "login failures across many accounts from one source")
+		}
+		return
+	}
+	if src.BurstUntil >= now {
+		ck := compromiseKey(ev.Account, ip)
+		key := e.fireOn(RuleSuccessAfterStuff+"|"+ck, false, RuleSuccessAfterStuff, SeverityCritical, ev.Account, ip, t, ev.ID, "", 1, 1, "successful login from a source in a credential-stuffing burst; accesses that follow are attached")
+		if key != "" {
+			e.compromised[ck] = compromise{IP: ip, Until: now + int64(24*time.Hour), Key: key}
+		}
+	}
+}
+
+// accountLogin runs the login rules keyed by account.
+func (e *Engine) accountLogin(ev *custos.LoginEvent) {
+	c := &e.cfg
+	t := ev.Time
+	now := t.UnixNano()
+	ip := ev.Source.IP
 	a := e.actor(ev.Account, t)
 	if ev.Outcome != custos.OutcomeSuccess {
-		if src != nil {
-			src.Level = math.Max(0, src.Level-float64(now-src.LevelAt)/float64(c.StuffLeak)) + 1
-			src.LevelAt = now
-			if src.Failed == nil {
-				src.Failed = map[string]int64{}
-			}
-			src.Failed[ev.Account] = now
-			if len(src.Failed) > 4*c.StuffUsers {
-				for k, ft := range src.Failed {
-					if now-ft > int64(c.StuffWindow) {
-						delete(src.Failed, k)
-					}
-				}
-			}
-			users := 0
-			for _, ft := range src.Failed {
-				if now-ft <= int64(c.StuffWindow) {
-					users++
-				}
-			}
-			if src.Level > c.StuffBucket || users >= c.StuffUsers {
-				src.BurstUntil = now + int64(time.Hour)
-				e.fire(RuleStuffingSource, SeverityHigh, "", ip, t, ev.ID, "", c.StuffBucket, float64(users), "login failures across many accounts from one source")
-			}
-		}
 		if ip != "" {
 			if a.FailSrcs == nil {
 				a.FailSrcs = map[string]int64{}
@@ -707,14 +808,7 @@ func (e *Engine) ProcessLogin(ev *custos.LoginEvent) []Alert {
 				e.fire(RuleStuffingAccount, SeverityHigh, ev.Account, ip, t, ev.ID, "", float64(c.AccountSources), float64(n), "login failures on one account from many sources")
 			}
 		}
-		return e.flush()
-	}
-
-	if src != nil && src.BurstUntil >= now {
-		key := e.fire(RuleSuccessAfterStuff, SeverityCritical, ev.Account, ip, t, ev.ID, "", 1, 1, "successful login from a source in a credential-stuffing burst; accesses that follow are attached")
-		if key != "" {
-			e.compromised[ev.Account] = compromise{IP: ip, Until: now + int64(24*time.Hour), Key: key}
-		}
+		return
 	}
 	known := ip == "" || slices.Contains(a.Known, ip)
 	if c.Breached != nil && ev.CredentialFingerprint != "" && !known && a.Logins >= 3 && c.Breached.Breached(ev.CredentialFingerprint) {
@@ -738,7 +832,6 @@ func (e *Engine) ProcessLogin(ev *custos.LoginEvent) []Alert {
 			a.Known = a.Known[1:]
 		}
 	}
-	return e.flush()
 }
 
 func (e *Engine) sweepSources(now int64) {
@@ -772,12 +865,18 @@ var severityRank = map[Severity]int{SeverityLow: 1, SeverityMedium: 2, SeverityH
 // fire opens or updates the incident of rule on actor (or, for
 // source-only rules, on ip) and returns the incident key.
 func (e *Engine) fire(rule string, sev Severity, actor, ip string, t time.Time, evID, subject string, threshold, observed float64, summary string) string {
-	if e.cfg.Disabled[rule] {
-		return ""
-	}
 	key := rule + "|" + actor
 	if actor == "" {
 		key = rule + "|ip:" + ip
+	}
+	return e.fireOn(key, true, rule, sev, actor, ip, t, evID, subject, threshold, observed, summary)
+}
+
+// fireOn is fire with the incident key given, and risk saying whether a
+// new incident adds to its actor's risk (and may escalate).
+func (e *Engine) fireOn(key string, risk bool, rule string, sev Severity, actor, ip string, t time.Time, evID, subject string, threshold, observed float64, summary string) string {
+	if e.cfg.Disabled[rule] {
+		return ""
 	}
 	if inc := e.incidents[key]; inc != nil && t.Sub(inc.LastSeen) <= e.cfg.IncidentGap && inc.Status != StatusResolved {
 		inc.LastSeen = t
@@ -804,7 +903,9 @@ func (e *Engine) fire(rule string, sev Severity, actor, ip string, t time.Time, 
 	if actor != "" {
 		s := actor
 		inc.Actor = &s
-		inc.Risk = e.addRisk(actor, rule, sev, t, ip, evID)
+		if risk {
+			inc.Risk = e.addRisk(actor, rule, sev, t, ip, evID)
+		}
 	}
 	e.incidents[key] = inc
 	e.out = append(e.out, clone(inc))

@@ -16,12 +16,13 @@ import (
 const snapshotVersion = 1
 
 type snapshot struct {
-	Version     int
-	Now         time.Time
-	Day         int64
-	Actors      map[string]*actorState
-	Sources     map[string]*sourceState
-	Sessions    map[string]*sessionState
+	Version int
+	Now     time.Time
+	Day     int64
+	Actors  map[string]*actorState
+	Sources map[string]*sourceState
+	// Sessions of older builds (keyed by session id alone) are not read:
+	// sessions now live with their actor.
 	Docs        map[uint64][]docEntry
 	Incidents   map[string]*Alert
 	Peers       map[string]*peerStats
@@ -34,7 +35,7 @@ type snapshot struct {
 func (e *Engine) Snapshot(w io.Writer) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.sessions, e.docs, e.incidents, e.peers, e.compromised}
+	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised}
 	if err := gob.NewEncoder(w).Encode(&s); err != nil {
 		return fmt.Errorf("detect: snapshot: %w", err)
 	}
@@ -61,7 +62,6 @@ func (e *Engine) Restore(r io.Reader) error {
 		e.actors[k] = v
 	}
 	copyInto(e.sources, s.Sources)
-	copyInto(e.sessions, s.Sessions)
 	copyInto(e.docs, s.Docs)
 	copyInto(e.incidents, s.Incidents)
 	copyInto(e.peers, s.Peers)

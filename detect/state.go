@@ -43,6 +43,8 @@ type actorState struct {
 	HasNet   bool
 	LoginAt  time.Time
 	FailSrcs map[string]int64
+	// Sessions are the actor's sessions by session id.
+	Sessions map[string]*sessionState
 }
 
 type enumEntry struct {
