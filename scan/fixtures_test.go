@@ -50,7 +50,8 @@ func writeFixtures(t *testing.T, dir string) {
 	write("events.jsonl", []byte(`{"user":"agent7","phone":"`+fxMobile2+`","ip":"192.168.10.20"}`+"\n"))
 	write("page.html", []byte("<html><body><p>联系电话：<b>"+fxMobile+"</b></p></body></html>\n"))
 	write("image.bin", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"+fxMobile))
-	write("scan.pdf", []byte("%PDF-1.4\n1 0 obj\n<<>>\nendobj\n"))
+	write("scan.pdf", onePage("BT /F1 11 Tf 72 760 Td (Hotline: "+fxMobile2+") Tj ET", "/F1 5 0 R", true,
+		pdfObj{dict: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"}))
 	write("broken.zip", []byte("PK\x03\x04\x14\x00\x00\x00garbage that is not a zip"))
 
 	gz := gzipBytes(t, []byte("2024-05-01 login ok phone="+fxMobile+"\n"))

@@ -127,7 +127,7 @@ func (s *scanner) stream(ctx context.Context, r io.Reader, at *fileAt, name stri
 	case kindBinary:
 		s.noteSkip(ctx, name, "binary file")
 	case kindPDF:
-		s.noteSkip(ctx, name, "pdf: text extraction is not supported (no maintained pure-Go reader)")
+		s.pdf(ctx, br, at, name)
 	case kindUnsupported:
 		s.noteSkip(ctx, name, what+": compression format not supported")
 	case kindGzip:
