@@ -33,6 +33,9 @@ type EventStore interface {
 	ResourceAccesses(ctx context.Context, system, object string, q Query) ([]StoredAccess, error)
 	// AccountLogins returns an account's logins, newest first.
 	AccountLogins(ctx context.Context, account string, q Query) ([]StoredLogin, error)
+	// SourceLogins returns the logins from one source IP address, newest
+	// first: what a credential-stuffing source tried, across accounts.
+	SourceLogins(ctx context.Context, ip string, q Query) ([]StoredLogin, error)
 
 	// AccessSince returns up to limit accesses with a sequence number
 	// greater than seq, in sequence order. Consumers resume from it.

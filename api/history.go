@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -121,32 +122,52 @@ func (s *Server) actorEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 type loginsAnswer struct {
-	Account    string               `json:"account"`
+	Account    string               `json:"account,omitempty"`
+	Source     string               `json:"source,omitempty"`
 	Logins     []custos.StoredLogin `json:"logins"`
 	NextBefore int64                `json:"next_before,omitempty"`
 }
 
 func (s *Server) accountLogins(w http.ResponseWriter, r *http.Request) {
+	account := r.PathValue("account")
+	s.logins(w, r, loginsAnswer{Account: account}, func(q custos.Query) ([]custos.StoredLogin, error) {
+		return s.History.AccountLogins(r.Context(), account, q)
+	})
+}
+
+func (s *Server) sourceLogins(w http.ResponseWriter, r *http.Request) {
+	ip := r.PathValue("ip")
+	if net.ParseIP(ip) == nil {
+		writeError(w, http.StatusBadRequest, "source: not an IP address")
+		return
+	}
+	s.logins(w, r, loginsAnswer{Source: ip}, func(q custos.Query) ([]custos.StoredLogin, error) {
+		return s.History.SourceLogins(r.Context(), ip, q)
+	})
+}
+
+// logins answers a login-history query: ans names what was asked, read
+// runs it.
+func (s *Server) logins(w http.ResponseWriter, r *http.Request, ans loginsAnswer, read func(custos.Query) ([]custos.StoredLogin, error)) {
 	q, err := parseQuery(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	account := r.PathValue("account")
-	logins, err := s.History.AccountLogins(r.Context(), account, q)
+	logins, err := read(q)
 	if err != nil {
 		s.Log.Error("api: login history", "err", err)
 		writeError(w, http.StatusInternalServerError, "history query failed")
 		return
 	}
-	var next int64
 	if len(logins) == q.Limit {
-		next = logins[len(logins)-1].Seq
+		ans.NextBefore = logins[len(logins)-1].Seq
 	}
-	if logins == nil {
-		logins = []custos.StoredLogin{}
+	ans.Logins = logins
+	if ans.Logins == nil {
+		ans.Logins = []custos.StoredLogin{}
 	}
-	writeJSON(w, http.StatusOK, loginsAnswer{Account: account, Logins: logins, NextBefore: next})
+	writeJSON(w, http.StatusOK, ans)
 }
 
 // parseQuery reads from, to (RFC 3339), limit and before (a sequence

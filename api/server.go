@@ -22,6 +22,7 @@ type History interface {
 	SubjectAccesses(ctx context.Context, subjectType, hash string, q custos.Query) ([]custos.StoredAccess, error)
 	ActorAccesses(ctx context.Context, actorID string, q custos.Query) ([]custos.StoredAccess, error)
 	AccountLogins(ctx context.Context, account string, q custos.Query) ([]custos.StoredLogin, error)
+	SourceLogins(ctx context.Context, ip string, q custos.Query) ([]custos.StoredLogin, error)
 }
 
 // Tokens looks up bearer tokens by the hash of their secret.
@@ -65,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/subjects/{type}/{value}/accesses", s.auth(custos.ScopeRead, s.subjectAccesses))
 	mux.Handle("GET /api/v1/actors/{id}/events", s.auth(custos.ScopeRead, s.actorEvents))
 	mux.Handle("GET /api/v1/accounts/{account}/logins", s.auth(custos.ScopeRead, s.accountLogins))
+	mux.Handle("GET /api/v1/sources/{ip}/logins", s.auth(custos.ScopeRead, s.sourceLogins))
 	mux.Handle("GET /api/v1/events", s.auth(custos.ScopeRead, s.eventFeed))
 	mux.Handle("GET /api/v1/logins", s.auth(custos.ScopeRead, s.loginFeed))
 	if s.Alerts != nil {

@@ -496,11 +496,27 @@ func TestDetectionRaisesAlerts(t *testing.T) {
 	if a["source_ip"] != "203.0.113.9" || a["actor"] != nil || a["status"] != "open" || a["id"] == "" {
 		t.Fatalf("alert: %v", a)
 	}
+	// The investigator's next question: what else did that source try?
+	var from struct {
+		Source     string           `json:"source"`
+		Logins     []map[string]any `json:"logins"`
+		NextBefore int64            `json:"next_before"`
+	}
+	code, body := do(t, "GET", base+"/sources/203.0.113.9/logins?limit=50", secret, "")
+	if err := json.Unmarshal([]byte(body), &from); code != 200 || err != nil {
+		t.Fatalf("source logins: %d %s", code, body)
+	}
+	if from.Source != "203.0.113.9" || len(from.Logins) != 50 || from.Logins[0]["account"] != "user059" || from.NextBefore == 0 {
+		t.Errorf("source logins: source %q, %d logins, first %v, next %d", from.Source, len(from.Logins), from.Logins[0]["account"], from.NextBefore)
+	}
+	if code, _ := do(t, "GET", base+"/sources/not-an-ip/logins", secret, ""); code != 400 {
+		t.Errorf("source logins of a non-address: %d, want 400", code)
+	}
 	id := a["id"].(string)
 	if code, body := do(t, "POST", base+"/alerts/"+id+"/status", secret, `{"status":"acknowledged"}`); code != 200 {
 		t.Fatalf("status: %d %s", code, body)
 	}
-	_, body := do(t, "GET", base+"/alerts?status=acknowledged", secret, "")
+	_, body = do(t, "GET", base+"/alerts?status=acknowledged", secret, "")
 	if !strings.Contains(body, id) {
 		t.Errorf("acknowledged alert not listed: %s", body)
 	}

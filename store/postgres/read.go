@@ -27,6 +27,8 @@ const (
 		WHERE system = $1 AND object = $6 AND time >= $2 AND time < $3 AND seq < $4 ORDER BY seq DESC LIMIT $5`
 	accountQuery = `SELECT seq, doc FROM logins
 		WHERE account = $1 AND time >= $2 AND time < $3 AND seq < $4 ORDER BY seq DESC LIMIT $5`
+	sourceQuery = `SELECT seq, doc FROM logins
+		WHERE source_ip = $1 AND time >= $2 AND time < $3 AND seq < $4 ORDER BY seq DESC LIMIT $5`
 	accessSinceQuery = `SELECT seq, doc FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
 	loginsSinceQuery = `SELECT seq, doc FROM logins WHERE seq > $1 ORDER BY seq LIMIT $2`
 )
@@ -95,6 +97,15 @@ func (s *Store) AccountLogins(ctx context.Context, account string, q custos.Quer
 	out, err := queryDocs[custos.StoredLogin](ctx, s, accountQuery, append([]any{account}, bounds(q)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: logins of account %s: %w", account, err)
+	}
+	return out, nil
+}
+
+// SourceLogins returns the logins from one source address, newest first.
+func (s *Store) SourceLogins(ctx context.Context, ip string, q custos.Query) ([]custos.StoredLogin, error) {
+	out, err := queryDocs[custos.StoredLogin](ctx, s, sourceQuery, append([]any{ip}, bounds(q)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: logins from source %s: %w", ip, err)
 	}
 	return out, nil
 }

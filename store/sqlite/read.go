@@ -44,6 +44,7 @@ var (
 	resourceHistory = history{from: "events INDEXED BY events_resource", doc: "doc", key: "system = ? AND object = ?", hours: true}
 	// Logins are few per account; they have no seq_hours.
 	accountHistory = history{from: "logins INDEXED BY logins_account", doc: "doc", key: "account = ?"}
+	sourceHistory  = history{from: "logins INDEXED BY logins_source", doc: "doc", key: "source_ip = ?"}
 )
 
 // sql builds the statement and its arguments for q. The sequence range
@@ -140,6 +141,16 @@ func (s *Store) AccountLogins(ctx context.Context, account string, q custos.Quer
 	out, err := queryLogins(ctx, s.rdb, clampLimit(q.Limit), query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: logins of account %s: %w", account, err)
+	}
+	return out, nil
+}
+
+// SourceLogins returns the logins from one source address, newest first.
+func (s *Store) SourceLogins(ctx context.Context, ip string, q custos.Query) ([]custos.StoredLogin, error) {
+	query, args := sourceHistory.sql(q, ip)
+	out, err := queryLogins(ctx, s.rdb, clampLimit(q.Limit), query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: logins from source %s: %w", ip, err)
 	}
 	return out, nil
 }

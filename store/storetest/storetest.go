@@ -216,6 +216,7 @@ func testLoginRoundTrip(t *testing.T, open Opener) {
 	l2 := Login("l-2", base.Add(time.Second), "emp-2")
 	l3 := Login("l-3", base.Add(2*time.Second), "emp-1")
 	l3.Outcome, l3.Reason, l3.CredentialFingerprint = custos.OutcomeSuccess, "", ""
+	l2.Source.IP = "203.0.113.7"
 	res, err := s.AppendLogins(ctx, []custos.LoginEvent{l1, l2, l3})
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +252,25 @@ func testLoginRoundTrip(t *testing.T, open Opener) {
 	}
 	if g, want := logins(got), []custos.LoginEvent{l1}; !reflect.DeepEqual(g, want) {
 		t.Errorf("AccountLogins before %d: got %+v, want %+v", got[0].Seq, g, want)
+	}
+	for _, c := range []struct {
+		ip   string
+		q    custos.Query
+		want []custos.LoginEvent
+	}{
+		{"10.0.0.9", custos.Query{}, []custos.LoginEvent{l3, l1}},
+		{"203.0.113.7", custos.Query{}, []custos.LoginEvent{l2}},
+		{"10.0.0.9", custos.Query{Limit: 1}, []custos.LoginEvent{l3}},
+		{"10.0.0.9", custos.Query{To: base.Add(time.Second)}, []custos.LoginEvent{l1}},
+		{"192.0.2.1", custos.Query{}, []custos.LoginEvent{}},
+	} {
+		got, err := s.SourceLogins(ctx, c.ip, c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := logins(got); !reflect.DeepEqual(g, c.want) {
+			t.Errorf("SourceLogins(%s, %+v):\n got %+v\nwant %+v", c.ip, c.q, g, c.want)
+		}
 	}
 	since, err := s.LoginsSince(ctx, 0, 2)
 	if err != nil {
