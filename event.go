@@ -27,6 +27,11 @@ type AccessEvent struct {
 	Decision   Decision  `json:"decision,omitempty"`
 	Rules      []string  `json:"rules,omitempty"`
 	Outcome    Outcome   `json:"outcome,omitempty"`
+	// DurationUS is how long the access took, in microseconds (a gateway:
+	// from receiving the request to the end of its response); 0 when not
+	// measured. Microseconds because a proxied statement often takes less
+	// than a millisecond.
+	DurationUS int64 `json:"duration_us,omitempty"`
 }
 
 // LoginEvent records one authentication attempt against a system that

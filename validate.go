@@ -169,6 +169,9 @@ func (e *AccessEvent) Validate(index int, now time.Time) []FieldError {
 	if e.Bytes < 0 {
 		v.fail("bytes", "must not be negative")
 	}
+	if e.DurationUS < 0 {
+		v.fail("duration_us", "must not be negative")
+	}
 	if !decisions[e.Decision] {
 		v.fail("decision", "must be one of allow, mask, deny, approval_required")
 	}

@@ -135,6 +135,12 @@ func Access(e custos.StoredAccess) Event {
 	if e.Resource.Object != "" {
 		ev["table"] = map[string]any{"name": e.Resource.Object}
 	}
+	if e.DurationUS > 0 {
+		// OCSF's duration is in milliseconds; the microseconds stay in
+		// unmapped for sub-millisecond statements.
+		ev["duration"] = (e.DurationUS + 500) / 1000
+		ev["unmapped"].(map[string]any)["custos"].(map[string]any)["duration_us"] = e.DurationUS
+	}
 	if e.Resource.Fingerprint != "" {
 		ev["query_info"] = map[string]any{"uid": e.Resource.Fingerprint}
 	}

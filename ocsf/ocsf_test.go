@@ -43,7 +43,7 @@ func TestAccessGolden(t *testing.T) {
 		Resource: custos.Resource{System: "pss", Object: "passengers"},
 		Purpose:  custos.Purpose{Name: "customer_service", Ticket: "INC-1"},
 		Subjects: []custos.Subject{{Type: "cn_id", Hash: "504d2b9c", Masked: "110101********123X"}},
-		Records:  1, Decision: custos.DecisionMask, Outcome: custos.OutcomeSuccess,
+		Records:  1, Decision: custos.DecisionMask, Outcome: custos.OutcomeSuccess, DurationUS: 2750,
 	}}))
 }
 
