@@ -12,10 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/catalog"
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/mask"
 	"github.com/custos-dev/custos/pgsql"
 	"github.com/custos-dev/custos/pii"
+	"github.com/custos-dev/custos/policy"
 )
 
 // analysisCacheSize bounds the cache of analysed query strings (prepared
@@ -112,6 +114,110 @@ func (ss *session) check(st *statement) *pgproto3.ErrorResponse {
 	return nil
 }
 
+// preDecision is a policy decision made from the analysis, before the
+// upstream ran the statement.
+type preDecision struct {
+	d      policy.Decision
+	st     *pgsql.Statement
+	object string
+	action custos.Action
+}
+
+// preDecide asks the policy, before a statement is forwarded, about each
+// catalogued relation it reads or writes: reads with the types of the
+// catalogued columns it references (the whole table's when it references
+// none by name, as for count(*)), writes (INSERT/UPDATE/DELETE/MERGE) with
+// the table's. A deny or approval_required is then final whatever the rows
+// would be, so the statement is refused without running. Quotas and
+// watchlists depend on the subjects a result holds and stay with the
+// result (processBatch); with no subjects and no records this asks them
+// nothing and counts nothing. idx is the statement to decide, -1 for all
+// of a query string. It returns the refusal, if any, and the decision
+// (the refusing one, else the strictest).
+func (ss *session) preDecide(ctx context.Context, st *statement, idx int, p *pending) (*pgproto3.ErrorResponse, *preDecision) {
+	if st == nil || !st.parsed || ss.s.Policy == nil || ss.s.Catalog == nil {
+		return nil, nil
+	}
+	var out *preDecision
+	for i := range st.analysis.Statements {
+		if idx >= 0 && i != idx {
+			continue
+		}
+		s := &st.analysis.Statements[i]
+		switch s.Kind {
+		case pgsql.KindSelect, pgsql.KindInsert, pgsql.KindUpdate, pgsql.KindDelete, pgsql.KindMerge:
+		default:
+			continue
+		}
+		for _, t := range s.Tables {
+			res, ok := ss.catalogResource(t)
+			if !ok {
+				continue
+			}
+			req := policy.Request{
+				Time:     ss.s.Now(),
+				Actor:    ss.actorOf(p),
+				Source:   ss.source,
+				Channel:  custos.ChannelPostgres,
+				Action:   custos.ActionRead,
+				Resource: custos.Resource{System: ss.s.System, Object: qualify(t), Fingerprint: s.Fingerprint},
+				Purpose:  p.purpose,
+			}
+			if t.Write {
+				req.Action = actionOf(s.Kind)
+			} else {
+				req.DataTypes, req.Categories = referencedTypes(res, s.Columns)
+			}
+			d := ss.s.Policy.Decide(ctx, &req)
+			pd := &preDecision{d: d, st: s, object: req.Resource.Object, action: req.Action}
+			if refusedEffect(d.Effect) {
+				return policyRefusal(d), pd
+			}
+			if out == nil || (d.Effect == custos.DecisionMask && out.d.Effect == custos.DecisionAllow) {
+				out = pd
+			}
+		}
+	}
+	return nil, out
+}
+
+// catalogResource finds a relation named in a statement in the catalogue,
+// as schema.table or, for the public schema, as a bare name.
+func (ss *session) catalogResource(t pgsql.Table) (catalog.Resource, bool) {
+	res, ok := ss.s.Catalog.Resource(ss.s.System, qualify(t))
+	if !ok && (t.Schema == "" || t.Schema == "public") {
+		res, ok = ss.s.Catalog.Resource(ss.s.System, t.Name)
+	}
+	return res, ok
+}
+
+// referencedTypes returns the types and categories of a resource's
+// catalogued columns among names ("*": all of them).
+func referencedTypes(res catalog.Resource, names []string) (types, cats []string) {
+	add := func(f catalog.Field) {
+		if f.Type != "" && !slices.Contains(types, f.Type) {
+			types = append(types, f.Type)
+		}
+		if c := f.EffectiveCategory(); c != "" && !slices.Contains(cats, c) {
+			cats = append(cats, c)
+		}
+	}
+	for _, name := range names {
+		if name == "*" {
+			for _, f := range res.Columns {
+				add(f)
+			}
+			continue
+		}
+		if f, ok := res.Columns[name]; ok {
+			add(f)
+		}
+	}
+	slices.Sort(types)
+	slices.Sort(cats)
+	return types, cats
+}
+
 // actorOf is who a request runs for: the verified end user, or the login.
 func (ss *session) actorOf(p *pending) custos.Actor {
 	if p != nil && p.actor != nil {
@@ -168,6 +274,12 @@ func (ss *session) recordResult(r *result, outcome custos.Outcome) {
 	ev.Bytes = r.bytes
 	ev.Decision = r.effect
 	ev.Rules = r.rules
+	if pre := r.p.pre; pre != nil && len(r.rules) == 0 {
+		// No decision on the result (a write without RETURNING): the
+		// one made before it ran.
+		ev.Decision = pre.d.Effect
+		ev.Rules = slices.Clone(pre.d.Rules)
+	}
 	ev.Outcome = outcome
 	for t := range r.types {
 		ev.DataTypes = append(ev.DataTypes, t)
@@ -241,6 +353,15 @@ func (ss *session) recordRefusal(p *pending) {
 	ev.Decision = custos.DecisionDeny
 	ev.Outcome = custos.OutcomeFailure
 	ev.Rules = []string{"block"}
+	if d := p.pre; d != nil && refusedEffect(d.d.Effect) {
+		ev.Decision = d.d.Effect
+		ev.Rules = slices.Clone(d.d.Rules)
+		ev.Action = d.action
+		ev.Resource.Object = d.object
+		ev.Resource.Fingerprint = d.st.Fingerprint
+		ss.events = append(ss.events, ev)
+		return
+	}
 	if p.stmt != nil && p.stmt.parsed {
 		if b := ss.blocked(p.stmt); b != nil {
 			ev.Rules = []string{"block:" + b.Rule}
@@ -289,6 +410,11 @@ func (ss *session) newEvent(p *pending) custos.AccessEvent {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = ss.s.Now()
+	} else {
+		// From receiving the statement to the end of its result (the
+		// durable append that follows is not part of it); at least 1 µs
+		// so that every event says it was measured.
+		ev.DurationUS = max(ss.s.Now().Sub(p.start).Microseconds(), 1)
 	}
 	return ev
 }

@@ -202,17 +202,12 @@ func storedRelation(kind byte) bool {
 // cataloguedResources returns the catalogue entries of the relations a
 // statement names.
 func (ss *session) cataloguedResources(st *pgsql.Statement) []catalog.Resource {
-	c := ss.s.Catalog
-	if c == nil {
+	if ss.s.Catalog == nil {
 		return nil
 	}
 	var out []catalog.Resource
 	for _, t := range st.Tables {
-		res, ok := c.Resource(ss.s.System, qualify(t))
-		if !ok && (t.Schema == "" || t.Schema == "public") {
-			res, ok = c.Resource(ss.s.System, t.Name)
-		}
-		if ok {
+		if res, ok := ss.catalogResource(t); ok {
 			out = append(out, res)
 		}
 	}
@@ -582,6 +577,13 @@ func (ss *session) refuse(r *result, d policy.Decision) {
 	r.refused = true
 	r.effect = d.Effect
 	r.rules = addRules(r.rules, d.Rules)
+	ss.forward(policyRefusal(d))
+	ss.skipping = true
+	ss.refusedResult = true
+}
+
+// policyRefusal is the error a policy refusal answers with.
+func policyRefusal(d policy.Decision) *pgproto3.ErrorResponse {
 	rule := strings.Join(d.Rules, ", ")
 	msg := fmt.Sprintf("Custos policy denies this access (rule %s)", rule)
 	if d.Effect == custos.DecisionApprovalRequired {
@@ -592,8 +594,7 @@ func (ss *session) refuse(r *result, d policy.Decision) {
 		e.Detail = d.Reason
 	}
 	e.Hint = "declare a purpose with SET custos.purpose or request an approval"
-	ss.forward(e)
-	ss.skipping = true
+	return e
 }
 
 // refuseLimit ends a result that reached its record limit: the client has
@@ -602,6 +603,7 @@ func (ss *session) refuseLimit(r *result) {
 	r.refused = true
 	ss.forward(refusal("54000", fmt.Sprintf("Custos policy limits this statement to %d rows (rule %s); the result was stopped there", r.limit, strings.Join(r.rules, ", "))))
 	ss.skipping = true
+	ss.refusedResult = true
 }
 
 // emit masks a row under decision d and sends it.

@@ -47,8 +47,17 @@ type pending struct {
 	purpose custos.Purpose
 	start   time.Time
 	// refusal replaces the answer: the gateway refused the request and
-	// forwarded a harmless stand-in instead.
+	// forwarded a stand-in that fails instead (refusedSQL), so that the
+	// upstream's transaction fails as the client's does.
 	refusal *pgproto3.ErrorResponse
+	// pre is the policy's decision before the upstream ran the statement
+	// (nil when there was none): the refusal's, or the one its event
+	// carries when the result brings no decision of its own (writes).
+	pre *preDecision
+	// poison marks the gateway's own failing statement, sent after a
+	// result it refused inside a transaction block: its error is not
+	// forwarded and its ReadyForQuery ('E') is.
+	poison bool
 	// next is the index of the next statement of a simple query string
 	// whose result starts.
 	next int
@@ -109,6 +118,10 @@ type session struct {
 	// wmu serializes writes to the client (the upstream reader writes
 	// answers, the client reader writes protocol errors).
 	wmu sync.Mutex
+	// umu serializes what is sent upstream together with its place in
+	// the queue: the client reader holds it for each message, the
+	// upstream reader to send a poison statement.
+	umu sync.Mutex
 
 	// Upstream reader state.
 	portalFields map[string][]pgproto3.FieldDescription
@@ -116,8 +129,12 @@ type session struct {
 	det          pii.Detector
 	found        []pii.Match
 	skipping     bool // a gateway error ended the request: drop until ReadyForQuery
-	events       []custos.AccessEvent
-	exports      []export.Export // registered once the events are durable
+	// refusedResult is set when the gateway refused a result the upstream
+	// had produced (policy, quota, limit): the upstream's transaction
+	// must fail too (see poisonUpstream).
+	refusedResult bool
+	events        []custos.AccessEvent
+	exports       []export.Export // registered once the events are durable
 }
 
 func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey, actor custos.Actor, db string) *session {
@@ -231,7 +248,10 @@ func (ss *session) clientLoop(ctx context.Context) {
 				}
 			}
 		}
-		if !ss.handleClient(ctx, msg) {
+		ss.umu.Lock()
+		ok := ss.handleClient(ctx, msg)
+		ss.umu.Unlock()
+		if !ok {
 			return
 		}
 	}
@@ -247,10 +267,13 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now, lineage: ss.lineageOf(st)}
 		e := ss.check(st)
 		p.actor = ss.endUsers[st]
+		if e == nil {
+			e, p.pre = ss.preDecide(ctx, st, -1, p)
+		}
 		if e != nil {
 			p.refusal = e
 			ss.push(p)
-			ss.fe.Send(&pgproto3.Query{String: ""})
+			ss.fe.Send(&pgproto3.Query{String: refusedSQL})
 		} else {
 			ss.push(p)
 			ss.fe.Send(m)
@@ -265,7 +288,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		if e != nil {
 			p.refusal = e
 			ss.push(p)
-			ss.fe.Send(&pgproto3.Parse{Name: "", Query: ""})
+			ss.fe.Send(&pgproto3.Parse{Name: refusedName, Query: refusedSQL})
 			delete(ss.stmts, m.Name)
 			ss.discard = true
 			return true
@@ -293,7 +316,20 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		if st == nil {
 			st = &statement{}
 		}
-		ss.push(&pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: ss.endUsers[st], lineage: ss.lineageOf(st)})
+		p := &pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: ss.endUsers[st], lineage: ss.lineageOf(st)}
+		e, d := ss.preDecide(ctx, st, 0, p)
+		p.pre = d
+		if e != nil {
+			// Refused before it runs: a stand-in that fails takes the
+			// Execute's place; the server skips to Sync, and so does the
+			// gateway.
+			p.refusal = e
+			ss.push(p)
+			ss.fe.Send(&pgproto3.Parse{Name: refusedName, Query: refusedSQL})
+			ss.discard = true
+			return true
+		}
+		ss.push(p)
 		ss.fe.Send(m)
 	case *pgproto3.Close:
 		if m.ObjectType != 'S' && m.ObjectType != 'P' {
@@ -331,7 +367,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		// every SQL check: refused, answered in order through a stand-in.
 		ss.push(&pending{kind: pkQuery, stmt: &statement{}, start: now,
 			refusal: refusal("42501", "the function-call protocol is not allowed through the Custos gateway")})
-		ss.fe.Send(&pgproto3.Query{String: ""})
+		ss.fe.Send(&pgproto3.Query{String: refusedSQL})
 		return ss.flushUp()
 	default:
 		ss.protocolError("unexpected message from the client")
@@ -340,12 +376,48 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 	return true
 }
 
+// poisonUpstream makes the upstream's open transaction fail after the
+// gateway refused a result inside it: the client saw an error, so a later
+// COMMIT must not commit what ran before it (PostgreSQL rolls back a
+// failed transaction's COMMIT) and ROLLBACK TO SAVEPOINT must work as
+// after any error. It sends refusedSQL as the next query, unless the
+// client already sent more (pipelining): those would run ahead of it, so
+// the transaction is left as it is then (docs/pgwire.md, known gaps).
+func (ss *session) poisonUpstream() bool {
+	// TryLock: the client reader holds umu only while it forwards a
+	// message, which means it pipelines; waiting could deadlock with an
+	// upstream that blocks on writing to us.
+	if !ss.umu.TryLock() {
+		return false
+	}
+	defer ss.umu.Unlock()
+	if ss.head() != nil {
+		return false
+	}
+	ss.push(&pending{kind: pkQuery, poison: true})
+	ss.fe.Send(&pgproto3.Query{String: refusedSQL})
+	return ss.fe.Flush() == nil
+}
+
 func (ss *session) flushUp() bool {
 	if err := ss.fe.Flush(); err != nil {
 		return false
 	}
 	return true
 }
+
+// refusedSQL is what the gateway sends upstream in place of a statement it
+// refuses: a syntax error, which no prepared statement or setting can make
+// succeed. The upstream fails it as it would have failed the statement
+// (inside a transaction block the transaction fails, and its
+// ReadyForQuery says 'E'), so the client and the server agree on the
+// transaction's state; the server's log shows the text.
+const refusedSQL = "CUSTOS REFUSED THIS STATEMENT"
+
+// refusedName is the statement name of the stand-in Parse: a named Parse
+// leaves the client's unnamed statement alone, and fails as well if the
+// client named one so.
+const refusedName = "custos_refused"
 
 func refusal(code, msg string) *pgproto3.ErrorResponse {
 	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}
@@ -478,12 +550,25 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 			ss.pop()
 		}
 	case *pgproto3.ErrorResponse:
-		if p := ss.head(); ss.cur == nil && p != nil && p.refusal == nil && (p.kind == pkQuery || p.kind == pkExecute) {
-			ss.result(ctx) // the failed statement gets its event too
+		p := ss.head()
+		switch {
+		case p != nil && p.poison:
+			// The gateway's own failing statement: the client heard the
+			// refusal already.
+			return true
+		case p != nil && p.refusal != nil && ss.cur == nil:
+			// The stand-in of a refused request failed as planned: the
+			// client gets the gateway's refusal in its place.
+			ss.recordRefusal(p)
+			ss.forward(p.refusal)
+		default:
+			if ss.cur == nil && p != nil && p.refusal == nil && (p.kind == pkQuery || p.kind == pkExecute) {
+				ss.result(ctx) // the failed statement gets its event too
+			}
+			ss.finishResult(ctx, custos.OutcomeFailure)
+			scrubNotice(m)
+			ss.forward(m)
 		}
-		ss.finishResult(ctx, custos.OutcomeFailure)
-		scrubNotice(m)
-		ss.forward(m)
 		// In the extended protocol the server skips to the next Sync.
 		for p := ss.head(); p != nil && p.kind != pkSync && p.kind != pkQuery; p = ss.head() {
 			if p.kind == pkExecute && p.stmt != nil {
@@ -493,12 +578,19 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		}
 	case *pgproto3.ReadyForQuery:
 		ss.finishResult(ctx, custos.OutcomeSuccess)
+		poisoned := false
 		for p := ss.head(); p != nil; p = ss.head() {
 			ss.pop()
 			if p.kind == pkSync || p.kind == pkQuery {
+				poisoned = p.poison
 				break
 			}
 		}
+		if !poisoned && ss.refusedResult && m.TxStatus == 'T' && ss.poisonUpstream() {
+			// The client's ReadyForQuery waits for the poison's ('E').
+			return true
+		}
+		ss.refusedResult = false
 		// No access without a record: the statements' events are durable
 		// before the client hears that they are done.
 		if err := ss.flushEvents(ctx); err != nil {
