@@ -25,7 +25,8 @@ subject history — every search is recorded), approver (approvals inbox)
 or auditor (read-only alerts, timelines, policy and the audit).`,
 	}
 	user := &cobra.Command{Use: "user", Short: "Add, list and disable console users"}
-	user.AddCommand(newConsoleUserAddCmd(e), newConsoleUserListCmd(e), newConsoleUserDisableCmd(e, true), newConsoleUserDisableCmd(e, false))
+	user.AddCommand(newConsoleUserAddCmd(e), newConsoleUserListCmd(e), newConsoleUserDisableCmd(e, true), newConsoleUserDisableCmd(e, false),
+		newConsoleUserPasswordCmd(e), newConsoleUserRoleCmd(e))
 	cmd.AddCommand(user, newConsoleTOTPCmd(e))
 	return cmd
 }
@@ -129,7 +130,7 @@ func newConsoleUserDisableCmd(e *env, disable bool) *cobra.Command {
 	var cf configFlags
 	use, short := "enable NAME", "Re-enable a console user"
 	if disable {
-		use, short = "disable NAME", "Disable a console user (takes effect at their next sign-in)"
+		use, short = "disable NAME", "Disable a console user and end their sessions"
 	}
 	cmd := &cobra.Command{
 		Use:   use,
@@ -142,6 +143,53 @@ func newConsoleUserDisableCmd(e *env, disable bool) *cobra.Command {
 			}
 			defer st.Close()
 			return st.SetConsoleUserDisabled(e.ctx, args[0], disable)
+		},
+	}
+	cf.register(cmd)
+	return cmd
+}
+
+func newConsoleUserPasswordCmd(e *env) *cobra.Command {
+	var cf configFlags
+	cmd := &cobra.Command{
+		Use:     "password NAME",
+		Short:   "Set a console user's password from stdin (at least 10 characters) and end their sessions",
+		Example: `  printf '%s' "$PASSWORD" | custos console user password bob`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			line, err := bufio.NewReader(e.stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("read password from stdin: %w", err)
+			}
+			st, err := openStore(e, &cf)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return console.SetPassword(e.ctx, st, args[0], strings.TrimRight(line, "\r\n"), 0)
+		},
+	}
+	cf.register(cmd)
+	return cmd
+}
+
+func newConsoleUserRoleCmd(e *env) *cobra.Command {
+	var cf configFlags
+	cmd := &cobra.Command{
+		Use:   "role NAME admin|investigator|approver|auditor",
+		Short: "Give a console user another role and end their sessions",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := console.ParseRole(args[1])
+			if err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			st, err := openStore(e, &cf)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return console.SetRole(e.ctx, st, args[0], r)
 		},
 	}
 	cf.register(cmd)

@@ -50,6 +50,10 @@ type Options struct {
 	// PolicyFile and CatalogFile are shown read-only ("" = built-in defaults).
 	PolicyFile, CatalogFile string
 
+	// OIDC, when set, offers sign-in through an OpenID Connect provider
+	// beside local accounts.
+	OIDC *OIDC
+
 	// Secure marks cookies Secure (the listener is TLS, or a TLS proxy is in front).
 	Secure bool
 	// SessionTTL and IdleTimeout bound sessions (defaults 8h and 30m).
@@ -67,6 +71,7 @@ type Console struct {
 	sess  *sessions
 	limit *limiter
 	codes *usedCodes
+	oidc  *oidcLogin // nil: local accounts only
 	pages map[string]*template.Template
 
 	dummyOnce sync.Once
@@ -94,7 +99,14 @@ func New(opt Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ol *oidcLogin
+	if opt.OIDC != nil {
+		if ol, err = newOIDCLogin(*opt.OIDC, opt.Now); err != nil {
+			return nil, err
+		}
+	}
 	return &Console{
+		oidc:  ol,
 		opt:   opt,
 		store: opt.Store,
 		log:   opt.Log,
@@ -161,6 +173,8 @@ func routes() []route {
 		{method: "GET", pattern: "/console/login", public: true, h: (*Console).loginPage},
 		{method: "POST", pattern: "/console/login", public: true, h: (*Console).login},
 		{method: "GET", pattern: "/console/lang", public: true, h: (*Console).setLang},
+		{method: "GET", pattern: "/console/oidc/login", public: true, h: (*Console).oidcStart},
+		{method: "GET", pattern: "/console/oidc/callback", public: true, h: (*Console).oidcCallback},
 		{method: "POST", pattern: "/console/logout", h: (*Console).logout},
 		{method: "GET", pattern: "/console/{$}", perm: PermOverview, h: (*Console).overview},
 		{method: "GET", pattern: "/console/alerts", perm: PermAlerts, h: (*Console).alerts},

@@ -28,6 +28,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, v *view) {
 	tok := randomToken()
 	c.setCookie(w, loginCookie, tok, 600)
 	v.Title, v.CSRF = "title.login", tok
+	v.D = c.oidc != nil // offer single sign-on
 	c.render(w, http.StatusOK, "login", v)
 }
 
@@ -46,6 +47,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, v *view) {
 		tok := randomToken()
 		c.setCookie(w, loginCookie, tok, 600)
 		v.Title, v.CSRF, v.Error, v.User = "title.login", tok, key, ""
+		v.D = c.oidc != nil
 		c.render(w, status, "login", v)
 	}
 	if !c.limit.allowed("u:"+name, maxFailsPerAccount, now) || !c.limit.allowed("ip:"+ip, maxFailsPerIP, now) {

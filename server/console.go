@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/custos-dev/custos/blind"
@@ -34,6 +35,20 @@ func (s *Server) startConsole(runCtx context.Context) error {
 	}
 	if s.Ledger != nil {
 		opt.Ledger = s.Ledger
+	}
+	if o := s.cfg.Console.OIDC; o.Issuer != "" {
+		secret, err := os.ReadFile(o.ClientSecretFile)
+		if err != nil {
+			return fmt.Errorf("server: console.oidc.client_secret_file: %w", err)
+		}
+		roles := map[string]console.Role{}
+		for v, r := range o.Roles {
+			roles[v] = console.Role(r)
+		}
+		opt.OIDC = &console.OIDC{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: strings.TrimSpace(string(secret)),
+			RedirectURL: o.RedirectURL, Scopes: o.Scopes, UsernameClaim: o.UsernameClaim, RoleClaim: o.RoleClaim, Roles: roles,
+		}
 	}
 	// Leak tracing reads the export registry and the access index in the
 	// store; watermark keys derive from the blind-index key, as for
