@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -20,37 +19,21 @@ import (
 	"github.com/custos-dev/custos/policy"
 )
 
-// analysisCacheSize bounds the cache of analysed query strings (prepared
-// and repeated statements are parsed once).
+// analysisCacheSize bounds the statement shapes whose analysis is cached
+// (pgsql.Cache): statements that differ only in their constants, as an
+// application's or pgbench's simple-protocol queries do, are parsed once.
 const analysisCacheSize = 4096
-
-type analysisCache struct {
-	mu sync.Mutex
-	m  map[string]*statement
-}
 
 // analyze parses a query string with PostgreSQL's parser. A string the
 // parser rejects is forwarded as it is so that the server answers with its
-// own error; it has no analysis.
+// own error; it has no analysis. Each call returns its own statement (the
+// analysis itself may be shared: read only).
 func (ss *session) analyze(sql string) *statement {
-	c := &ss.s.analyses
-	c.mu.Lock()
-	st, ok := c.m[sql]
-	c.mu.Unlock()
-	if ok {
-		return st
-	}
-	st = &statement{sql: sql}
-	if a, err := pgsql.Analyze(sql); err == nil {
+	st := &statement{sql: sql}
+	if a, err := ss.s.analyses.Analyze(sql); err == nil {
 		st.analysis = a
 		st.parsed = true
 	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= analysisCacheSize {
-		c.m = map[string]*statement{}
-	}
-	c.m[sql] = st
-	c.mu.Unlock()
 	return st
 }
 
@@ -110,7 +93,7 @@ func (ss *session) check(st *statement) *pgproto3.ErrorResponse {
 	a := ss.actor
 	a.ID = user
 	a.Attributes = map[string]string{"service_account": ss.actor.ID}
-	ss.endUsers[st] = &a
+	st.endUser = &a
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/custos-dev/custos/catalog"
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/mask"
+	"github.com/custos-dev/custos/pgsql"
 	"github.com/custos-dev/custos/policy"
 )
 
@@ -94,7 +95,7 @@ type Server struct {
 	Now func() time.Time
 
 	once     sync.Once
-	analyses analysisCache
+	analyses *pgsql.Cache
 	meta     *metaCache
 	cancels  *cancelMap
 	sem      chan struct{}
@@ -124,6 +125,7 @@ func (s *Server) init() {
 		s.sem = make(chan struct{}, n)
 		s.cancels = newCancelMap()
 		s.meta = newMetaCache(s)
+		s.analyses = pgsql.NewCache(analysisCacheSize)
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[net.Conn]struct{}{}
 	})

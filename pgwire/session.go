@@ -76,6 +76,9 @@ type statement struct {
 	sql      string
 	analysis pgsql.Analysis
 	parsed   bool
+	// endUser is the verified end user of a statement that carried a
+	// signed attribution (check), or nil.
+	endUser *custos.Actor
 }
 
 // session is one client connection and its upstream connection.
@@ -95,9 +98,6 @@ type session struct {
 	stmts   map[string]*statement
 	portals map[string]*statement
 	discard bool // refused an extended-protocol message: drop until Sync
-	// endUsers holds the verified end user of statements that carried a
-	// signed attribution.
-	endUsers map[*statement]*custos.Actor
 	// cursors and prepared are the queries of SQL-level DECLARE and
 	// PREPARE by name, so that the results of FETCH and EXECUTE get their
 	// lineage.
@@ -152,7 +152,6 @@ func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey,
 		purpose:      st.purpose,
 		stmts:        map[string]*statement{},
 		portals:      map[string]*statement{},
-		endUsers:     map[*statement]*custos.Actor{},
 		cursors:      map[string]*pgsql.Statement{},
 		prepared:     map[string]*pgsql.Statement{},
 		portalFields: map[string][]pgproto3.FieldDescription{},
@@ -266,7 +265,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		purpose := ss.takePurpose(st)
 		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now, lineage: ss.lineageOf(st)}
 		e := ss.check(st)
-		p.actor = ss.endUsers[st]
+		p.actor = st.endUser
 		if e == nil {
 			e, p.pre = ss.preDecide(ctx, st, -1, p)
 		}
@@ -284,7 +283,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		ss.stmts[m.Name] = st
 		p := &pending{kind: pkParse, stmt: st, purpose: ss.takePurpose(st), start: now}
 		e := ss.check(st)
-		p.actor = ss.endUsers[st]
+		p.actor = st.endUser
 		if e != nil {
 			p.refusal = e
 			ss.push(p)
@@ -316,7 +315,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		if st == nil {
 			st = &statement{}
 		}
-		p := &pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: ss.endUsers[st], lineage: ss.lineageOf(st)}
+		p := &pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: st.endUser, lineage: ss.lineageOf(st)}
 		e, d := ss.preDecide(ctx, st, 0, p)
 		p.pre = d
 		if e != nil {
