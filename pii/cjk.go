@@ -205,7 +205,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 			}
 		}
 	}
-	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 {
+	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 || sl == 1 && prefixAt(text, p, nameWords) > 0 {
 		return dst, max(p, ctx+3)
 	}
 	return append(dst, Match{Type: custos.TypeCNName, Offset: p, Length: offs[pick] - p, Confidence: c}), offs[pick]
@@ -372,15 +372,18 @@ func nameField(dst []Match, text []byte, start int) []Match {
 	return append(dst, Match{Type: custos.TypeCNName, Offset: q, Length: e - q, Confidence: 0.75})
 }
 
-// nameShape reports whether b (Han characters only) is a known surname
-// and one or two more characters.
+// nameShape reports whether b (Han characters only) is a compound
+// surname or one of the commonSurnameRank most frequent surnames, and one
+// or two more characters.
 func nameShape(b []byte) bool {
 	n := len(b) / 3
 	switch {
 	case n >= 3 && n <= 4 && compoundSurname(b[:6]):
 		return true
 	case n >= 2 && n <= 3:
-		return anchors[decode3(b, 0)]&anchorSurname != 0 && prefixAt(b, 3, titles) == 0
+		// Without a label only the common surnames count.
+		rank := surnameList.rank[decode3(b, 0)]
+		return rank > 0 && rank <= commonSurnameRank && prefixAt(b, 3, titles) == 0 && prefixAt(b, 0, nameWords) == 0
 	}
 	return false
 }

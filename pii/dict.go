@@ -1,15 +1,74 @@
 package pii
 
-// Dictionaries for the Chinese-text detectors. Kept small on purpose:
-// names and addresses are reported only when the dictionary and the
-// surrounding structure agree (precision over recall).
+import (
+	_ "embed"
+	"strings"
+	"unicode/utf8"
+)
 
-// surnames are common single-character surnames (the top ~200 cover the
-// great majority of the population).
-const surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+// Dictionaries for the Chinese-text detectors. Names and addresses are
+// reported only when the dictionary and the surrounding structure agree
+// (precision over recall): a bigger dictionary finds more, but a word in
+// it alone is never a match.
+
+// The surname and division dictionaries are data files written by hand
+// (pii/data; docs/discovery.md says what they hold), embedded so that the
+// binary needs nothing at run time.
+var (
+	//go:embed data/surnames.txt
+	surnamesData string
+	//go:embed data/divisions.txt
+	divisionsData string
+)
+
+// commonSurnameRank is how far down the frequency ranking a surname may be
+// for a name found without a label (a list field before a phone number):
+// rarer surnames there are more often ordinary words than names.
+const commonSurnameRank = 300
+
+// surnameDict is the parsed surname list: single-character surnames with
+// their frequency rank (1 = 王), and compound surnames.
+type surnameDict struct {
+	rank     map[rune]int
+	single   []rune
+	compound []string
+}
+
+var surnameList = parseSurnames(surnamesData)
+
+func parseSurnames(data string) surnameDict {
+	d := surnameDict{rank: make(map[rune]int)}
+	section := ""
+	for _, line := range strings.Split(data, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if line == "single" || line == "compound" {
+			section = line
+			continue
+		}
+		for _, w := range strings.Fields(line) {
+			switch section {
+			case "single":
+				r, size := utf8.DecodeRuneInString(w)
+				if size != len(w) {
+					panic("pii: surname data: not one character: " + w)
+				}
+				if _, dup := d.rank[r]; !dup {
+					d.single = append(d.single, r)
+					d.rank[r] = len(d.single)
+				}
+			case "compound":
+				d.compound = append(d.compound, w)
+			}
+		}
+	}
+	return d
+}
 
 // compoundSurnames are two-character surnames.
-var compoundSurnames = []string{"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "公孙", "长孙", "宇文", "司徒", "夏侯", "端木", "独孤", "南宫", "西门", "轩辕", "呼延"}
+var compoundSurnames = surnameList.compound
 
 // nameContext are words after which a Chinese name is expected.
 var nameContext = []string{"姓名", "乘客", "旅客", "收件人", "收货人", "寄件人", "联系人", "客户", "持卡人", "申请人",
@@ -26,44 +85,68 @@ var nameStop = []string{"先生", "女士", "小姐", "同学", "老师", "的",
 // two-character given name candidate: in 客户张伟在… the name is 张伟.
 const nameStopChar = "的在于已等和与及说称到是因向从被将把对为也都就又还曾"
 
+// nameWords are ordinary words that begin with a surname character and
+// follow name labels in forms and tables (学生成绩, 户主关系, 客户经理,
+// 会员等级 …): after a label they are not names.
+var nameWords = []string{"成绩", "成员", "成功", "成交", "成本", "关系", "关于", "关注", "关联", "关闭", "明细", "全部", "全称",
+	"应用", "应收", "应付", "时间", "文件", "文化", "高级", "金额", "安全", "安装", "方式", "方法", "向导", "商品", "商户", "单位",
+	"单号", "余额", "程序", "周期", "车辆", "车型", "项目", "连接", "费用", "管理", "简介", "房产", "房屋", "房间", "解决",
+	"包括", "包含", "任务", "任职", "万元", "常用", "常见", "严重", "经理", "顾问", "季度", "段落", "齐全", "易于", "景点",
+	"卫生", "宗旨", "全国", "明天", "明年", "曲线", "马上", "高速", "许可", "谢谢", "雷达", "毛巾", "史料", 
+	"石油", "龙头", "钱包", "武器", "章节", "牛奶", "施工", "文字", "康复", "华为", "江湖", "于是", "方向", "田园",
+	"冷链", "宁可", "计划", "师傅", "简称", "司机", "邮箱", "陆续", "信息", "代码", "卢布", "甘肃", "吉祥", "古代", "党员",
+	"和平", "时候", "米饭", "毕业", "骆驼", "苏州", "杭州", "江苏", "金融", "林业", "梁柱", "申请", "沈阳"}
+
 // titles follow a surname in place of a given name: 王经理, 李先生.
 var titles = []string{"先生", "女士", "小姐", "经理", "老师", "总", "师傅", "同学", "主任", "医生", "律师", "警官", "阿姨", "大爷", "老板", "部长", "局长", "处长", "科长", "董事长", "总监", "教授", "博士"}
 
 // addressContext are words after which an address is expected.
 var addressContext = []string{"地址", "住址", "收货地址", "家庭住址", "通讯地址", "居住地", "户籍地", "现住址", "送货地址", "住所"}
 
-// divisions are province-level divisions and prefecture-level cities that
-// start an address.
-var divisions = []string{
-	"北京市", "天津市", "上海市", "重庆市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省",
-	"江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省",
-	"广西壮族自治区", "海南省", "四川省", "贵州省", "云南省", "西藏自治区", "陕西省", "甘肃省", "青海省",
-	"宁夏回族自治区", "新疆维吾尔自治区", "香港特别行政区", "澳门特别行政区", "台湾省",
-	"北京", "天津", "上海", "重庆", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
+// provinceShort are the short forms of the provincial-level divisions
+// that start addresses as written (北京朝阳区…, 广东深圳…). Shorter forms
+// of cities and counties are not used: 朝阳, 中山, 东方 are words.
+var provinceShort = []string{"北京", "天津", "上海", "重庆", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
 	"福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "四川", "贵州", "云南", "西藏",
-	"陕西", "甘肃", "青海", "宁夏", "新疆",
-	"石家庄市", "太原市", "呼和浩特市", "沈阳市", "大连市", "长春市", "哈尔滨市", "南京市", "苏州市", "无锡市",
-	"杭州市", "宁波市", "温州市", "合肥市", "福州市", "厦门市", "南昌市", "济南市", "青岛市", "郑州市", "武汉市",
-	"长沙市", "广州市", "深圳市", "东莞市", "佛山市", "珠海市", "南宁市", "海口市", "三亚市", "成都市", "贵阳市",
-	"昆明市", "拉萨市", "西安市", "兰州市", "西宁市", "银川市", "乌鲁木齐市", "唐山市", "保定市", "烟台市",
-	"潍坊市", "徐州市", "常州市", "南通市", "绍兴市", "嘉兴市", "金华市", "台州市", "泉州市", "洛阳市", "宜昌市",
-	"襄阳市", "株洲市", "惠州市", "中山市", "江门市", "汕头市", "绵阳市", "遵义市", "柳州市", "桂林市",
-	// other prefecture-level cities
-	"邯郸市", "邢台市", "张家口市", "承德市", "沧州市", "廊坊市", "衡水市", "秦皇岛市", "大同市", "阳泉市", "长治市", "晋城市", "朔州市", "晋中市", "运城市",
-	"忻州市", "临汾市", "吕梁市", "包头市", "乌海市", "赤峰市", "通辽市", "鄂尔多斯市", "呼伦贝尔市", "鞍山市", "抚顺市", "本溪市", "丹东市", "锦州市", "营口市",
-	"阜新市", "辽阳市", "盘锦市", "铁岭市", "朝阳市", "葫芦岛市", "吉林市", "四平市", "辽源市", "通化市", "白山市", "松原市", "白城市", "齐齐哈尔市", "鸡西市",
-	"鹤岗市", "双鸭山市", "大庆市", "伊春市", "佳木斯市", "七台河市", "牡丹江市", "黑河市", "绥化市", "连云港市", "淮安市", "盐城市", "扬州市", "镇江市",
-	"泰州市", "宿迁市", "湖州市", "衢州市", "舟山市", "丽水市", "芜湖市", "蚌埠市", "淮南市", "马鞍山市", "淮北市", "铜陵市", "安庆市", "黄山市", "滁州市",
-	"阜阳市", "宿州市", "六安市", "亳州市", "池州市", "宣城市", "莆田市", "三明市", "漳州市", "南平市", "龙岩市", "宁德市", "景德镇市", "萍乡市", "九江市",
-	"新余市", "鹰潭市", "赣州市", "吉安市", "宜春市", "抚州市", "上饶市", "淄博市", "枣庄市", "东营市", "济宁市", "泰安市", "威海市", "日照市", "临沂市",
-	"德州市", "聊城市", "滨州市", "菏泽市", "开封市", "平顶山市", "安阳市", "鹤壁市", "新乡市", "焦作市", "濮阳市", "许昌市", "漯河市", "三门峡市", "南阳市",
-	"商丘市", "信阳市", "周口市", "驻马店市", "黄石市", "十堰市", "鄂州市", "荆门市", "孝感市", "荆州市", "黄冈市", "咸宁市", "随州市", "湘潭市", "衡阳市",
-	"邵阳市", "岳阳市", "常德市", "张家界市", "益阳市", "郴州市", "永州市", "怀化市", "娄底市", "韶关市", "湛江市", "茂名市", "肇庆市", "梅州市", "汕尾市",
-	"河源市", "阳江市", "清远市", "潮州市", "揭阳市", "云浮市", "梧州市", "北海市", "防城港市", "钦州市", "贵港市", "玉林市", "百色市", "贺州市", "河池市",
-	"来宾市", "崇左市", "儋州市", "自贡市", "攀枝花市", "泸州市", "德阳市", "广元市", "遂宁市", "内江市", "乐山市", "南充市", "眉山市", "宜宾市", "广安市",
-	"达州市", "雅安市", "巴中市", "资阳市", "六盘水市", "安顺市", "毕节市", "铜仁市", "曲靖市", "玉溪市", "保山市", "昭通市", "丽江市", "普洱市", "临沧市",
-	"铜川市", "宝鸡市", "咸阳市", "渭南市", "延安市", "汉中市", "榆林市", "安康市", "商洛市", "嘉峪关市", "金昌市", "白银市", "天水市", "武威市", "张掖市",
-	"平凉市", "酒泉市", "庆阳市", "定西市", "陇南市", "海东市", "石嘴山市", "吴忠市", "固原市", "中卫市", "克拉玛依市", "吐鲁番市", "哈密市",
+	"陕西", "甘肃", "青海", "宁夏", "新疆"}
+
+// divisions are the names that start an address: provincial-level
+// divisions (full and short), every prefecture-level division, and the
+// county-level divisions of the data file. County-level names of two
+// characters ending in 区 (城区, 郊区, 东区…) are left out: they are words.
+var divisions = parseDivisions(divisionsData)
+
+func parseDivisions(data string) []string {
+	seen := make(map[string]bool)
+	var out []string
+	add := func(w string) {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	for _, line := range strings.Split(data, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] == "#" {
+			continue
+		}
+		switch f[0] {
+		case "P":
+			add(f[1])
+		case "C":
+			add(f[1])
+			for _, w := range f[2:] {
+				if utf8.RuneCountInString(w) == 2 && strings.HasSuffix(w, "区") {
+					continue
+				}
+				add(w)
+			}
+		}
+	}
+	for _, w := range provinceShort {
+		add(w)
+	}
+	return out
 }
 
 // plateProvinces are the one-character province abbreviations on plates.
@@ -110,7 +193,7 @@ var anchors = func() *[0x10000]uint16 {
 	for _, r := range numberMarks {
 		t[r] |= anchorNumber
 	}
-	for _, r := range surnames {
+	for _, r := range surnameList.single {
 		t[r] |= anchorSurname
 	}
 	for _, s := range compoundSurnames {

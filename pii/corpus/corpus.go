@@ -98,7 +98,7 @@ func (g *Generator) filler() {
 func (g *Generator) negative() {
 	switch g.r.IntN(32) {
 	case 28: // a title, not a name
-		g.text(g.one("联系人：", "客户", "收件人 ") + string(nameSurnames[g.r.IntN(len(nameSurnames))]) + g.one("经理", "先生", "女士", "老师", "总", "师傅", "小姐") + "，")
+		g.text(g.one("联系人：", "客户", "收件人 ") + string(commonSurnames[g.r.IntN(60)]) + g.one("经理", "先生", "女士", "老师", "总", "师傅", "小姐") + "，")
 	case 29: // a firmware version shaped like an IPv4 address
 		g.text(fmt.Sprintf("firmware version %d.%d.%d.%d ", 1+g.r.IntN(9), g.r.IntN(20), g.r.IntN(10), g.r.IntN(200)))
 	case 30: // a 16-digit reference number with no label: sometimes passes Luhn and an issuer prefix
@@ -112,7 +112,8 @@ func (g *Generator) negative() {
 	case 20:
 		g.text("msg_id 1" + g.digits(18) + " ")
 	case 21:
-		g.text(g.one("客户服务中心将于明日升级，", "用户体验调查已结束，", "学生会换届选举，", "员工食堂今日供应午餐，", "乘客须知：请提前到达，", "联系人列表已同步，"))
+		g.text(g.one("客户服务中心将于明日升级，", "用户体验调查已结束，", "学生会换届选举，", "员工食堂今日供应午餐，", "乘客须知：请提前到达，", "联系人列表已同步，",
+			"学生成绩单已发布，", "户主关系：父子，", "客户经理负责跟进，", "会员等级提升，", "客户国籍：中国，", "城区人口增长，新区建设加快，"))
 	case 22:
 		g.text(g.one("北京市朝阳区的天气不错，", "上海市人民政府发布通知，", "广东省深圳市举办科技展，", "浙江省杭州市西湖区街道办发布公告，"))
 	case 23:

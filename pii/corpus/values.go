@@ -307,47 +307,10 @@ func (g *Generator) email() string {
 	return local + "@" + g.pick([]string{"qq.com", "163.com", "126.com", "gmail.com", "example.com", "mail.example.cn", "corp.example.org", "sina.com.cn"})
 }
 
-var givenChars = []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏建国志文斌浩宇欣怡子涵梓萱一诺雨轩晨思")
-
-var nameSurnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔")
-
-func (g *Generator) name() string {
-	var s string
-	if g.r.IntN(30) == 0 {
-		s = g.pick([]string{"欧阳", "司马", "诸葛", "上官"})
-	} else {
-		s = string(nameSurnames[g.r.IntN(len(nameSurnames))])
-	}
-	s += string(givenChars[g.r.IntN(len(givenChars))])
-	if g.r.IntN(3) != 0 {
-		s += string(givenChars[g.r.IntN(len(givenChars))])
-	}
-	return s
-}
-
-var addrStarts = []string{"北京市朝阳区", "上海市浦东新区", "广东省深圳市南山区", "广东省广州市天河区", "浙江省杭州市西湖区",
-	"江苏省南京市鼓楼区", "四川省成都市武侯区", "湖北省武汉市洪山区", "深圳市福田区", "杭州市滨江区", "山东省青岛市市南区",
-	"河南省郑州市金水区", "陕西省西安市雁塔区", "天津市和平区", "重庆市渝中区"}
-
-var roads = []string{"建国路", "中山路", "人民大道", "科技园路", "解放街", "文一西路", "长安街", "滨江大道", "和平里", "光明村", "学院路", "花园街"}
-
-func (g *Generator) address() string {
-	a := g.pick(addrStarts) + g.pick(roads) + fmt.Sprintf("%d号", 1+g.r.IntN(999))
-	switch g.r.IntN(4) {
-	case 0:
-		a += fmt.Sprintf("%d栋%d单元%d室", 1+g.r.IntN(30), 1+g.r.IntN(6), 101+g.r.IntN(2500))
-	case 1:
-		a += fmt.Sprintf("%s座%d室", string("ABCD"[g.r.IntN(4)]), 101+g.r.IntN(3000))
-	case 2:
-		a += g.pick([]string{"阳光花园", "金地小区", "万科城"}) + fmt.Sprintf("%d号楼%d室", 1+g.r.IntN(20), 101+g.r.IntN(1800))
-	}
-	return a
-}
-
 // addressNoDivision is an address that starts below the city level, as
 // written after 地址：.
 func (g *Generator) addressNoDivision() string {
-	return g.pick([]string{"南山区", "海淀区", "西湖区", "天河区"}) + g.pick(roads) + fmt.Sprintf("%d号%d室", 1+g.r.IntN(500), 101+g.r.IntN(2000))
+	return g.pick([]string{"南山区", "海淀区", "西湖区", "天河区"}) + g.pick(roadNames) + fmt.Sprintf("%d号%d室", 1+g.r.IntN(500), 101+g.r.IntN(2000))
 }
 
 func (g *Generator) date(y, m, d int) string {
