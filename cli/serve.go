@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +15,7 @@ import (
 
 func newServeCmd(e *env) *cobra.Command {
 	var cf configFlags
-	var role string
+	var role, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "serve [-c custos.yaml] [--role gateway|detector|api|all]",
 		Short: "Run the ingest API, event store and everything custos.yaml enables",
@@ -45,6 +47,17 @@ every node).`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			cfg, err := cf.load()
 			if err != nil {
 				return err
@@ -75,5 +88,6 @@ every node).`,
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&role, "role", "all", "what this node runs: gateway, detector, api or all (the embedded single process)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file, for `go tool pprof` (benchmarks)")
 	return cmd
 }

@@ -10,7 +10,7 @@ go build -o "$work/custos" ./cmd/custos
 go build -o "$work/load" ./bench/ingest
 token=$("$work/custos" init --data "$work/data" | tail -1)
 port=$((20000 + RANDOM % 20000))
-env CUSTOS_API_LISTEN=127.0.0.1:$port CUSTOS_LOG_LEVEL=warn ${CUSTOS_BENCH_ENV:-} "$work/custos" serve --data "$work/data" >/dev/null &
+env CUSTOS_API_LISTEN=127.0.0.1:$port CUSTOS_LOG_LEVEL=warn ${CUSTOS_BENCH_ENV:-} "$work/custos" serve --data "$work/data" ${CUSTOS_BENCH_PROFILE:+--cpuprofile "$CUSTOS_BENCH_PROFILE"} >/dev/null &
 srv=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
