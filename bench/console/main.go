@@ -8,6 +8,9 @@
 //	go run ./bench/console -dir /var/tmp/custos-console-10m -events 10000000
 //	go run ./bench/console -dir /var/tmp/custos-console-10m -events 10000000 -load=false
 //
+// The load writes the database file directly by default (see bulkLoad);
+// -bulk=false loads through the store's AppendAccess instead.
+//
 // Events are a pure function of (seed, index), so a reused data dir and
 // the page sampler agree on what was loaded.
 package main
@@ -52,6 +55,7 @@ type config struct {
 	renders  int
 	from     int
 	load     bool
+	bulk     bool
 	seed     uint64
 }
 
@@ -65,6 +69,7 @@ func main() {
 	flag.IntVar(&c.alerts, "alerts", 5000, "alerts to store")
 	flag.IntVar(&c.renders, "renders", 50, "renders per page")
 	flag.BoolVar(&c.load, "load", true, "load events (false: reuse a dir loaded with the same flags)")
+	flag.BoolVar(&c.bulk, "bulk", true, "load into a new dir directly (no fsync, indexes built at the end); false: through AppendAccess")
 	flag.IntVar(&c.from, "from", 0, "first event index to load (resume a load cut short)")
 	flag.Uint64Var(&c.seed, "seed", 1, "seed")
 	flag.Parse()
@@ -124,11 +129,9 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, c.dir)
-	if err != nil {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
-	defer st.Close()
 	// The events end at the hour the load started (recorded on first load).
 	endFile := c.dir + "/bench-end"
 	var end time.Time
@@ -140,7 +143,17 @@ func run(ctx context.Context, c config) error {
 	}
 	span := time.Duration(c.days) * 24 * time.Hour
 	start, step := end.Add(-span), span/time.Duration(c.events)
-	if c.load {
+	if c.load && c.bulk {
+		if err := bulkLoad(ctx, c, idx, start, step); err != nil {
+			return err
+		}
+	}
+	st, err := sqlite.Open(ctx, c.dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if c.load && !c.bulk {
 		if err := load(ctx, c, st, idx, start, step); err != nil {
 			return err
 		}
