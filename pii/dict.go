@@ -224,6 +224,24 @@ var anchorBits = func() *[1 << 10]uint64 {
 	return &b
 }()
 
+// pairOnlyBits marks the anchors that start only dictionary words (names,
+// labels, divisions): the first pass tests pairAt for them itself.
+// numeralOnlyBits marks the Chinese numerals that start nothing else: one
+// followed by a Han character that is not a digit (十二。, 三月, 一个) is a
+// one-digit run, which no type is, and the first pass skips it.
+var pairOnlyBits, numeralOnlyBits = func() (*[1 << 10]uint64, *[1 << 10]uint64) {
+	var p, d [1 << 10]uint64
+	for r, f := range anchors {
+		switch {
+		case f&(anchorName|anchorAddress|anchorAddressContext) != 0 && f&(anchorPlate|anchorDigit) == 0:
+			p[r>>6] |= 1 << (r & 63)
+		case f&anchorDigit != 0 && f&(anchorPlate|anchorName|anchorAddress|anchorAddressContext) == 0 && cnDigit(rune(r)) != 0:
+			d[r>>6] |= 1 << (r & 63)
+		}
+	}
+	return &p, &d
+}()
+
 // pairKey hashes the first two characters of a dictionary word.
 func pairKey(r1, r2 rune) uint32 { return uint32(r1*40503+r2) & 0xFFFF }
 

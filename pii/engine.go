@@ -1,6 +1,11 @@
 package pii
 
-import "github.com/custos-dev/custos"
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/custos-dev/custos"
+)
 
 const (
 	maxGroups = 24 // digit groups kept per numeric run
@@ -63,6 +68,13 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	n := len(text)
 	d.addrFrom, d.addrStop = -1, -1
 	for i := 0; i < n; {
+		// Most bytes of most text start nothing: skip eight at a time
+		// until one might (see skipPlain), then Han characters three at a
+		// time while the anchor bitmap says they start nothing.
+		i = skipPlain(text, i)
+		if i >= n {
+			break
+		}
 		last := i
 		switch byteClass[text[i]] {
 		case clsNone:
@@ -75,12 +87,16 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			}
 			dst, i = d.numeric(dst, text, i, false)
 		case clsLetter:
+			if inLowerToken(text, i) {
+				// inside a word that starts with a lower-case letter:
+				// such words start nothing (skipPlain passes their other
+				// letters; this is a capital or an n inside one)
+				i = wordEnd(text, i)
+				continue
+			}
 			if c := text[i]; c >= 'a' && !(c == 'n' && i+4 <= n && text[i+1] == 'a') {
 				// lower-case words start nothing but "name"
-				i++
-				for i < n && isWord(text[i]) {
-					i++
-				}
+				i = wordEnd(text, i)
 				continue
 			}
 			dst, i = d.word(dst, text, i)
@@ -98,13 +114,29 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			i++
 		case clsCJK:
 			// most Han characters start nothing: test an 8 KiB bitmap
-			// before calling out
-			if i+2 < n && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
-				r := rune(text[i]&0x0F)<<12 | rune(text[i+1]&0x3F)<<6 | rune(text[i+2]&0x3F)
-				if anchorBits[r>>6]&(1<<(r&63)) == 0 {
-					i += 3
-					continue
+			// before calling out, for a whole run of them in one loop
+			j := i
+			for j+2 < n && text[j]&0xF0 == 0xE0 && text[j+1]&0xC0 == 0x80 && text[j+2]&0xC0 == 0x80 {
+				r := rune(text[j]&0x0F)<<12 | rune(text[j+1]&0x3F)<<6 | rune(text[j+2]&0x3F)
+				k, bit := r>>6, uint64(1)<<(r&63)
+				if anchorBits[k]&bit != 0 {
+					if pairOnlyBits[k]&bit != 0 {
+						if pairAt(text, j, r) {
+							break // may start a label or division: d.cjk
+						}
+					} else if numeralOnlyBits[k]&bit != 0 {
+						if nx := decode3(text, j+3); nx == 0 || cnDigit(nx) != 0 || nx >= 0xFF10 && nx <= 0xFF19 {
+							break // may start a run of digits
+						}
+					} else {
+						break
+					}
 				}
+				j += 3
+			}
+			if j > i {
+				i = j
+				continue
 			}
 			dst, i = d.cjk(dst, text, i)
 		}
@@ -115,6 +147,52 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	return dst
 }
 
+// inLowerToken reports whether text[i] is inside an alphanumeric token
+// that starts with a lower-case letter. The first pass used to skip such
+// tokens whole; skipPlain passes their lower-case letters, and a capital,
+// an n or a digit inside one must still start nothing.
+func inLowerToken(text []byte, i int) bool {
+	j := i
+	for j > 0 && isWord(text[j-1]) {
+		j--
+	}
+	return j < i && text[j]-'a' < 26
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// skipPlain returns the index of the first byte at or after i that may
+// start something: a non-ASCII byte, a byte in '0'..'Z' (digits, ':', '@'
+// and capitals), '+', or 'n' (of "name"). Lower-case letters, spaces and
+// punctuation — most of prose, logs and markup — are skipped eight bytes
+// per step with word-wide arithmetic (no byte carries into the next, as
+// every addend keeps bytes below 0x100 once the high bits are masked).
+func skipPlain(text []byte, i int) int {
+	n := len(text)
+	for i+8 <= n {
+		x := binary.LittleEndian.Uint64(text[i:])
+		lo := x &^ highs // each byte's low seven bits
+		m := x & highs   // non-ASCII bytes
+		// '0' (0x30) ≤ b ≤ 'Z' (0x5A)
+		m |= (lo + ones*(0x80-0x30)) &^ (lo + ones*(0x80-0x5B)) & highs
+		// b == '+' or b == 'n': t = b^c is zero, so t+0x7F lacks the high bit
+		t := lo ^ (ones * '+')
+		m |= ^(t + ones*0x7F) & highs
+		t = lo ^ (ones * 'n')
+		m |= ^(t + ones*0x7F) & highs
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < n && byteClass[text[i]] == clsNone {
+		i++
+	}
+	return i
+}
 func isWord(c byte) bool {
 	return c-'0' < 10 || c|0x20-'a' < 26 || c == '_'
 }

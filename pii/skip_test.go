@@ -1,0 +1,43 @@
+package pii
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSkipPlain holds the eight-bytes-at-a-time skip to the byte-by-byte
+// rule it implements, on random text rich in the boundary bytes.
+func TestSkipPlain(t *testing.T) {
+	stops := func(c byte) bool {
+		return c >= 0x80 || c >= '0' && c <= 'Z' || c == '+' || c == 'n'
+	}
+	alphabet := []byte("abcmnoz +-./_,;:@?[\\]^`{|}~0129AZ\x00\x7f\x80\xe4\xbd\xa0\x2f\x5b\x2a\x6d\x6f\xab\xae\xee")
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		text := make([]byte, r.IntN(40))
+		for k := range text {
+			if r.IntN(4) == 0 {
+				text[k] = byte(r.IntN(256))
+			} else {
+				text[k] = alphabet[r.IntN(len(alphabet))]
+			}
+		}
+		for i := 0; i <= len(text); i++ {
+			got := skipPlain(text, i)
+			if got < i || got > len(text) {
+				t.Fatalf("skipPlain(%q, %d) = %d: out of range", text, i, got)
+			}
+			// Never skip a byte the first pass acts on (all but the
+			// lower-case letters other than n, which start nothing).
+			for k := i; k < got; k++ {
+				if c := text[k]; byteClass[c] != clsNone && !(c >= 'a' && c <= 'z' && c != 'n') {
+					t.Fatalf("skipPlain(%q, %d) = %d skips %q at %d", text, i, got, c, k)
+				}
+			}
+			// Stop only at a byte that may matter.
+			if got < len(text) && !stops(text[got]) && byteClass[text[got]] == clsNone {
+				t.Fatalf("skipPlain(%q, %d) = %d stops at %q", text, i, got, text[got])
+			}
+		}
+	}
+}
