@@ -20,6 +20,7 @@ import (
 	"github.com/custos-dev/custos/catalog"
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/pii"
+	"github.com/custos-dev/custos/policy"
 )
 
 // contentKind is how a response body is inspected.
@@ -159,6 +160,34 @@ func encodeBody(enc string, w io.Writer) io.WriteCloser {
 	return nil
 }
 
+// limitedHeader tells the client that a limit decision cut the response:
+// "10 of 37" records.
+const limitedHeader = "Custos-Limited"
+
+// limitFor asks the policy, before any quota counts, whether a limit rule
+// caps this response below the records it holds: the records of its
+// structure (JSON record arrays, CSV rows), else its distinct subjects.
+func (g *Gateway) limitFor(ctx context.Context, x *exchange, in *inspection) (pre policy.Decision, n int64, over bool) {
+	n = int64(in.records)
+	if n < 0 {
+		n = x.records
+	}
+	if n <= 1 || g.deps.Policy == nil {
+		return pre, n, false
+	}
+	pre = g.decide(ctx, x, false)
+	return pre, n, !refused(pre.Effect) && pre.Limit > 0 && n > pre.Limit
+}
+
+// refuseLimited refuses a response over the limit of decision d that the
+// gateway cannot cut (HTML, XLSX, a body too large to hold): 403
+// "limited". n < 0 when the records could not be counted.
+func (g *Gateway) refuseLimited(ctx context.Context, resp *http.Response, x *exchange, d policy.Decision, n int64) error {
+	x.decision = policy.Decision{Effect: custos.DecisionDeny, Rules: append(slices.Clip(d.Rules), "limited"), Reason: "record limit"}
+	x.limited = [2]int64{d.Limit, n}
+	return g.refuseResponse(ctx, resp, x)
+}
+
 // refuseResponse replaces the upstream's response by the refusal and
 // records it.
 func (g *Gateway) refuseResponse(ctx context.Context, resp *http.Response, x *exchange) error {
@@ -170,6 +199,16 @@ func (g *Gateway) refuseResponse(ctx context.Context, resp *http.Response, x *ex
 	}
 	resp.Body.Close()
 	code, msg := refusalText(x.decision)
+	if x.limited[0] > 0 {
+		code = "limited"
+		held := "more"
+		if x.limited[1] > 0 {
+			held = strconv.FormatInt(x.limited[1], 10)
+		}
+		msg = fmt.Sprintf("Custos policy limits this access to %d records (rules: %s); this response holds %s "+
+			"and cannot be cut to the limit. Narrow the request (a more precise search, a smaller page) and try again.",
+			x.limited[0], strings.Join(x.decision.Rules, ", "), held)
+	}
 	rec := newRecorder()
 	writeProblem(rec, resp.Request, http.StatusForbidden, code, msg)
 	resp.StatusCode = http.StatusForbidden
@@ -196,9 +235,28 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 		return g.refuseResponse(ctx, resp, x)
 	}
 	g.collect(x, in)
+	if pre, n, over := g.limitFor(ctx, x, in); over {
+		limit := pre.Limit
+		if in.cut == nil {
+			return g.refuseLimited(ctx, resp, x, pre, n)
+		}
+		// Cut to the limit before the final decision, so that quotas and
+		// the event count only the records released.
+		body = in.cut(int(limit))
+		in.reset(g.fieldsOf(x))
+		if apply, err = g.prepare(kind, body, in); err != nil {
+			return fmt.Errorf("httpgw: inspect limited response: %w", err)
+		}
+		g.collect(x, in)
+		x.limited = [2]int64{limit, n}
+	}
 	x.decision = g.decide(ctx, x, true)
 	if refused(x.decision.Effect) {
 		return g.refuseResponse(ctx, resp, x)
+	}
+	if x.limited[0] > 0 {
+		x.decision.Rules = append(slices.Clip(x.decision.Rules), "limited")
+		resp.Header.Set(limitedHeader, fmt.Sprintf("%d of %d", x.limited[0], x.limited[1]))
 	}
 	out := body
 	vm := valueMasker{m: g.deps.Masker, d: x.decision}
@@ -293,6 +351,8 @@ func (g *Gateway) prepare(kind contentKind, body []byte, in *inspection) (applie
 		return prepareText(body, in), nil
 	case kindXLSX:
 		return prepareXLSX(body, in)
+	case kindHTML:
+		return prepareHTML(body, in), nil
 	default:
 		return prepareText(body, in), nil
 	}
@@ -354,6 +414,7 @@ func allDigits(b []byte) bool {
 func prepareJSON(body []byte, in *inspection) (applier, bool) {
 	edits := in.edits[:0]
 	defer func() { in.edits = edits[:0] }()
+	recs := &jsonRecords{}
 	rw := newJSONRewriter(io.Discard, func(kind byte, raw, path, key []byte, off int64) []byte {
 		val, f, ok := in.judgeJSON(kind, raw, path, key)
 		if ok {
@@ -363,11 +424,16 @@ func prepareJSON(body []byte, in *inspection) (applier, bool) {
 		}
 		return nil
 	})
+	rw.rec = recs
 	if _, err := rw.Write(body); err != nil {
 		return nil, false
 	}
 	if rw.Close() != nil {
 		return nil, false
+	}
+	if n := recs.count(); n > 0 {
+		in.records = n
+		in.cut = func(limit int) []byte { return recs.cut(body, limit) }
 	}
 	return func(vm valueMasker) ([]byte, error) {
 		if len(edits) == 0 {
@@ -475,6 +541,15 @@ func prepareCSV(body []byte, in *inspection) (applier, bool) {
 		}
 	}
 	crlf := bytes.Contains(body, []byte("\r\n"))
+	in.records = len(rows) - 1
+	in.cut = func(limit int) []byte {
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.Comma = r.Comma
+		w.UseCRLF = crlf
+		w.WriteAll(rows[:min(len(rows), limit+1)]) // a bytes.Buffer does not fail
+		return b.Bytes()
+	}
 	return func(vm valueMasker) ([]byte, error) {
 		if len(edits) == 0 {
 			return body, nil

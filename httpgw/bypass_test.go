@@ -38,6 +38,10 @@ func bypassCases() []bypassCase {
 	for _, c := range []byte(phone) {
 		fmt.Fprintf(&entities, "&#%d;", c)
 	}
+	var hexEntities strings.Builder
+	for _, c := range []byte(phone) {
+		fmt.Fprintf(&hexEntities, "&#x%x;", c)
+	}
 	b64 := base64.StdEncoding.EncodeToString([]byte(phone))
 	xid := id
 	for i := 0; !strings.HasSuffix(xid, "X"); i++ {
@@ -62,10 +66,23 @@ func bypassCases() []bypassCase {
 		{"html attribute value", html, `<input name="m" value="` + phone + `">`, phone, true},
 		{"html data attribute", html, `<tr data-id="` + id + `">`, id, true},
 		{"html full-width digits", html, `<td>` + fullWidth + `</td>`, fullWidth, true},
-		{"html split by tags", html, `<td>138<b>1234</b>5678</td>`, `<b>1234</b>5678`, false},
-		{"html character references", html, `<td>` + entities.String() + `</td>`, entities.String(), false},
-		{"html url-encoded link", html, `<a href="/p?m=` + url.QueryEscape(id) + `&x=` + pct.String() + `">`, pct.String(), false},
-		{"html base64", html, `<td>` + b64 + `</td>`, b64, false},
+		{"html split by tags", html, `<td>138<b>1234</b>5678</td>`, `<b>1234</b>5678`, true},
+		{"html split by nested inline tags", html, `<td><span>138</span><i>12<b>34</b></i>5678</td>`, `34</b></i>5678`, true},
+		{"html split by a comment", html, `<td>138<!-- -->12345678</td>`, `12345678`, true},
+		{"html split across cells", html, `<td>138</td><td>12345678</td>`, `12345678`, false},
+		{"html character references", html, `<td>` + entities.String() + `</td>`, entities.String(), true},
+		{"html hex character references", html, `<td>` + hexEntities.String() + `</td>`, hexEntities.String(), true},
+		{"html references without semicolons", html, `<td>` + strings.ReplaceAll(entities.String(), ";", "") + `</td>`, strings.ReplaceAll(entities.String(), ";", ""), true},
+		{"html named reference in an e-mail", html, `<td>zhang.wei&commat;example.com</td>`, `zhang.wei&commat;`, true},
+		{"html references in an attribute", html, `<input value="` + entities.String() + `">`, entities.String(), true},
+		{"html references split by tags", html, `<td>&#49;&#51;&#56;<b>1234</b>5678</td>`, `<b>1234</b>5678`, true},
+		{"html url-encoded link", html, `<a href="/p?m=` + url.QueryEscape(id) + `&x=` + pct.String() + `">`, pct.String(), true},
+		{"html url-encoded path segment", html, `<a href="/p/` + pct.String() + `/view">`, pct.String(), true},
+		{"html base64 text", html, `<td>` + b64 + `</td>`, b64, true},
+		{"html base64 attribute", html, `<tr data-k="` + b64 + `">`, b64, true},
+		{"html base64 query parameter", html, `<a href="/p?k=` + b64 + `">`, b64, true},
+		{"html inside a script", html, `<script>var m = "` + phone + `";</script>`, phone, true},
+		{"html references inside a script", html, `<script>var m = "` + entities.String() + `";</script>`, entities.String(), false},
 		{"csv cell", "text/csv", "name,phone\n张三," + phone + "\n", phone, true},
 		{"plain text", "text/plain", "phone: " + phone, phone, true},
 	}

@@ -41,6 +41,9 @@ type exchange struct {
 	cats     []custos.Category
 	subjects []custos.Subject
 	recorded bool
+	// limited is {limit, records held} when a limit decision cut the
+	// response (or refused it: records -1 when uncounted).
+	limited [2]int64
 }
 
 func (g *Gateway) newExchange(r *http.Request, rt *route, id identity) *exchange {

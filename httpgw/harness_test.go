@@ -29,6 +29,13 @@ defaults:
   sensitive: deny
   other: mask
 rules:
+  - id: clerk-cap
+    match: {roles: [clerk]}
+    decision: limit
+    limit: 2
+  - id: clerk-mask
+    match: {roles: [clerk]}
+    decision: mask
   - id: exports-need-approval
     match: {actions: [export], roles: [agent]}
     decision: approval_required

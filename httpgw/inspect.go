@@ -57,6 +57,12 @@ type inspection struct {
 	// passenger's ID number are the same person's attributes).
 	keyed bool
 	edits []jsonEdit // reused by prepareJSON
+	// records is how many records the body holds by its structure (JSON
+	// record arrays, CSV rows), -1 when it has none the gateway can
+	// count; cut, when set, returns the body with only its first n
+	// records, for a limit decision.
+	records int
+	cut     func(n int) []byte
 }
 
 func (in *inspection) reset(fields map[string]catalog.Field) {
@@ -73,6 +79,7 @@ func (in *inspection) reset(fields map[string]catalog.Field) {
 	in.hashes = in.hashes[:0]
 	clear(in.seen)
 	in.fields = fields
+	in.records, in.cut = -1, nil
 }
 
 func (in *inspection) addType(t custos.DataType, cat custos.Category) {

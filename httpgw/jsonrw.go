@@ -44,7 +44,67 @@ const (
 
 type jsonFrame struct {
 	object bool
-	base   int // len(path) when the container opened
+	base   int   // len(path) when the container opened
+	open   int64 // offset of the opening bracket
+}
+
+// jsonRecords is where a document's records are, for a limit decision
+// that caps them: the elements of its outermost arrays of objects (or of
+// arrays) — a top-level array, or a member like $.items — or, when the
+// input holds several top-level values (NDJSON), those values.
+type jsonRecords struct {
+	arrays []recordArray
+	depth  int     // len(stack) with the current record array on top; 0: none open
+	tops   []int64 // start offsets of the top-level values
+}
+
+// recordArray is one array of records: its brackets and the commas
+// between its elements.
+type recordArray struct {
+	open, close int64
+	commas      []int64
+}
+
+// count is how many records the document holds.
+func (r *jsonRecords) count() int {
+	if len(r.tops) > 1 {
+		return len(r.tops)
+	}
+	n := 0
+	for _, a := range r.arrays {
+		n += len(a.commas) + 1
+	}
+	return n
+}
+
+// cut returns body with only its first limit records: later elements of
+// the record arrays (and whole arrays once the limit is spent) are left
+// out, so the document keeps its structure with shorter arrays.
+func (r *jsonRecords) cut(body []byte, limit int) []byte {
+	if len(r.tops) > 1 {
+		if limit >= len(r.tops) {
+			return body
+		}
+		return body[:r.tops[limit]]
+	}
+	out := make([]byte, 0, len(body))
+	last := int64(0)
+	budget := limit
+	for _, a := range r.arrays {
+		n := len(a.commas) + 1
+		if budget >= n {
+			budget -= n
+			continue
+		}
+		from := a.open + 1
+		if budget > 0 {
+			from = a.commas[budget-1]
+		}
+		budget = 0
+		out = append(out, body[last:from]...)
+		last = a.close
+	}
+	return append(out, body[last:]...)
 }
 
 // jsonRewriter rewrites a JSON stream (one document or several, as NDJSON)
@@ -69,6 +129,9 @@ type jsonRewriter struct {
 	pending  []byte
 	discard  bool // out is io.Discard: judge only, build no output
 	err      error
+	// rec, when set, notes where the records are (buffered bodies only:
+	// it keeps offsets of the whole input).
+	rec *jsonRecords
 }
 
 func newJSONRewriter(out io.Writer, onValue jsonValueFunc) *jsonRewriter {
@@ -156,12 +219,15 @@ func (j *jsonRewriter) Write(p []byte) (int, error) {
 					j.pop()
 					continue
 				}
+				if j.rec != nil {
+					j.noteValue(c, j.off+int64(i))
+				}
 				switch {
 				case c == '{':
 					j.stack = append(j.stack, jsonFrame{object: true, base: len(j.path)})
 					j.state = stKeyOrClose
 				case c == '[':
-					j.stack = append(j.stack, jsonFrame{base: len(j.path)})
+					j.stack = append(j.stack, jsonFrame{base: len(j.path), open: j.off + int64(i)})
 					j.path = append(j.path, "[*]"...)
 					j.state = stValueOrClose
 				case c == '"':
@@ -200,12 +266,21 @@ func (j *jsonRewriter) Write(p []byte) (int, error) {
 					goto again
 				}
 				top := j.stack[len(j.stack)-1]
+				inRecords := j.rec != nil && j.rec.depth == len(j.stack)
 				switch {
 				case c == ',' && top.object:
 					j.state = stKey
 				case c == ',':
+					if inRecords {
+						a := &j.rec.arrays[len(j.rec.arrays)-1]
+						a.commas = append(a.commas, j.off+int64(i))
+					}
 					j.state = stValue
 				case c == '}' && top.object, c == ']' && !top.object:
+					if inRecords {
+						j.rec.arrays[len(j.rec.arrays)-1].close = j.off + int64(i)
+						j.rec.depth = 0
+					}
 					j.pop()
 				default:
 					return j.fail(flush, i)
@@ -234,6 +309,20 @@ func (j *jsonRewriter) Write(p []byte) (int, error) {
 		return 0, j.err
 	}
 	return len(p), nil
+}
+
+// noteValue notes a value starting with c at off for the record map: a
+// top-level value, or the first element of an array, which makes the
+// array a record array when that element is an object or array and no
+// record array is open around it.
+func (j *jsonRewriter) noteValue(c byte, off int64) {
+	switch {
+	case j.state == stTop:
+		j.rec.tops = append(j.rec.tops, off)
+	case j.state == stValueOrClose && j.rec.depth == 0 && (c == '{' || c == '['):
+		j.rec.arrays = append(j.rec.arrays, recordArray{open: j.stack[len(j.stack)-1].open})
+		j.rec.depth = len(j.stack)
+	}
 }
 
 func (j *jsonRewriter) fail(flush func(int), i int) (int, error) {

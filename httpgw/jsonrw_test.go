@@ -168,7 +168,59 @@ func FuzzJSONRewrite(f *testing.F) {
 		if !bytes.Equal(bout, out) {
 			t.Fatalf("buffered and streamed differ\nstream:   %q\nbuffered: %q", out, bout)
 		}
+		// A limit cut keeps the document valid JSON with exactly the
+		// records kept.
+		if in.cut != nil {
+			n := in.records
+			for _, k := range []int{0, 1, n / 2, n - 1} {
+				if k < 0 || k >= n {
+					continue
+				}
+				cut := in.cut(k)
+				if !validJSONOrNDJSON(cut) && !(k == 0 && len(bytes.TrimSpace(cut)) == 0) {
+					t.Fatalf("cut to %d of %d is not JSON\nin:  %q\nout: %q", k, n, doc, cut)
+				}
+				cin, _ := testMasker(t)
+				if _, ok := prepareJSON(cut, cin); !ok && len(bytes.TrimSpace(cut)) > 0 {
+					t.Fatalf("cut to %d does not parse: %q", k, cut)
+				}
+				vals, _ := decodeAll(cut)
+				switch {
+				case len(want) > 1: // NDJSON: the values are the records
+					if len(vals) != k {
+						t.Fatalf("cut to %d holds %d values\nin:  %q\nout: %q", k, len(vals), doc, cut)
+					}
+				case cin.records != k && !(k == 0 && cin.records == -1):
+					t.Fatalf("cut to %d holds %d records\nin:  %q\nout: %q", k, cin.records, doc, cut)
+				}
+			}
+		}
 	})
+}
+
+func TestJSONRecordCut(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{`[{"a":1},{"a":2},{"a":3}]`, `[{"a":1},{"a":2}]`},
+		{`{"total":3,"items":[ {"a":1} , {"a":2}, {"a":3} ],"page":1}`, `{"total":3,"items":[ {"a":1} , {"a":2}],"page":1}`},
+		{`{"x":[{"a":1}],"y":[{"a":2},{"a":3}]}`, `{"x":[{"a":1}],"y":[{"a":2}]}`},
+		{`{"x":[{"a":1},{"a":2}],"y":[{"a":3}]}`, `{"x":[{"a":1},{"a":2}],"y":[]}`},
+		{`[{"h":[{"b":1},{"b":2},{"b":3}]},{"h":[]},{"h":[]}]`, `[{"h":[{"b":1},{"b":2},{"b":3}]},{"h":[]}]`},
+		{"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", "{\"a\":1}\n{\"a\":2}\n"},
+		{`[[1],[2],[3]]`, `[[1],[2]]`},
+		{`[1,2,3]`, `[1,2,3]`}, // scalars are not records
+	} {
+		in, _ := testMasker(t)
+		if _, ok := prepareJSON([]byte(tc.doc), in); !ok {
+			t.Fatalf("%s: not JSON", tc.doc)
+		}
+		got := tc.doc
+		if in.cut != nil {
+			got = string(in.cut(2))
+		}
+		if got != tc.want {
+			t.Errorf("cut(2) of %s\n got %s\nwant %s", tc.doc, got, tc.want)
+		}
+	}
 }
 
 // validJSONOrNDJSON: one JSON document, or one per line.

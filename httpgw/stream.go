@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/pii"
+	"github.com/custos-dev/custos/policy"
 )
 
 // errRefusedLate cuts a streamed response that the decision on its whole
@@ -29,6 +31,11 @@ func (g *Gateway) streamed(ctx context.Context, resp *http.Response, x *exchange
 	x.decision = g.decide(ctx, x, true)
 	if refused(x.decision.Effect) {
 		return g.refuseResponse(ctx, resp, x)
+	}
+	if x.decision.Limit > 0 {
+		// A limit needs the records counted before the first byte goes
+		// out; a body this large is refused rather than cut mid-way.
+		return g.refuseLimited(ctx, resp, x, x.decision, -1)
 	}
 	if kind == kindXLSX {
 		x.decision.Effect = custos.DecisionDeny
@@ -147,7 +154,13 @@ func (s *streamBody) finish() {
 		// Now that the whole body is known, its subjects count against
 		// the quotas; over quota, the withheld tail is never sent, so the
 		// client holds a cut, unusable document.
-		if d := s.g.decide(s.ctx, s.x, true); refused(d.Effect) {
+		d := s.g.decide(s.ctx, s.x, true)
+		if !refused(d.Effect) && d.Limit > 0 && s.x.records > d.Limit {
+			// A limit rule that only the subjects found bring in: the
+			// tail is withheld as for a quota.
+			d = policy.Decision{Effect: custos.DecisionDeny, Rules: append(slices.Clip(d.Rules), "limited"), Reason: "record limit"}
+		}
+		if refused(d.Effect) {
 			s.x.decision = d
 			s.x.outcome = custos.OutcomeFailure
 			s.x.bytes = s.written

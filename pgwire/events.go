@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -167,11 +168,45 @@ func (ss *session) preDecide(ctx context.Context, st *statement, idx int, p *pen
 // catalogResource finds a relation named in a statement in the catalogue,
 // as schema.table or, for the public schema, as a bare name.
 func (ss *session) catalogResource(t pgsql.Table) (catalog.Resource, bool) {
-	res, ok := ss.s.Catalog.Resource(ss.s.System, qualify(t))
-	if !ok && (t.Schema == "" || t.Schema == "public") {
-		res, ok = ss.s.Catalog.Resource(ss.s.System, t.Name)
+	return ss.s.tables.resource(ss.s.Catalog, ss.s.System, t)
+}
+
+// tableCache remembers which relation names, as statements write them, the
+// catalogue holds (the catalogue is fixed for the server's life): the
+// gateway asks for every statement, and the qualified name costs an
+// allocation.
+type tableCache struct {
+	mu sync.RWMutex
+	m  map[pgsql.Table]tableEntry
+}
+
+type tableEntry struct {
+	res catalog.Resource
+	ok  bool
+}
+
+// maxTableCache bounds the names remembered.
+const maxTableCache = 4096
+
+func (tc *tableCache) resource(c *catalog.Catalog, system string, t pgsql.Table) (catalog.Resource, bool) {
+	t.Write = false
+	tc.mu.RLock()
+	e, hit := tc.m[t]
+	tc.mu.RUnlock()
+	if hit {
+		return e.res, e.ok
 	}
-	return res, ok
+	e.res, e.ok = c.Resource(system, qualify(t))
+	if !e.ok && (t.Schema == "" || t.Schema == "public") {
+		e.res, e.ok = c.Resource(system, t.Name)
+	}
+	tc.mu.Lock()
+	if tc.m == nil || len(tc.m) >= maxTableCache {
+		tc.m = make(map[pgsql.Table]tableEntry)
+	}
+	tc.m[t] = e
+	tc.mu.Unlock()
+	return e.res, e.ok
 }
 
 // referencedTypes returns the types and categories of a resource's
@@ -223,15 +258,11 @@ func (ss *session) blocked(st *statement) *pgsql.Block {
 // catalogued reports whether a relation named in a statement holds
 // catalogued personal data.
 func (ss *session) catalogued(t pgsql.Table) bool {
-	c := ss.s.Catalog
-	if c == nil {
+	if ss.s.Catalog == nil {
 		return false
 	}
-	if _, ok := c.Resource(ss.s.System, qualify(t)); ok {
-		return true
-	}
-	_, ok := c.Resource(ss.s.System, t.Name)
-	return ok && (t.Schema == "" || t.Schema == "public")
+	_, ok := ss.catalogResource(t)
+	return ok
 }
 
 // recordResult queues the access event of one statement's result; it is
@@ -252,7 +283,7 @@ func (ss *session) recordResult(r *result, outcome custos.Outcome) {
 	}
 	ev := ss.newEvent(r.p)
 	ev.Action = actionOf(r.kind)
-	ev.Resource = custos.Resource{System: ss.s.System, Object: r.object, Fingerprint: r.fingerprint}
+	ev.Resource = custos.Resource{System: ss.s.System, Object: r.objectName(), Fingerprint: r.fingerprint}
 	ev.Records = r.rows
 	ev.Bytes = r.bytes
 	ev.Decision = r.effect

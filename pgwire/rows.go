@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -61,10 +62,15 @@ type result struct {
 	st          *pgsql.Statement // nil when unparsed
 	kind        pgsql.Kind
 	fingerprint string
-	object      string
+	object      string       // the relation of the result's catalogued columns, else
+	table       *pgsql.Table // the statement's first relation
 	cols        []column
 	copy        bool
 	tag         string
+	// plain is set for a result with no catalogued or derived column in a
+	// statement that names no catalogued relation: until a detector finds
+	// something in it, its rows need no decision (addRow).
+	plain bool
 
 	rows, bytes int64
 	subjects    map[custos.Subject]struct{}
@@ -78,6 +84,30 @@ type result struct {
 	batch [][][]byte
 }
 
+// objectName is the relation the result's events and decisions name.
+func (r *result) objectName() string {
+	if r.object == "" && r.table != nil {
+		r.object = qualify(*r.table)
+	}
+	return r.object
+}
+
+// addType and addCategory note a data type or category in the result
+// (the maps are made on first use: most results hold none).
+func (r *result) addType(t string) {
+	if r.types == nil {
+		r.types = map[string]bool{}
+	}
+	r.types[t] = true
+}
+
+func (r *result) addCategory(c string) {
+	if r.categories == nil {
+		r.categories = map[string]bool{}
+	}
+	r.categories[c] = true
+}
+
 // match is a content match in one cell of a batch.
 type match struct {
 	row, col int
@@ -86,7 +116,7 @@ type match struct {
 
 // startResult begins a statement's result with its columns' provenance.
 func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto3.FieldDescription) {
-	r := &result{p: p, subjects: map[custos.Subject]struct{}{}, types: map[string]bool{}, categories: map[string]bool{}, effect: custos.DecisionAllow}
+	r := &result{p: p, effect: custos.DecisionAllow}
 	var st *pgsql.Statement
 	idx := 0
 	if p != nil && p.stmt != nil && p.stmt.parsed {
@@ -103,7 +133,7 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 		r.kind = st.Kind
 		r.fingerprint = st.Fingerprint
 		if len(st.Tables) > 0 {
-			r.object = qualify(st.Tables[0])
+			r.table = &st.Tables[0] // qualified when needed (objectName)
 		}
 	}
 	r.cols = make([]column, len(fields))
@@ -117,7 +147,7 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 	}
 	if len(oids) > 0 {
 		var err error
-		rels, err = ss.s.meta.lookup(ctx, ss.db, oids)
+		rels, err = ss.relations(ctx, oids)
 		if err != nil {
 			// Without names every column is inspected by content.
 			ss.s.Log.Warn("pgwire: catalogue look-up failed; inspecting by content", "err", err)
@@ -136,9 +166,9 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 			r.cols[i].field = fld
 			r.object = rel.name
 			if fld.Type != "" {
-				r.types[fld.Type] = true
+				r.addType(fld.Type)
 			}
-			r.categories[fld.EffectiveCategory()] = true
+			r.addCategory(fld.EffectiveCategory())
 		}
 	}
 	if st != nil {
@@ -148,7 +178,38 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 		}
 		ss.taintColumns(r, lin, fields, rels)
 	}
+	r.plain = r.types == nil && r.categories == nil && !ss.touchesCatalogued(r.st)
 	ss.cur = r
+}
+
+// maxSessionRelations bounds the relations a session remembers.
+const maxSessionRelations = 1024
+
+// relations resolves table OIDs through the session's own copy of the
+// server's metaCache entries: a result from a known table costs no lock
+// and no allocation. Entries expire with the server's (metaTTL).
+func (ss *session) relations(ctx context.Context, oids []uint32) (map[uint32]*relation, error) {
+	now := time.Now()
+	var missing []uint32
+	for _, o := range oids {
+		if r, ok := ss.rels[o]; !ok || now.Sub(r.loaded) >= metaTTL {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) == 0 {
+		return ss.rels, nil
+	}
+	got, err := ss.s.meta.lookup(ctx, ss.db, missing)
+	if err != nil {
+		return got, err
+	}
+	if ss.rels == nil || len(ss.rels)+len(got) > maxSessionRelations {
+		ss.rels = make(map[uint32]*relation, len(got))
+	}
+	for o, r := range got {
+		ss.rels[o] = r
+	}
+	return ss.rels, nil
 }
 
 // taintColumns marks the result columns that may be derived from a
@@ -186,8 +247,8 @@ func (ss *session) taintColumns(r *result, lin *pgsql.Statement, fields []pgprot
 		}
 		c.taint = taint
 		for _, t := range taint {
-			r.types[t] = true
-			r.categories[custos.CategoryOf(t)] = true
+			r.addType(t)
+			r.addCategory(custos.CategoryOf(t))
 		}
 	}
 }
@@ -286,10 +347,25 @@ func qualify(t pgsql.Table) string {
 	return t.Schema + "." + t.Name
 }
 
-// addRow buffers a row for the batch decision.
-func (ss *session) addRow(ctx context.Context, r *result, values [][]byte) {
+// addRow buffers a row for the batch decision. A row of a plain result
+// in which no detector finds anything is sent on at once, as it is: there
+// is nothing to decide about (the common case of tables without personal
+// data, pgbench's among them).
+func (ss *session) addRow(ctx context.Context, r *result, m *pgproto3.DataRow) {
 	if r.refused {
 		return
+	}
+	values := m.Values
+	if r.plain && len(r.batch) == 0 {
+		if !ss.anyMatch(r, values) {
+			r.rows++
+			for _, v := range values {
+				r.bytes += int64(len(v))
+			}
+			ss.forward(m)
+			return
+		}
+		r.plain = false
 	}
 	row := make([][]byte, len(values))
 	for i, v := range values {
@@ -301,6 +377,26 @@ func (ss *session) addRow(ctx context.Context, r *result, values [][]byte) {
 	if len(r.batch) >= batchRows {
 		ss.processBatch(ctx, r)
 	}
+}
+
+// anyMatch reports whether a detector finds anything in a row.
+func (ss *session) anyMatch(r *result, values [][]byte) bool {
+	for j, v := range values {
+		if len(v) == 0 || j >= len(r.cols) {
+			continue
+		}
+		c := &r.cols[j]
+		b := v
+		if c.format != 0 {
+			text, _ := cellText(c, v)
+			b = []byte(text)
+		}
+		ss.found = ss.det.AppendMatches(ss.found[:0], b)
+		if len(ss.found) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // endResult releases the last batch and records the statement's event.
@@ -427,9 +523,9 @@ func (ss *session) inspect(r *result, rows [][][]byte) ([]match, [][]custos.Subj
 			ss.found = ss.det.AppendMatches(ss.found[:0], []byte(text))
 			for _, m := range ss.found {
 				ms = append(ms, match{row: i, col: j, m: m})
-				r.types[m.Type] = true
+				r.addType(m.Type)
 				if cat := custos.CategoryOf(m.Type); cat != "" {
-					r.categories[cat] = true
+					r.addCategory(cat)
 				}
 				if identifying(m.Type) {
 					subjects[i] = appendSubject(subjects[i], m.Type, text[m.Offset:m.Offset+m.Length])
@@ -504,7 +600,7 @@ func (ss *session) decide(ctx context.Context, r *result, subjects []custos.Subj
 		Source:   ss.source,
 		Channel:  custos.ChannelPostgres,
 		Action:   actionOf(r.kind),
-		Resource: custos.Resource{System: ss.s.System, Object: r.object, Fingerprint: r.fingerprint},
+		Resource: custos.Resource{System: ss.s.System, Object: r.objectName(), Fingerprint: r.fingerprint},
 		Records:  records,
 	}
 	if r.p != nil {
@@ -566,6 +662,9 @@ func (ss *session) noteSubjects(r *result, subs []custos.Subject) {
 	for _, s := range subs {
 		if len(r.subjects) >= maxEventSubjects {
 			return
+		}
+		if r.subjects == nil {
+			r.subjects = map[custos.Subject]struct{}{}
 		}
 		r.subjects[s] = struct{}{}
 	}
@@ -761,6 +860,7 @@ func encodeLike(c *column, s string) []byte {
 func (ss *session) startCopy(ctx context.Context, p *pending) {
 	ss.startResult(ctx, p, nil)
 	ss.cur.copy = true
+	ss.cur.plain = false
 }
 
 // copyData masks identifiers in a COPY … TO row by content and counts it.
@@ -781,9 +881,9 @@ func (ss *session) copyData(ctx context.Context, m *pgproto3.CopyData) {
 	}
 	var subs []custos.Subject
 	for _, f := range ss.found {
-		r.types[f.Type] = true
+		r.addType(f.Type)
 		if cat := custos.CategoryOf(f.Type); cat != "" {
-			r.categories[cat] = true
+			r.addCategory(cat)
 		}
 		if identifying(f.Type) {
 			subs = appendSubject(subs, f.Type, string(m.Data[f.Offset:f.Offset+f.Length]))

@@ -96,6 +96,7 @@ type Server struct {
 
 	once     sync.Once
 	analyses *pgsql.Cache
+	tables   tableCache
 	meta     *metaCache
 	cancels  *cancelMap
 	sem      chan struct{}

@@ -110,6 +110,7 @@ type session struct {
 
 	qmu   sync.Mutex
 	queue []*pending
+	qhead int // queue[qhead:] is pending; the slice is reused once empty
 
 	// closing is set once the client ended the session (Terminate or
 	// disconnect): the upstream closing then is no news to report.
@@ -125,6 +126,7 @@ type session struct {
 
 	// Upstream reader state.
 	portalFields map[string][]pgproto3.FieldDescription
+	rels         map[uint32]*relation // relations by table OID (relations)
 	cur          *result
 	det          pii.Detector
 	found        []pii.Match
@@ -185,21 +187,25 @@ func (ss *session) push(p *pending) {
 func (ss *session) head() *pending {
 	ss.qmu.Lock()
 	defer ss.qmu.Unlock()
-	if len(ss.queue) == 0 {
+	if ss.qhead == len(ss.queue) {
 		return nil
 	}
-	return ss.queue[0]
+	return ss.queue[ss.qhead]
 }
 
 func (ss *session) pop() *pending {
 	ss.qmu.Lock()
 	defer ss.qmu.Unlock()
-	if len(ss.queue) == 0 {
+	if ss.qhead == len(ss.queue) {
 		return nil
 	}
-	p := ss.queue[0]
-	ss.queue[0] = nil
-	ss.queue = ss.queue[1:]
+	p := ss.queue[ss.qhead]
+	ss.queue[ss.qhead] = nil
+	ss.qhead++
+	if ss.qhead == len(ss.queue) {
+		// Empty: start over at the front of the same array.
+		ss.queue, ss.qhead = ss.queue[:0], 0
+	}
 	return p
 }
 
@@ -508,7 +514,8 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 			}
 			return true
 		}
-		ss.startResult(ctx, p, copyFields(m.Fields))
+		// startResult keeps nothing of the fields: no copy needed.
+		ss.startResult(ctx, p, m.Fields)
 		ss.forward(m)
 	case *pgproto3.DataRow:
 		r := ss.result(ctx)
@@ -516,7 +523,7 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 			ss.forward(m)
 			return true
 		}
-		ss.addRow(ctx, r, m.Values)
+		ss.addRow(ctx, r, m)
 	case *pgproto3.CommandComplete:
 		r := ss.result(ctx)
 		if r != nil {
