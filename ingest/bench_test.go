@@ -76,3 +76,15 @@ func BenchmarkPipelineParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkDecode measures decoding alone: a 500-event NDJSON batch.
+func BenchmarkDecode(b *testing.B) {
+	body := batchBody(0, 500)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ingest.Decode[custos.AccessEvent](strings.NewReader(body), 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+}

@@ -2,9 +2,15 @@ package ingest
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/custos-dev/custos"
 )
@@ -162,4 +168,64 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 	})
+}
+
+// TestFastDecodeAgrees holds the v2 fast path of unmarshalStrict to
+// encoding/json's answer on the fuzz corpus and on the documents where
+// the two decoders are known to differ.
+func TestFastDecodeAgrees(t *testing.T) {
+	docs := []string{
+		minimalAccess,
+		minimalLogin,
+		`{"ID":"e-1","Time":"2026-11-28T10:00:00Z"}`,                        // member names in another case
+		`{"id":"e-1","id":"e-2"}`,                                           // duplicate names: v1 keeps the last
+		"{\"id\":\"e-\xff\"}",                                               // invalid UTF-8: v1 replaces it
+		`{"id":"e-1","records":1.5}`,                                        // wrong number kind
+		`{"id":"e-1","time":"2026-11-28 10:00:00"}`,                         // not RFC 3339
+		`{"id":"e-1","subjects":[{"type":"cn_id","value":11010119900307}]}`, // wrong type
+		`{"id":"e-1","nope":1}`,                                             // unknown field
+		`{"id":"e-1","actor":null,"subjects":null}`,
+		`{"id":"e-1"} {"id":"e-2"}`,
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDecode", "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The corpus files hold Go-quoted []byte values.
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "[]byte("); ok {
+				if s, err := strconv.Unquote(strings.TrimSuffix(v, ")")); err == nil {
+					docs = append(docs, strings.Split(s, "\n")...)
+				}
+			}
+		}
+	}
+	// The documents producers send must take the fast path, or it is none.
+	var a custos.AccessEvent
+	var l custos.LoginEvent
+	if err := jsonv2.Unmarshal([]byte(minimalAccess), &a, fastOptions); err != nil {
+		t.Errorf("fast path refuses the minimal access event: %v", err)
+	}
+	if err := jsonv2.Unmarshal([]byte(minimalLogin), &l, fastOptions); err != nil {
+		t.Errorf("fast path refuses the minimal login event: %v", err)
+	}
+	for _, d := range docs {
+		agree[custos.AccessEvent](t, d)
+		agree[custos.LoginEvent](t, d)
+	}
+}
+
+func agree[T any](t *testing.T, doc string) {
+	t.Helper()
+	var fast, slow T
+	ferr := unmarshalStrict([]byte(doc), &fast)
+	serr := unmarshalV1([]byte(doc), &slow)
+	if (ferr == nil) != (serr == nil) || (ferr != nil && ferr.Error() != serr.Error()) {
+		t.Errorf("%T %q: fast path error %v, encoding/json %v", fast, doc, ferr, serr)
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Errorf("%T %q: fast path %+v, encoding/json %+v", fast, doc, fast, slow)
+	}
 }
