@@ -6,6 +6,7 @@
 #
 #   SIZE=1073741824 FILES=16 DIR=/tmp/custos-bench-scan bench/scan/run.sh
 #   CUSTOS=/path/to/custos bench/scan/run.sh   # use a prebuilt binary
+#   PLAIN=1 bench/scan/run.sh                   # mostly prose (corpus.WritePlain)
 #
 # Run it with nice on a shared machine; it prints wall and CPU time for
 # each tool, MB/s (wall) and MB/s per core (bytes / CPU seconds), and the
@@ -32,12 +33,18 @@ if [ -z "${CUSTOS:-}" ]; then
 	go build -o "$CUSTOS" ./cmd/custos
 fi
 
+PLAIN=${PLAIN:-}
 CORPUS="$DIR/corpus"
+GENFLAGS=()
+if [ -n "$PLAIN" ]; then
+	CORPUS="$DIR/corpus-plain"
+	GENFLAGS=(-plain)
+fi
 have=$(du -sb "$CORPUS" 2>/dev/null | cut -f1 || echo 0)
 if [ "${have:-0}" -lt "$SIZE" ]; then
 	rm -rf "$CORPUS"
 	echo "generating $SIZE bytes of corpus in $FILES files" >&2
-	go run ./bench/scan/gen -size "$SIZE" -files "$FILES" -seed 1 -out "$CORPUS"
+	go run ./bench/scan/gen -size "$SIZE" -files "$FILES" -seed 1 -out "$CORPUS" "${GENFLAGS[@]}"
 fi
 BYTES=$(cat "$CORPUS"/* | wc -c)
 
@@ -101,7 +108,7 @@ measure custos "$CUSTOS" scan --format jsonl --no-progress "$CORPUS"
 
 echo
 echo "custos scan benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "corpus: $BYTES bytes in $(ls "$CORPUS" | wc -l) files (pii/corpus seed 1); best of $RUNS runs"
+echo "corpus: $BYTES bytes in $(ls "$CORPUS" | wc -l) files (pii/corpus seed 1${PLAIN:+, plain prose}); best of $RUNS runs"
 printf "%-8s %9s %9s %10s %14s %12s\n" tool wall_s cpu_s MB/s MB/s/core output_lines
 for t in cat rg-F rg-P custos; do
 	printf "%-8s %9.2f %9.2f %10.1f %14.1f %12d\n" "$t" "${WALL[$t]}" "${CPU[$t]}" \

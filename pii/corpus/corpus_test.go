@@ -61,3 +61,24 @@ func TestWrite(t *testing.T) {
 		t.Fatal("Write and Generate differ for the same seed and size")
 	}
 }
+
+// TestWritePlain: deterministic, at least size bytes, whole lines, and
+// about one record line in a hundred.
+func TestWritePlain(t *testing.T) {
+	var a, b bytes.Buffer
+	n, err := corpus.WritePlain(&a, 1<<20, 3)
+	if err != nil || n != int64(a.Len()) || n < 1<<20 {
+		t.Fatalf("WritePlain: %d bytes (%d buffered), %v", n, a.Len(), err)
+	}
+	if _, err := corpus.WritePlain(&b, 1<<20, 3); err != nil || !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("WritePlain is not deterministic")
+	}
+	if !bytes.HasSuffix(a.Bytes(), []byte("\n")) {
+		t.Error("last line not whole")
+	}
+	lines := bytes.Count(a.Bytes(), []byte("\n"))
+	records := bytes.Count(a.Bytes(), []byte("：")) // record lines have labels
+	if records == 0 || records > lines/10 {
+		t.Errorf("%d labelled lines of %d", records, lines)
+	}
+}

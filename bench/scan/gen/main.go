@@ -16,6 +16,7 @@ func main() {
 	files := flag.Int("files", 16, "number of files")
 	seed := flag.Int64("seed", 1, "generator seed")
 	out := flag.String("out", "corpus", "directory to write")
+	plain := flag.Bool("plain", false, "mostly prose, one record line in 100 (corpus.WritePlain)")
 	flag.Parse()
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
@@ -25,7 +26,11 @@ func main() {
 		p := filepath.Join(*out, fmt.Sprintf("part-%02d.txt", i))
 		f, err := os.Create(p)
 		if err == nil {
-			_, err = corpus.Write(f, *size/int64(*files), *seed+int64(i))
+			write := corpus.Write
+			if *plain {
+				write = corpus.WritePlain
+			}
+			_, err = write(f, *size/int64(*files), *seed+int64(i))
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
