@@ -69,68 +69,130 @@ func bulkLoad(ctx context.Context, c config, idx *blind.Index, start time.Time, 
 			return err
 		}
 	}
+	// Statements of many rows each: a statement's own cost dominates
+	// small rows in this driver.
 	const rowsPerStmt = 50
-	evSQL := `INSERT INTO events (seq, id, time, actor, channel, action, system, object, purpose, ticket, records, decision, outcome, doc) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?,?),", rowsPerStmt), ",")
-	subSQL := `INSERT INTO bulk_subjects (subject, seq, time, actor) VALUES (?,?,?,?)`
-	begin := time.Now()
-	hours := map[int64][2]int64{}
-	const txEvents = 200_000
-	for txStart := c.from; txStart < c.events; txStart += txEvents {
-		if err := exec(`BEGIN`); err != nil {
-			return err
+	evCols, subCols := 14, 4
+	evHead := `INSERT INTO events (seq, id, time, actor, channel, action, system, object, purpose, ticket, records, decision, outcome, doc) VALUES `
+	subHead := `INSERT INTO bulk_subjects (subject, seq, time, actor) VALUES `
+	multi := func(head string, cols, rows int) string {
+		row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+		return head + strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+	}
+	stmts := map[string]*sql.Stmt{}
+	flush := func(head string, cols int, args []any) error {
+		rows := len(args) / cols
+		if rows == 0 {
+			return nil
 		}
-		evStmt, err := conn.PrepareContext(ctx, evSQL)
-		if err != nil {
-			return err
-		}
-		subStmt, err := conn.PrepareContext(ctx, subSQL)
-		if err != nil {
-			return err
-		}
-		args := make([]any, 0, 14*rowsPerStmt)
-		txEnd := min(txStart+txEvents, c.events)
-		for i := txStart; i < txEnd; i++ {
-			e := event(c, idx, start, step, i)
-			doc, err := json.Marshal(e)
-			if err != nil {
+		q := multi(head, cols, rows)
+		st, ok := stmts[q]
+		if !ok {
+			var err error
+			if st, err = conn.PrepareContext(ctx, q); err != nil {
 				return err
 			}
-			seq := int64(i) + 1
-			t := e.Time.UnixNano()
-			args = append(args, seq, e.ID, t, e.Actor.ID, string(e.Channel), string(e.Action), e.Resource.System, e.Resource.Object,
-				e.Purpose.Name, e.Purpose.Ticket, e.Records, string(e.Decision), string(e.Outcome), doc)
-			if len(args) == cap(args) {
-				if _, err := evStmt.ExecContext(ctx, args...); err != nil {
+			stmts[q] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+
+	// Events are generated (blind-index hashes, masking, JSON) on another
+	// goroutine, in order, while this one writes.
+	type genEvent struct {
+		seq, time int64
+		args      []any // the events row
+		subjects  [][]byte
+		actor     string
+	}
+	gen := make(chan []genEvent, 4)
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	go func() {
+		defer close(gen)
+		const chunk = 1000
+		for i := c.from; i < c.events; i += chunk {
+			out := make([]genEvent, 0, chunk)
+			for j := i; j < min(i+chunk, c.events); j++ {
+				e := event(c, idx, start, step, j)
+				doc, _ := json.Marshal(e)
+				seq, t := int64(j)+1, e.Time.UnixNano()
+				g := genEvent{seq: seq, time: t, actor: e.Actor.ID, args: []any{seq, e.ID, t, e.Actor.ID, string(e.Channel), string(e.Action),
+					e.Resource.System, e.Resource.Object, e.Purpose.Name, e.Purpose.Ticket, e.Records, string(e.Decision), string(e.Outcome), doc}}
+				for _, s := range e.Subjects {
+					g.subjects = append(g.subjects, subjectKey(s.Type, s.Hash))
+				}
+				out = append(out, g)
+			}
+			select {
+			case gen <- out:
+			case <-genCtx.Done():
+				return
+			}
+		}
+	}()
+
+	begin := time.Now()
+	hours := map[int64][2]int64{}
+	const txEvents = 500_000
+	inTx := 0
+	evArgs := make([]any, 0, evCols*rowsPerStmt)
+	subArgs := make([]any, 0, subCols*rowsPerStmt*2)
+	for chunk := range gen {
+		if inTx == 0 {
+			if err := exec(`BEGIN`); err != nil {
+				return err
+			}
+		}
+		for _, g := range chunk {
+			evArgs = append(evArgs, g.args...)
+			if len(evArgs) == cap(evArgs) {
+				if err := flush(evHead, evCols, evArgs); err != nil {
 					return fmt.Errorf("bulk load: events: %w", err)
 				}
-				args = args[:0]
+				evArgs = evArgs[:0]
 			}
-			for _, s := range e.Subjects {
-				if _, err := subStmt.ExecContext(ctx, subjectKey(s.Type, s.Hash), seq, t, e.Actor.ID); err != nil {
-					return fmt.Errorf("bulk load: subjects: %w", err)
+			for _, k := range g.subjects {
+				subArgs = append(subArgs, k, g.seq, g.time, g.actor)
+				if len(subArgs) == cap(subArgs) {
+					if err := flush(subHead, subCols, subArgs); err != nil {
+						return fmt.Errorf("bulk load: subjects: %w", err)
+					}
+					subArgs = subArgs[:0]
 				}
 			}
-			h := t / int64(time.Hour)
+			h := g.time / int64(time.Hour)
 			if r, ok := hours[h]; ok {
-				hours[h] = [2]int64{min(r[0], seq), max(r[1], seq)}
+				hours[h] = [2]int64{min(r[0], g.seq), max(r[1], g.seq)}
 			} else {
-				hours[h] = [2]int64{seq, seq}
+				hours[h] = [2]int64{g.seq, g.seq}
 			}
 		}
-		// The tail of the transaction, row by row.
-		for len(args) > 0 {
-			if _, err := conn.ExecContext(ctx, evSQL[:strings.Index(evSQL, "VALUES ")+7]+"(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", args[:14]...); err != nil {
+		inTx += len(chunk)
+		last := chunk[len(chunk)-1].seq
+		if inTx >= txEvents || last == int64(c.events) {
+			if err := flush(evHead, evCols, evArgs); err != nil {
 				return fmt.Errorf("bulk load: events: %w", err)
 			}
-			args = args[14:]
+			if err := flush(subHead, subCols, subArgs); err != nil {
+				return fmt.Errorf("bulk load: subjects: %w", err)
+			}
+			evArgs, subArgs = evArgs[:0], subArgs[:0]
+			if err := exec(`COMMIT`); err != nil {
+				return err
+			}
+			inTx = 0
+			fmt.Fprintf(os.Stderr, "bulk: %d events (%s)\n", last, time.Since(begin).Round(time.Second))
 		}
-		evStmt.Close()
-		subStmt.Close()
-		if err := exec(`COMMIT`); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "bulk: %d events (%s)\n", txEnd, time.Since(begin).Round(time.Second))
+	}
+	if inTx != 0 {
+		return fmt.Errorf("bulk load: generation stopped early")
 	}
 	t0 := time.Now()
 	steps := []string{
