@@ -27,6 +27,9 @@ func dump(t *testing.T, dir string) map[string][]string {
 		"events":         `SELECT seq, id, time, actor, channel, action, system, object, purpose, ticket, records, decision, outcome, hex(doc) FROM events ORDER BY seq`,
 		"event_subjects": `SELECT hex(subject), seq, time, actor, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM event_subjects ORDER BY subject, seq`,
 		"seq_hours":      `SELECT hour, min_seq, max_seq, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM seq_hours ORDER BY hour`,
+		"console_volume": `SELECT hour, channel, category, events, records, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM console_volume ORDER BY 1, 2, 3`,
+		"actor_days":     `SELECT actor, day, events, records, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM console_actor_days ORDER BY 1, 2`,
+		"rollup":         `SELECT seq, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM console_rollup`,
 		"indexes":        `SELECT name, sql, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`,
 	} {
 		rows, err := db.Query(q)
@@ -70,20 +73,41 @@ func TestBulkMatchesStore(t *testing.T) {
 	if err := bulkLoad(ctx, c, idx, start, step); err != nil {
 		t.Fatal(err)
 	}
+	// A store roll-up of the first 1000 events, then the bulk one for the rest.
+	st, err := sqlite.Open(ctx, c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.RollUpConsole(ctx, 1000); err != nil || n != 1000 {
+		t.Fatalf("store roll-up: %d %v", n, err)
+	}
+	st.Close()
+	if err := bulkRollUp(ctx, c, idx, start, step); err != nil {
+		t.Fatal(err)
+	}
 	bulk := dump(t, c.dir)
 
 	c.dir = t.TempDir()
-	st, err := sqlite.Open(ctx, c.dir)
+	st, err = sqlite.Open(ctx, c.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := load(ctx, c, st, idx, start, step); err != nil {
 		t.Fatal(err)
 	}
+	for {
+		n, err := st.RollUpConsole(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
 	st.Close()
 	ref := dump(t, c.dir)
 
-	for _, table := range []string{"events", "event_subjects", "seq_hours", "indexes"} {
+	for _, table := range []string{"events", "event_subjects", "seq_hours", "indexes", "console_volume", "actor_days", "rollup"} {
 		if len(ref[table]) == 0 {
 			t.Fatalf("%s: nothing loaded", table)
 		}

@@ -148,6 +148,11 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
+	if c.bulk {
+		if err := bulkRollUp(ctx, c, idx, start, step); err != nil {
+			return err
+		}
+	}
 	st, err := sqlite.Open(ctx, c.dir)
 	if err != nil {
 		return err
