@@ -118,7 +118,8 @@ type session struct {
 
 	// wmu serializes writes to the client (the upstream reader writes
 	// answers, the client reader writes protocol errors).
-	wmu sync.Mutex
+	wmu       sync.Mutex
+	unflushed bool // something was sent to the client since the last flush
 	// umu serializes what is sent upstream together with its place in
 	// the queue: the client reader holds it for each message, the
 	// upstream reader to send a poison statement.
@@ -213,12 +214,19 @@ func (ss *session) pop() *pending {
 func (ss *session) send(m pgproto3.BackendMessage) {
 	ss.wmu.Lock()
 	ss.be.Send(m)
+	ss.unflushed = true
 	ss.wmu.Unlock()
 }
 
+// flushClient sends what is buffered for the client. pgproto3's Backend
+// writes even an empty buffer, a system call for nothing: it is skipped.
 func (ss *session) flushClient() error {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	if !ss.unflushed {
+		return nil
+	}
+	ss.unflushed = false
 	return ss.be.Flush()
 }
 
@@ -228,6 +236,7 @@ func (ss *session) protocolError(msg string) {
 	ss.wmu.Lock()
 	ss.be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "08P01", Message: msg})
 	ss.be.Flush()
+	ss.unflushed = false
 	ss.wmu.Unlock()
 }
 
