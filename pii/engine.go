@@ -85,6 +85,10 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 				i = wordEnd(text, i)
 				continue
 			}
+			if j, ok := shortRun(text, i); ok {
+				i = j // "0 errors", "42.7 ": too few digits to be anything
+				continue
+			}
 			dst, i = d.numeric(dst, text, i, false)
 		case clsLetter:
 			if inLowerToken(text, i) {
@@ -145,6 +149,40 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 		}
 	}
 	return dst
+}
+
+// shortRun reports whether the ASCII digits at text[i], with the single
+// spaces, dashes and dots between them, are fewer than four and end at a
+// byte that cannot continue a number or a token (ASCII, not a letter,
+// digit, '_', 'X' or '+'); it returns the end. No type has fewer than four
+// digits (an IPv4 address has four, a date six), so such a run is
+// skipped without reading it; anything else goes to numeric, which also
+// reads full-width digits, Chinese numerals and tokens glued to letters.
+func shortRun(text []byte, i int) (int, bool) {
+	n, digits := len(text), 0
+	j := i
+	for j < n {
+		c := text[j]
+		switch {
+		case isDigit(c):
+			digits++
+			if digits >= 4 {
+				return 0, false
+			}
+			j++
+			continue
+		case (c == ' ' || c == '-' || c == '.') && j+1 < n && isDigit(text[j+1]):
+			j++
+			continue
+		case (c == ' ' || c == '-' || c == '.') && j+1 < n && text[j+1] >= 0x80:
+			return 0, false // full-width digits or Chinese numerals may go on
+		}
+		break
+	}
+	if j < n && (text[j] >= 0x80 || isWord(text[j]) || text[j] == '+') {
+		return 0, false
+	}
+	return j, true
 }
 
 // inLowerToken reports whether text[i] is inside an alphanumeric token

@@ -41,3 +41,30 @@ func TestSkipPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestShortRun: runs of fewer than four ASCII digits are skipped only
+// where no number can go on.
+func TestShortRun(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		end  int
+		ok   bool
+	}{
+		{"0 errors", 1, true},
+		{"42.7 s", 4, true},
+		{"1.2.3", 5, true},
+		{"1.2.3.4", 0, false},  // four digits: an IPv4 address
+		{"42.7s", 0, false},    // glued to a letter: numeric decides
+		{"138 ００１３", 0, false}, // mixed widths go on
+		{"13８", 0, false},
+		{"12 三", 0, false},
+		{"123X", 0, false},
+		{"1+", 0, false},
+		{"12,", 2, true},
+	} {
+		end, ok := shortRun([]byte(tc.text), 0)
+		if end != tc.end || ok != tc.ok {
+			t.Errorf("shortRun(%q) = %d, %v; want %d, %v", tc.text, end, ok, tc.end, tc.ok)
+		}
+	}
+}
