@@ -87,9 +87,18 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		x.decision.Rules = []string{"uninspectable"}
 		return g.refuseResponse(ctx, resp, x)
 	}
+	ws := resp.StatusCode == http.StatusSwitchingProtocols && isWebSocket(resp.Header)
+	if ws && resp.Header.Get("Sec-WebSocket-Extensions") != "" {
+		// Not offered (the gateway strips the client's offer): compressed
+		// frames could not be inspected.
+		x.decision.Effect = custos.DecisionDeny
+		x.decision.Rules = []string{"uninspectable"}
+		return g.refuseResponse(ctx, resp, x)
+	}
 	if noBody || kind == kindOpaque {
-		// Upgrades (WebSocket), bodiless answers and content the gateway
-		// cannot read pass as they are, with their event recorded first.
+		// Upgrades, bodiless answers and content the gateway cannot read
+		// pass as they are, with their event recorded first; a
+		// WebSocket's text messages are inspected as they come.
 		if x.action == custos.ActionExport || x.decision.Effect == "" {
 			x.decision = g.decide(ctx, x, true)
 			if refused(x.decision.Effect) {
@@ -99,7 +108,13 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 		if resp.ContentLength > 0 {
 			x.bytes = resp.ContentLength
 		}
-		return g.record(ctx, x)
+		if err := g.record(ctx, x); err != nil {
+			return err
+		}
+		if ws {
+			return g.inspectWebSocket(ctx, resp, x)
+		}
+		return nil
 	}
 	decoded, err := decodeBody(enc, resp.Body)
 	if err != nil {
@@ -188,6 +203,12 @@ func (g *Gateway) refuseLimited(ctx context.Context, resp *http.Response, x *exc
 	return g.refuseResponse(ctx, resp, x)
 }
 
+// refusedUpgrade is a protocol switch refused after the upstream agreed
+// to it; proxyError answers 403.
+type refusedUpgrade struct{ code, msg string }
+
+func (e *refusedUpgrade) Error() string { return "httpgw: upgrade refused: " + e.code }
+
 // refuseResponse replaces the upstream's response by the refusal and
 // records it.
 func (g *Gateway) refuseResponse(ctx context.Context, resp *http.Response, x *exchange) error {
@@ -197,8 +218,13 @@ func (g *Gateway) refuseResponse(ctx context.Context, resp *http.Response, x *ex
 	if err := g.record(ctx, x); err != nil {
 		return err
 	}
-	resp.Body.Close()
 	code, msg := refusalText(x.decision)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The proxy switches protocols after ModifyResponse whatever it
+		// returns, unless it fails: the refusal goes out as an error.
+		return &refusedUpgrade{code: code, msg: msg}
+	}
+	resp.Body.Close()
 	if x.limited[0] > 0 {
 		code = "limited"
 		held := "more"

@@ -25,7 +25,8 @@
 //     response (or, for a streamed one, its last bytes) only once the event
 //     is durable.
 //
-// WebSocket upgrades pass through after their event is recorded; frames
-// are not inspected. docs/httpgw.md is the user documentation, with the
+// WebSocket upgrades are recorded, then the application's text messages
+// are inspected, decided, masked and recorded one by one as they pass
+// (ws.go). docs/httpgw.md is the user documentation, with the
 // bypass suite's table of what is caught and what is not.
 package httpgw

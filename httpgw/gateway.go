@@ -312,6 +312,10 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		} else {
 			pr.Out.Header.Del("Accept-Encoding")
 		}
+		if isWebSocket(pr.In.Header) {
+			// No permessage-deflate: frames must arrive readable.
+			pr.Out.Header.Del("Sec-WebSocket-Extensions")
+		}
 		pr.Out.Header.Set("X-Custos-Actor", x.actor.ID)
 		if len(x.actor.Roles) > 0 {
 			pr.Out.Header.Set("X-Custos-Roles", strings.Join(x.actor.Roles, ","))
@@ -330,6 +334,11 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 			x.outcome = custos.OutcomeError
 			_ = g.record(context.WithoutCancel(r.Context()), x)
 		}
+		return
+	}
+	var ru *refusedUpgrade
+	if errors.As(err, &ru) {
+		writeProblem(w, r, http.StatusForbidden, ru.code, ru.msg)
 		return
 	}
 	var de *durableError

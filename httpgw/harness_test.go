@@ -36,6 +36,9 @@ rules:
   - id: clerk-mask
     match: {roles: [clerk]}
     decision: mask
+  - id: streamer-mask
+    match: {roles: [streamer]}
+    decision: mask
   - id: exports-need-approval
     match: {actions: [export], roles: [agent]}
     decision: approval_required
@@ -57,6 +60,11 @@ rules:
     match: {systems: [pss], roles: [agent]}
     decision: deny
 quotas:
+  - id: streamer-subjects
+    match: {roles: [streamer]}
+    subjects: 3
+    window: 1h
+    on_exceed: deny
   - id: agent-passengers
     match: {roles: [agent]}
     subjects: 5
