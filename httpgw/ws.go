@@ -260,6 +260,10 @@ type wsConn struct {
 	out    bytes.Buffer
 	buf    []byte
 	err    error
+	// ended: the gateway closed the connection (its close frame is in
+	// out); once that is read the upstream is closed too, so that
+	// neither side keeps a connection the gateway has ended.
+	ended bool
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -272,7 +276,7 @@ func (c *wsConn) Read(p []byte) (int, error) {
 					we = &wsError{wsCloseInternal, "inspection failed"}
 				}
 				c.out.Write(closeFrame(we))
-				c.err = io.EOF
+				c.err, c.ended = io.EOF, true
 				break
 			}
 		}
@@ -282,6 +286,10 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	}
 	if c.out.Len() > 0 {
 		return c.out.Read(p)
+	}
+	if c.ended {
+		c.ended = false
+		c.up.Close()
 	}
 	return 0, c.err
 }
