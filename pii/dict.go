@@ -224,22 +224,28 @@ var anchorBits = func() *[1 << 10]uint64 {
 	return &b
 }()
 
-// pairOnlyBits marks the anchors that start only dictionary words (names,
-// labels, divisions): the first pass tests pairAt for them itself.
-// numeralOnlyBits marks the Chinese numerals that start nothing else: one
-// followed by a Han character that is not a digit (十二。, 三月, 一个) is a
-// one-digit run, which no type is, and the first pass skips it.
-var pairOnlyBits, numeralOnlyBits = func() (*[1 << 10]uint64, *[1 << 10]uint64) {
-	var p, d [1 << 10]uint64
+// The first pass's Han loop decides most anchors itself. mustStopBits
+// marks the characters it always hands to d.cjk (plate provinces,
+// full-width digits); wordBits those that start dictionary words (names,
+// labels, divisions), for which it tests pairAt first; numeralBits the
+// Chinese numerals: one followed by a Han character that is not a digit
+// (十二。, 三月, 一个) is a one-digit run, which no type is. A character
+// with both (二 of 二七区) is skipped only when both tests fail.
+var mustStopBits, wordBits, numeralBits = func() (*[1 << 10]uint64, *[1 << 10]uint64, *[1 << 10]uint64) {
+	var m, w, d [1 << 10]uint64
 	for r, f := range anchors {
-		switch {
-		case f&(anchorName|anchorAddress|anchorAddressContext) != 0 && f&(anchorPlate|anchorDigit) == 0:
-			p[r>>6] |= 1 << (r & 63)
-		case f&anchorDigit != 0 && f&(anchorPlate|anchorName|anchorAddress|anchorAddressContext) == 0 && cnDigit(rune(r)) != 0:
-			d[r>>6] |= 1 << (r & 63)
+		bit := uint64(1) << (r & 63)
+		if f&anchorPlate != 0 || f&anchorDigit != 0 && cnDigit(rune(r)) == 0 {
+			m[r>>6] |= bit
+		}
+		if f&(anchorName|anchorAddress|anchorAddressContext) != 0 {
+			w[r>>6] |= bit
+		}
+		if f&anchorDigit != 0 && cnDigit(rune(r)) != 0 {
+			d[r>>6] |= bit
 		}
 	}
-	return &p, &d
+	return &m, &w, &d
 }()
 
 // pairKey hashes the first two characters of a dictionary word.

@@ -120,20 +120,18 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			// most Han characters start nothing: test an 8 KiB bitmap
 			// before calling out, for a whole run of them in one loop
 			j := i
-			for j+2 < n && text[j]&0xF0 == 0xE0 && text[j+1]&0xC0 == 0x80 && text[j+2]&0xC0 == 0x80 {
-				r := rune(text[j]&0x0F)<<12 | rune(text[j+1]&0x3F)<<6 | rune(text[j+2]&0x3F)
-				k, bit := r>>6, uint64(1)<<(r&63)
+			for j+2 < n {
+				c0, c1, c2 := text[j], text[j+1], text[j+2]
+				if c0&0xF0 != 0xE0 || c1&0xC0|(c2&0xC0)>>2 != 0xA0 {
+					break // not a well-formed 3-byte character
+				}
+				r := uint32(c0&0x0F)<<12 | uint32(c1&0x3F)<<6 | uint32(c2&0x3F)
+				k, bit := r>>6&(1<<10-1), uint64(1)<<(r&63)
 				if anchorBits[k]&bit != 0 {
-					if pairOnlyBits[k]&bit != 0 {
-						if pairAt(text, j, r) {
-							break // may start a label or division: d.cjk
-						}
-					} else if numeralOnlyBits[k]&bit != 0 {
-						if nx := decode3(text, j+3); nx == 0 || cnDigit(nx) != 0 || nx >= 0xFF10 && nx <= 0xFF19 {
-							break // may start a run of digits
-						}
-					} else {
-						break
+					if mustStopBits[k]&bit != 0 ||
+						wordBits[k]&bit != 0 && pairAt(text, j, rune(r)) ||
+						numeralBits[k]&bit != 0 && numeralGoesOn(text, j+3) {
+						break // d.cjk decides
 					}
 				}
 				j += 3
@@ -149,6 +147,13 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 		}
 	}
 	return dst
+}
+
+// numeralGoesOn reports whether a digit may follow a Chinese numeral
+// ending at text[p]: anything but a Han character that is not a digit.
+func numeralGoesOn(text []byte, p int) bool {
+	nx := decode3(text, p)
+	return nx == 0 || cnDigit(nx) != 0 || nx >= 0xFF10 && nx <= 0xFF19
 }
 
 // shortRun reports whether the ASCII digits at text[i], with the single
@@ -204,7 +209,7 @@ const (
 
 // skipPlain returns the index of the first byte at or after i that may
 // start something: a non-ASCII byte, a byte in '0'..'Z' (digits, ':', '@'
-// and capitals), '+', or 'n' (of "name"). Lower-case letters, spaces and
+// and capitals), '+', or 'n' before 'a' (of "name"). Lower-case letters, spaces and
 // punctuation — most of prose, logs and markup — are skipped eight bytes
 // per step with word-wide arithmetic (no byte carries into the next, as
 // every addend keeps bytes below 0x100 once the high bits are masked).
@@ -219,8 +224,13 @@ func skipPlain(text []byte, i int) int {
 		// b == '+' or b == 'n': t = b^c is zero, so t+0x7F lacks the high bit
 		t := lo ^ (ones * '+')
 		m |= ^(t + ones*0x7F) & highs
+		// b == 'n' followed by 'a' ("name"); an 'n' in the last byte
+		// stops too, its next byte being unseen
 		t = lo ^ (ones * 'n')
-		m |= ^(t + ones*0x7F) & highs
+		zn := ^(t + ones*0x7F) & highs
+		t = lo ^ (ones * 'a')
+		za := ^(t + ones*0x7F) & highs
+		m |= zn & (za>>8 | 0x80<<56)
 		if m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
