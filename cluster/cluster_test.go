@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -276,17 +277,17 @@ type batch struct {
 
 // TestClusterSurvivesKills is the scale-out acceptance test: 2 gateways,
 // 2 detectors and an api node with the ledger over NATS, PostgreSQL and
-// MariaDB; a simulator scenario posted to the gateways; one gateway and
-// one detector SIGKILLed mid-run and restarted. Every acknowledged event
-// must be in the index and the ledger, and the alerts must equal a
-// single-process replay of the same events through the same partitions:
-// with one partition (one active detector, the other standing by) that
-// is the plain single-engine replay; with eight, one engine per partition.
+// MariaDB; the simulator's credential-stuffing scenario plus one identity
+// document registered by agents of different partitions, posted to the
+// gateways; one gateway and one detector SIGKILLed mid-run and restarted.
+// Every acknowledged event must be in the index and the ledger, and the
+// alerts must equal a single-process replay: one engine, every rule, every
+// event, although the cluster splits them over actor and cross partitions.
 func TestClusterSurvivesKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts five processes")
 	}
-	for _, partitions := range []int{8, 1} {
+	for _, partitions := range []int{8, 2} {
 		t.Run(fmt.Sprintf("partitions=%d", partitions), func(t *testing.T) { testCluster(t, partitions) })
 	}
 }
@@ -386,6 +387,7 @@ func testCluster(t *testing.T, testPartitions int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	events = addDocumentReuse(t, events, testPartitions)
 	batches := makeBatches(t, events, 100)
 	t.Logf("%d events in %d batches", len(events), len(batches))
 
@@ -399,14 +401,14 @@ func testCluster(t *testing.T, testPartitions int) {
 	var victim *proc
 	waitUntil(t, 15*time.Second, "partitions assigned", func() (bool, string) {
 		owners, err := bus.Owners(ctx)
-		if err != nil || len(owners) < testPartitions {
+		if err != nil || len(owners) < bus.Units() {
 			return false, fmt.Sprintf("owners %v (%v)", owners, err)
 		}
 		count := map[string]int{}
 		for _, o := range owners {
 			count[o]++
 		}
-		if testPartitions > 1 && (count["det1"] == 0 || count["det2"] == 0) {
+		if count["det1"] == 0 || count["det2"] == 0 {
 			return false, fmt.Sprintf("owners %v", owners)
 		}
 		victim = det[0]
@@ -443,9 +445,9 @@ func testCluster(t *testing.T, testPartitions int) {
 		if killAt == len(batches) && i >= len(batches)*2/5 {
 			var n int
 			st.Pool().QueryRow(ctx, `SELECT count(*) FROM snapshots WHERE position > 0`).Scan(&n)
-			if n == testPartitions || i >= len(batches)*3/5 {
+			if n == bus.Units() || i >= len(batches)*3/5 {
 				killAt = i
-				t.Logf("%d of %d partitions had a snapshot at the kill", n, testPartitions)
+				t.Logf("%d of %d partitions (actor and cross) had a snapshot at the kill", n, bus.Units())
 			}
 		}
 		switch i {
@@ -496,7 +498,7 @@ func testCluster(t *testing.T, testPartitions int) {
 			return false, fmt.Sprintf("indexed %d of %d (%v)", n, len(acked), err)
 		}
 		pending, err := bus.Pending(ctx)
-		if err != nil || len(pending) < testPartitions {
+		if err != nil || len(pending) < bus.Units() {
 			return false, fmt.Sprintf("consumers %v (%v)", pending, err)
 		}
 		for _, v := range pending {
@@ -535,17 +537,23 @@ func testCluster(t *testing.T, testPartitions int) {
 	checkLedger(t, filepath.Join(tmp, "api", "ledger"), myDSN, st, len(events))
 	t.Logf("index and ledger checked at %s", time.Since(start).Round(time.Millisecond))
 
-	// The alerts equal a single-process replay of the same events, each
-	// partition's events through an engine of its own in stream order.
+	// The alerts equal a single-process replay of the same events: one
+	// engine, every rule.
 	loc, _ := time.LoadLocation(testTimeZone)
 	sealed := sealAll(t, index, events)
-	want, whole := replay(sealed, loc, testPartitions)
+	want, actorOnly := replay(sealed, loc, testPartitions)
 	got, err := st.Alerts(ctx, custos.AlertQuery{Limit: custos.MaxLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) == 0 {
-		t.Fatal("the replay raised no alerts: the comparison would prove nothing")
+	rules := map[string]int{}
+	for _, w := range want {
+		rules[w.Rule]++
+	}
+	for _, r := range []string{detect.RuleStuffingSource, detect.RuleSuccessAfterStuff, detect.RuleDocumentReuse} {
+		if rules[r] == 0 {
+			t.Fatalf("the replay raised no %s (%v): the comparison would prove little", r, rules)
+		}
 	}
 	gotByID := map[string]custos.AlertRecord{}
 	for _, a := range got {
@@ -566,17 +574,18 @@ func testCluster(t *testing.T, testPartitions int) {
 	for id, g := range gotByID {
 		t.Errorf("cluster raised alert %s (%s on %s) the replay did not", id, g.Rule, g.Actor)
 	}
-	// For the record: how the partitioned engines compare with one engine
-	// that sees every actor (rules across actors see one partition).
-	only := 0
-	for id := range whole {
-		if _, ok := want[id]; !ok {
-			only++
+	// For the record: what partitioning by actor alone would miss (every
+	// rule in engines fed by actor, as before the cross partitions).
+	missed := 0
+	for id := range want {
+		if _, ok := actorOnly[id]; !ok {
+			missed++
 		}
 	}
-	t.Logf("alerts: cluster %d = replay through %d partition(s) %d; one unpartitioned engine %d (%d of them not raised per partition)", len(got), testPartitions, len(want), len(whole), only)
-	if testPartitions == 1 && only != 0 {
-		t.Errorf("with one partition the replay must be the unpartitioned one")
+	t.Logf("alerts: cluster %d = one engine %d (by rule %v); %d actor partitions alone would raise %d, missing %d of them",
+		len(got), len(want), rules, testPartitions, len(actorOnly), missed)
+	if missed == 0 {
+		t.Errorf("actor partitions alone raise every alert: the scenario does not exercise the cross partitions")
 	}
 	t.Logf("total %s", time.Since(start).Round(time.Millisecond))
 }
@@ -661,9 +670,10 @@ func sealAll(t *testing.T, index *blind.Index, events []wireEvent) []natsbus.Mes
 	return c.msgs
 }
 
-// replay runs the events through one engine per partition (what the
-// cluster must equal) and through one engine for everything.
-func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (partitioned, whole map[string]custos.AlertRecord) {
+// replay runs the events through one engine for everything (what the
+// cluster must equal) and, for comparison, through one all-rules engine
+// per actor partition (what partitioning by actor alone would give).
+func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (whole, partitioned map[string]custos.AlertRecord) {
 	engines := map[int]*detect.Engine{}
 	one := detect.New(DetectConfig(loc))
 	var perPart, all []detect.Alert
@@ -697,7 +707,68 @@ func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (partiti
 		}
 		return out
 	}
-	return byID(perPart), byID(all)
+	return byID(all), byID(perPart)
+}
+
+// addDocumentReuse inserts, a day before the last event, five
+// registrations of one identity document by three agents of different
+// actor partitions (two of them twice): only an engine that sees the
+// document's registrations across agents raises id_document_reuse.
+func addDocumentReuse(t *testing.T, events []wireEvent, partitions int) []wireEvent {
+	t.Helper()
+	at := events[len(events)-1].time().Add(-24 * time.Hour)
+	var agents []*custos.AccessEvent
+	used := map[int]bool{}
+	for _, ev := range events {
+		if ev.access == nil || len(agents) == 3 {
+			continue
+		}
+		if p := natsbus.Partition(ev.access.Actor.ID, partitions); !used[p] {
+			used[p] = true
+			agents = append(agents, ev.access)
+		}
+	}
+	if len(agents) < 2 {
+		t.Fatalf("need agents in different partitions, have %d", len(agents))
+	}
+	for len(agents) < 3 { // two partitions: a third agent anywhere
+		for _, ev := range events {
+			if ev.access != nil && ev.access.Actor.ID != agents[0].Actor.ID && ev.access.Actor.ID != agents[1].Actor.ID {
+				agents = append(agents, ev.access)
+				break
+			}
+		}
+	}
+	doc := sim.RandomCNID(mathrand.New(mathrand.NewPCG(11, 7)))
+	var regs []wireEvent
+	for k, a := range []*custos.AccessEvent{agents[0], agents[1], agents[2], agents[0], agents[1]} {
+		ev := *a
+		ev.ID = fmt.Sprintf("reg-%d", k)
+		ev.Time = at.Add(time.Duration(k) * 9 * time.Minute)
+		ev.Action = custos.ActionCreate
+		ev.Resource = custos.Resource{System: "crm", Object: "sim_registration"}
+		ev.Subjects = []custos.Subject{{Type: custos.TypeCNID, Value: doc}}
+		ev.Categories = []string{custos.CategoryIdentity}
+		ev.Purpose = custos.Purpose{Name: "registration", Ticket: "walk-in"}
+		ev.Records = 1
+		regs = append(regs, wireEvent{access: &ev})
+	}
+	// In time order, as the simulator's events are.
+	for _, r := range regs {
+		i := slices.IndexFunc(events, func(ev wireEvent) bool { return ev.time().After(r.time()) })
+		if i < 0 {
+			i = len(events)
+		}
+		events = slices.Insert(events, i, r)
+	}
+	return events
+}
+
+func (w wireEvent) time() time.Time {
+	if w.access != nil {
+		return w.access.Time
+	}
+	return w.login.Time
 }
 
 func sameAlert(g, w custos.AlertRecord) bool {

@@ -30,12 +30,29 @@ func newDetector(n *Node, cfg config.Config) (*detector, error) {
 	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots()}, nil
 }
 
-// DetectConfig is the engine configuration every partition's engine uses
-// (the default rules in the organization's time zone). A replay that
-// wants the cluster's alerts uses the same.
+// DetectConfig is the engine configuration the cluster's engines start
+// from (the default rules in the organization's time zone). One engine of
+// this configuration over every event gives the cluster's alerts.
 func DetectConfig(loc *time.Location) detect.Config {
 	c := detect.DefaultConfig()
 	c.Location = loc
+	return c
+}
+
+// UnitConfig is the configuration of unit u's engine: the actor-keyed
+// rules on an actor partition, the rules across actors on a cross
+// partition (holding the sources and documents that hash to it).
+func UnitConfig(base detect.Config, bus *natsbus.Bus, u int) detect.Config {
+	c := base
+	p, cross := bus.Unit(u)
+	if !cross {
+		c.Part = detect.PartActor
+		return c
+	}
+	n := bus.Partitions()
+	c.Part = detect.PartCross
+	c.OwnsSource = func(ip string) bool { return natsbus.Partition(ip, n) == p }
+	c.OwnsDocument = func(h string) bool { return natsbus.Partition(h, n) == p }
 	return c
 }
 
@@ -45,8 +62,9 @@ func (d *detector) setOwned(ps []int) {
 	d.n.metrics.mu.Unlock()
 }
 
-// SnapshotName is the name of partition p's snapshot in the store.
-func SnapshotName(p int) string { return fmt.Sprintf("detect/p%d", p) }
+// SnapshotName is the name of a unit's snapshot in the store
+// ("detect/p3", "detect/x3": see natsbus.Bus.UnitName).
+func SnapshotName(unit string) string { return "detect/" + unit }
 
 // partitionState is what a partition's snapshot holds: the engine's state
 // and the ids of the last events seen (to drop a duplicate the stream let
@@ -94,27 +112,30 @@ func (s *seen) ids() []string {
 	return append(slices.Clone(s.ring[s.pos:]), s.ring[:s.pos]...)
 }
 
-// work owns partition p until ctx ends: restore the snapshot, read the
-// stream from the position it covers, index, analyse, store alerts,
-// snapshot now and then and once more when giving the partition up.
+// work owns unit p (an actor or a cross partition) until ctx ends:
+// restore the snapshot, read the stream from the position it covers,
+// index (actor partitions: every event is in exactly one), analyse, store
+// alerts, snapshot now and then and once more when giving the unit up.
 func (d *detector) work(ctx context.Context, p int) error {
 	st := d.n.Store
-	eng := detect.New(d.cfg)
-	pos, data, ok, err := st.LoadSnapshot(ctx, SnapshotName(p))
+	name := d.n.Bus.UnitName(p)
+	_, cross := d.n.Bus.Unit(p)
+	eng := detect.New(UnitConfig(d.cfg, d.n.Bus, p))
+	pos, data, ok, err := st.LoadSnapshot(ctx, SnapshotName(name))
 	if err != nil {
 		return err
 	}
 	var ps partitionState
 	if ok {
 		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&ps); err != nil {
-			return fmt.Errorf("partition %d: decode snapshot: %w", p, err)
+			return fmt.Errorf("partition %s: decode snapshot: %w", name, err)
 		}
 		if err := eng.Restore(bytes.NewReader(ps.Engine)); err != nil {
-			return fmt.Errorf("partition %d: restore engine: %w", p, err)
+			return fmt.Errorf("partition %s: restore engine: %w", name, err)
 		}
 	}
 	ids := newSeen(ps.Seen)
-	d.n.log.Info("partition resumed", "partition", p, "from", pos, "snapshot", ok)
+	d.n.log.Info("partition resumed", "partition", name, "from", pos, "snapshot", ok)
 	covered, saved := pos, pos
 	lastSave := time.Now()
 	save := func(ctx context.Context) error {
@@ -123,13 +144,13 @@ func (d *detector) work(ctx context.Context, p int) error {
 		}
 		var eb bytes.Buffer
 		if err := eng.Snapshot(&eb); err != nil {
-			return fmt.Errorf("partition %d: snapshot: %w", p, err)
+			return fmt.Errorf("partition %s: snapshot: %w", name, err)
 		}
 		var b bytes.Buffer
 		if err := gob.NewEncoder(&b).Encode(partitionState{Engine: eb.Bytes(), Seen: ids.ids()}); err != nil {
-			return fmt.Errorf("partition %d: snapshot: %w", p, err)
+			return fmt.Errorf("partition %s: snapshot: %w", name, err)
 		}
-		if err := st.SaveSnapshot(ctx, SnapshotName(p), covered, b.Bytes()); err != nil {
+		if err := st.SaveSnapshot(ctx, SnapshotName(name), covered, b.Bytes()); err != nil {
 			return err
 		}
 		d.n.metrics.snapshots.Inc()
@@ -137,7 +158,7 @@ func (d *detector) work(ctx context.Context, p int) error {
 		return nil
 	}
 
-	err = d.n.Bus.Read(ctx, p, pos, natsbus.ReadOptions{Lag: func(n uint64) { d.n.metrics.setLag(p, n) }},
+	err = d.n.Bus.Read(ctx, p, pos, natsbus.ReadOptions{Lag: func(n uint64) { d.n.metrics.setLag(name, n) }},
 		func(ctx context.Context, msgs []natsbus.Message) error {
 			var acc []custos.AccessEvent
 			var logins []custos.LoginEvent
@@ -149,12 +170,15 @@ func (d *detector) work(ctx context.Context, p int) error {
 				}
 			}
 			// Index first: the store is idempotent by id, so a batch
-			// handled again after a crash is stored once.
-			if _, err := st.AppendAccess(ctx, acc); err != nil {
-				return err
-			}
-			if _, err := st.AppendLogins(ctx, logins); err != nil {
-				return err
+			// handled again after a crash is stored once. Cross
+			// partitions hold copies; the actor partition indexes.
+			if !cross {
+				if _, err := st.AppendAccess(ctx, acc); err != nil {
+					return err
+				}
+				if _, err := st.AppendLogins(ctx, logins); err != nil {
+					return err
+				}
 			}
 			var alerts []detect.Alert
 			for _, m := range msgs {
@@ -169,8 +193,12 @@ func (d *detector) work(ctx context.Context, p int) error {
 			if err := st.UpsertAlerts(ctx, detect.Records(alerts)); err != nil {
 				return err
 			}
-			d.n.metrics.processed.WithLabelValues("access").Add(float64(len(acc)))
-			d.n.metrics.processed.WithLabelValues("login").Add(float64(len(logins)))
+			family := "actor"
+			if cross {
+				family = "cross"
+			}
+			d.n.metrics.processed.WithLabelValues("access", family).Add(float64(len(acc)))
+			d.n.metrics.processed.WithLabelValues("login", family).Add(float64(len(logins)))
 			covered = msgs[len(msgs)-1].Seq
 			if time.Since(lastSave) >= d.interval {
 				return save(ctx)
@@ -182,7 +210,7 @@ func (d *detector) work(ctx context.Context, p int) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if serr := save(sctx); serr != nil {
-		d.n.log.Warn("partition snapshot at hand-over failed; the next owner re-reads more", "partition", p, "err", serr)
+		d.n.log.Warn("partition snapshot at hand-over failed; the next owner re-reads more", "partition", name, "err", serr)
 	}
 	return err
 }

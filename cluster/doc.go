@@ -7,11 +7,15 @@
 //     key and published to the bus; the 2xx is sent once the stream has
 //     stored it, or once it is fsync'd in the local spool when the bus is
 //     down (or the batch is refused with fail_mode: closed).
-//   - detector: takes a fair share of the bus partitions (leases), and for
-//     each one writes its events to the PostgreSQL index, runs a detection
-//     engine of its own over them and upserts the alerts; the engine's
-//     state is snapshotted into PostgreSQL with the stream position it
-//     covers, so whoever owns the partition next resumes from there.
+//   - detector: takes a fair share of the bus partitions (leases): for an
+//     actor partition it writes the events to the PostgreSQL index and
+//     runs the actor-keyed rules (detect.PartActor); for a cross partition
+//     (events by source address and registration document) the rules
+//     across actors (detect.PartCross). It upserts the alerts; each
+//     engine's state is snapshotted into PostgreSQL with the stream
+//     position it covers, so whoever owns the partition next resumes from
+//     there. Together the engines raise what one engine over all events
+//     raises.
 //   - api: the gateway's API plus the ledger, which follows the PostgreSQL
 //     store in sequence order (Tessera on MySQL/MariaDB, or POSIX files).
 //     Run exactly one api node with the ledger.

@@ -63,7 +63,8 @@ func TestNodesInProcess(t *testing.T) {
 		for _, o := range owners {
 			held[o]++
 		}
-		return err == nil && held["d0"] == 2 && held["d1"] == 2, fmt.Sprint(owners, err)
+		// 4 actor and 4 cross partitions.
+		return err == nil && held["d0"] == 4 && held["d1"] == 4, fmt.Sprint(owners, err)
 	})
 
 	secret, hash, _ := custos.NewTokenSecret()
@@ -108,8 +109,8 @@ func TestNodesInProcess(t *testing.T) {
 		}
 	}
 	v, err := metric("http://"+dets[1].Addr()+"/metrics", "custos_detect_partitions_owned")
-	if err != nil || v != 4 {
-		t.Errorf("custos_detect_partitions_owned = %v, %v; want 4", v, err)
+	if err != nil || v != 8 {
+		t.Errorf("custos_detect_partitions_owned = %v, %v; want 8", v, err)
 	}
 	resp, err := http.Get("http://" + dets[1].Addr() + "/readyz")
 	if err != nil || resp.StatusCode != 200 {

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,12 +22,12 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	m := &metrics{
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "custos_bus_lag_events",
-			Help: "Events in a partition not yet delivered to its detector (per partition this node holds).",
+			Help: "Events in a partition not yet delivered to its detector (per partition this node holds: p<n> actor, x<n> cross).",
 		}, []string{"partition"}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "custos_detect_events_total",
-			Help: "Events a detector has indexed and analysed, by kind.",
-		}, []string{"kind"}),
+			Help: "Events a detector has analysed, by kind and partition family (actor: also indexed; cross: copies by source and document).",
+		}, []string{"kind", "family"}),
 		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "custos_detect_snapshots_total",
 			Help: "Partition snapshots saved.",
@@ -75,7 +74,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "custos_detect_partitions_owned",
-			Help: "Bus partitions this detector holds.",
+			Help: "Bus partitions (actor and cross) this detector holds.",
 		}, func() float64 {
 			m.mu.Lock()
 			defer m.mu.Unlock()
@@ -85,6 +84,6 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	return m
 }
 
-func (m *metrics) setLag(p int, pending uint64) {
-	m.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(pending))
+func (m *metrics) setLag(unit string, pending uint64) {
+	m.lag.WithLabelValues(unit).Set(float64(pending))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/detect"
 )
 
 // Kinds of events on the bus (the Custos-Kind header).
@@ -28,8 +29,9 @@ const kindHeader = "Custos-Kind"
 type Options struct {
 	URL    string // default nats://127.0.0.1:4222
 	Stream string // JetStream stream name; default CUSTOS
-	// Partitions is the number of actor partitions (default 16). It must
-	// be the same on every node for the life of the stream.
+	// Partitions is the number of actor partitions (default 16), and of
+	// cross partitions (by login source and identity document). It must be
+	// the same on every node for the life of the stream.
 	Partitions int
 	// Replicas of the stream and the lease bucket (default 1; 3 in a
 	// JetStream cluster for durability beyond one server).
@@ -114,7 +116,7 @@ func Connect(ctx context.Context, opts Options) (*Bus, error) {
 	b := &Bus{opts: opts, nc: nc, js: js, log: log}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        opts.Stream,
-		Description: "Custos access and login events, partitioned by actor",
+		Description: "Custos access and login events, partitioned by actor and by source and document",
 		Subjects:    []string{b.subjectPrefix() + ".>"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
@@ -162,8 +164,42 @@ func (b *Bus) DeleteStream(ctx context.Context) error {
 
 func (b *Bus) subjectPrefix() string { return "custos." + b.opts.Stream + ".events" }
 
-// Subject is the subject of partition p.
+// Subject is the subject of actor partition p.
 func (b *Bus) Subject(p int) string { return b.subjectPrefix() + "." + strconv.Itoa(p) }
+
+// CrossSubject is the subject of cross partition q: events routed by
+// login source and by registration document, for the rules whose state
+// spans actors (detect.PartCross).
+func (b *Bus) CrossSubject(q int) string { return b.subjectPrefix() + ".x." + strconv.Itoa(q) }
+
+// Units is the number of units of work detectors share: the actor
+// partitions 0..Partitions-1, then the cross partitions.
+func (b *Bus) Units() int { return 2 * b.opts.Partitions }
+
+// Unit says what unit u is: actor partition p (cross false) or cross
+// partition p (cross true).
+func (b *Bus) Unit(u int) (p int, cross bool) {
+	if u >= b.opts.Partitions {
+		return u - b.opts.Partitions, true
+	}
+	return u, false
+}
+
+// UnitName names unit u: "p<n>" for actor partitions, "x<n>" for cross
+// ones (consumer names, snapshot names, lease keys).
+func (b *Bus) UnitName(u int) string {
+	if p, cross := b.Unit(u); cross {
+		return "x" + strconv.Itoa(p)
+	}
+	return "p" + strconv.Itoa(u)
+}
+
+func (b *Bus) unitSubject(u int) string {
+	if p, cross := b.Unit(u); cross {
+		return b.CrossSubject(p)
+	}
+	return b.Subject(u)
+}
 
 // Partition is the partition of an actor (or login account).
 func (b *Bus) Partition(actor string) int {
@@ -179,10 +215,56 @@ func Partition(actor string, n int) int {
 
 // Envelope is one event on its way to the bus (and in the spool).
 type Envelope struct {
-	Kind  string          `json:"kind"`
-	ID    string          `json:"id"`
-	Actor string          `json:"actor"`
-	Data  json.RawMessage `json:"data"`
+	Kind  string `json:"kind"`
+	ID    string `json:"id"`
+	Actor string `json:"actor"`
+	// Source and Doc are the cross-partition keys: the login or access
+	// source address, and a registration's identity document hash
+	// (detect.RegistrationDocument). Keyed says they were set (spool
+	// records of older builds lack them and are read for them).
+	Source string          `json:"source,omitempty"`
+	Doc    string          `json:"doc,omitempty"`
+	Keyed  bool            `json:"keyed,omitempty"`
+	Data   json.RawMessage `json:"data"`
+}
+
+// crossKeys returns the envelope's cross-partition keys ("" when none).
+func (e *Envelope) crossKeys() (source, doc string) {
+	if e.Keyed {
+		return e.Source, e.Doc
+	}
+	switch e.Kind {
+	case KindAccess:
+		var ev custos.AccessEvent
+		if json.Unmarshal(e.Data, &ev) == nil {
+			source = ev.Source.IP
+			if d, ok := detect.RegistrationDocument(&ev); ok {
+				doc = d.Hash
+			}
+		}
+	case KindLogin:
+		var ev custos.LoginEvent
+		if json.Unmarshal(e.Data, &ev) == nil {
+			source = ev.Source.IP
+		}
+	}
+	return source, doc
+}
+
+// CrossPartitions returns the cross partitions an envelope goes to: its
+// source's and its registration document's, each once.
+func (b *Bus) CrossPartitions(e *Envelope) []int {
+	source, doc := e.crossKeys()
+	var out []int
+	if source != "" {
+		out = append(out, b.Partition(source))
+	}
+	if doc != "" {
+		if q := b.Partition(doc); len(out) == 0 || out[0] != q {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // AccessEnvelopes encodes sealed access events. It refuses unsealed ones.
@@ -199,7 +281,11 @@ func AccessEnvelopes(events []custos.AccessEvent) ([]Envelope, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nats: encode event %s: %w", e.ID, err)
 		}
-		out[i] = Envelope{Kind: KindAccess, ID: e.ID, Actor: e.Actor.ID, Data: data}
+		doc := ""
+		if d, ok := detect.RegistrationDocument(e); ok {
+			doc = d.Hash
+		}
+		out[i] = Envelope{Kind: KindAccess, ID: e.ID, Actor: e.Actor.ID, Source: e.Source.IP, Doc: doc, Keyed: true, Data: data}
 	}
 	return out, nil
 }
@@ -212,15 +298,20 @@ func LoginEnvelopes(events []custos.LoginEvent) ([]Envelope, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nats: encode login %s: %w", events[i].ID, err)
 		}
-		out[i] = Envelope{Kind: KindLogin, ID: events[i].ID, Actor: events[i].Account, Data: data}
+		out[i] = Envelope{Kind: KindLogin, ID: events[i].ID, Actor: events[i].Account, Source: events[i].Source.IP, Keyed: true, Data: data}
 	}
 	return out, nil
 }
 
-// Publish publishes envelopes and waits until the stream has stored every
-// one of them (or PublishTimeout passes). It returns how many were new and
-// how many the stream recognized as duplicates by id. On error some may
-// have been stored: publishing the same envelopes again is safe.
+// Publish publishes envelopes, each to its actor's partition and to its
+// cross partitions (source, registration document), and waits until the
+// stream has stored every copy (or PublishTimeout passes): an event
+// acknowledged to a client is in both families. It returns how many
+// events were new and how many the stream recognized as duplicates by id
+// (counted on the actor copies). On error some copies may have been
+// stored: publishing the same envelopes again is safe, every copy having
+// an id of its own (Nats-Msg-Id "<kind>:<id>", and "x<q>:<kind>:<id>"
+// for cross partition q).
 func (b *Bus) Publish(ctx context.Context, envs []Envelope) (custos.AppendResult, error) {
 	if len(envs) == 0 {
 		return custos.AppendResult{}, nil
@@ -230,29 +321,47 @@ func (b *Bus) Publish(ctx context.Context, envs []Envelope) (custos.AppendResult
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(envs))
-	for _, e := range envs {
-		m := natsgo.NewMsg(b.Subject(b.Partition(e.Actor)))
+	type future struct {
+		f     jetstream.PubAckFuture
+		actor bool // the event's actor copy, which res counts
+	}
+	futures := make([]future, 0, 2*len(envs))
+	send := func(subject, id string, e *Envelope, actor bool) error {
+		m := natsgo.NewMsg(subject)
 		m.Data = e.Data
 		m.Header.Set(kindHeader, e.Kind)
-		m.Header.Set(jetstream.MsgIDHeader, e.Kind+":"+e.ID)
+		m.Header.Set(jetstream.MsgIDHeader, id)
 		m.Header.Set(jetstream.ExpectedStreamHeader, b.opts.Stream)
 		f, err := b.js.PublishMsgAsync(m)
 		if err != nil {
-			return custos.AppendResult{}, fmt.Errorf("nats: publish: %w", err)
+			return fmt.Errorf("nats: publish: %w", err)
 		}
-		futures = append(futures, f)
+		futures = append(futures, future{f, actor})
+		return nil
+	}
+	for i := range envs {
+		e := &envs[i]
+		if err := send(b.Subject(b.Partition(e.Actor)), e.Kind+":"+e.ID, e, true); err != nil {
+			return custos.AppendResult{}, err
+		}
+		for _, q := range b.CrossPartitions(e) {
+			if err := send(b.CrossSubject(q), "x"+strconv.Itoa(q)+":"+e.Kind+":"+e.ID, e, false); err != nil {
+				return custos.AppendResult{}, err
+			}
+		}
 	}
 	var res custos.AppendResult
 	for _, f := range futures {
 		select {
-		case ack := <-f.Ok():
-			if ack.Duplicate {
+		case ack := <-f.f.Ok():
+			switch {
+			case !f.actor:
+			case ack.Duplicate:
 				res.Duplicates++
-			} else {
+			default:
 				res.Stored++
 			}
-		case err := <-f.Err():
+		case err := <-f.f.Err():
 			return res, fmt.Errorf("nats: publish: %w", err)
 		case <-ctx.Done():
 			return res, fmt.Errorf("nats: publish: no acknowledgement: %w", ctx.Err())
@@ -278,19 +387,20 @@ type ReadOptions struct {
 	Lag func(pending uint64)
 }
 
-// Read delivers partition p's events with stream sequence after `after`,
-// in order, to handle until ctx is done or handle fails. It (re)creates
-// the partition's durable consumer at that position, so whoever reads a
-// partition decides where from; it acknowledges a batch once handle has
-// returned nil. A message seen twice (redelivery) is handed over once.
-func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, handle func(ctx context.Context, msgs []Message) error) error {
+// Read delivers unit u's events (see Units) with stream sequence after
+// `after`, in order, to handle until ctx is done or handle fails. It
+// (re)creates the unit's durable consumer at that position, so whoever
+// reads a partition decides where from; it acknowledges a batch once
+// handle has returned nil. A message seen twice (redelivery) is handed
+// over once.
+func (b *Bus) Read(ctx context.Context, u int, after uint64, opts ReadOptions, handle func(ctx context.Context, msgs []Message) error) error {
 	if opts.Batch <= 0 {
 		opts.Batch = 500
 	}
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 20 * time.Millisecond
 	}
-	name := fmt.Sprintf("p%d", p)
+	name := b.UnitName(u)
 	// A consumer's start cannot be changed: delete the old one (a
 	// previous owner's) and start where this reader's state ends.
 	if err := b.js.DeleteConsumer(ctx, b.opts.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -298,8 +408,8 @@ func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, h
 	}
 	cons, err := b.js.CreateConsumer(ctx, b.opts.Stream, jetstream.ConsumerConfig{
 		Durable:       name,
-		Description:   "Custos detector partition " + strconv.Itoa(p),
-		FilterSubject: b.Subject(p),
+		Description:   "Custos detector partition " + name,
+		FilterSubject: b.unitSubject(u),
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   after + 1,
 		AckPolicy:     jetstream.AckAllPolicy,
@@ -355,7 +465,7 @@ func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, h
 				// A message no one can decode is skipped, loudly: it
 				// cannot be analysed, and blocking the partition would
 				// stop every actor in it.
-				b.log.Error("nats: undecodable message skipped", "partition", p, "seq", md.Sequence.Stream, "err", err)
+				b.log.Error("nats: undecodable message skipped", "partition", name, "seq", md.Sequence.Stream, "err", err)
 				continue
 			}
 			msgs = append(msgs, msg)
@@ -366,7 +476,7 @@ func (b *Bus) Read(ctx context.Context, p int, after uint64, opts ReadOptions, h
 			}
 		}
 		if err := raw[len(raw)-1].Ack(); err != nil && ctx.Err() == nil {
-			b.log.Warn("nats: ack", "partition", p, "err", err)
+			b.log.Warn("nats: ack", "partition", name, "err", err)
 		}
 		if opts.Lag != nil {
 			opts.Lag(pending)
@@ -387,23 +497,25 @@ func decode(m jetstream.Msg, seq uint64) (Message, error) {
 	return msg, fmt.Errorf("unknown kind %q", msg.Kind)
 }
 
-// Pending returns, per partition, how many of its messages its consumer
-// has not yet delivered (0 for a partition nobody reads yet): the bus lag.
+// Pending returns, per unit (see Units), how many of its messages its
+// consumer has not yet delivered; a unit nobody reads yet is left out.
+// It is the bus lag.
 func (b *Bus) Pending(ctx context.Context) (map[int]uint64, error) {
 	out := map[int]uint64{}
-	for p := range b.opts.Partitions {
-		c, err := b.js.Consumer(ctx, b.opts.Stream, fmt.Sprintf("p%d", p))
+	for u := range b.Units() {
+		name := b.UnitName(u)
+		c, err := b.js.Consumer(ctx, b.opts.Stream, name)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("nats: consumer p%d: %w", p, err)
+			return nil, fmt.Errorf("nats: consumer %s: %w", name, err)
 		}
 		info, err := c.Info(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("nats: consumer p%d: %w", p, err)
+			return nil, fmt.Errorf("nats: consumer %s: %w", name, err)
 		}
-		out[p] = info.NumPending + uint64(info.NumAckPending)
+		out[u] = info.NumPending + uint64(info.NumAckPending)
 	}
 	return out, nil
 }

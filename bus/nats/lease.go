@@ -20,11 +20,11 @@ import (
 // again after a pause.
 type Work func(ctx context.Context, partition int) error
 
-// RunPartitions takes part in sharing the partitions among the detectors
-// named by node ids: it announces node, claims and renews a fair share of
-// partition leases (ceil(partitions / live nodes)), releases partitions
-// beyond its share when other nodes join, and runs work on each partition
-// it holds. It returns when ctx is done, after every work has returned
+// RunPartitions takes part in sharing the units of work (actor and cross
+// partitions, see Units) among the detectors named by node ids: it
+// announces node, claims and renews a fair share of unit leases
+// (ceil(units / live nodes)), releases units beyond its share when other
+// nodes join, and runs work on each unit it holds. It returns when ctx is done, after every work has returned
 // and its leases have been released for the others to take at once.
 //
 // Owned reports the partitions held at any moment (for /readyz and
@@ -72,7 +72,30 @@ type runner struct {
 	held map[int]*held
 }
 
-func leaseKey(p int) string     { return "p." + strconv.Itoa(p) }
+// leaseKey is unit u's lease: "p.<n>" for actor partition n, "x.<n>" for
+// cross partition n.
+func (b *Bus) leaseKey(u int) string {
+	if p, cross := b.Unit(u); cross {
+		return "x." + strconv.Itoa(p)
+	}
+	return "p." + strconv.Itoa(u)
+}
+
+// leaseUnit parses a lease key back into its unit.
+func (b *Bus) leaseUnit(k string) (int, bool) {
+	if len(k) < 3 || (k[:2] != "p." && k[:2] != "x.") {
+		return 0, false
+	}
+	p, err := strconv.Atoi(k[2:])
+	if err != nil || p < 0 || p >= b.opts.Partitions {
+		return 0, false
+	}
+	if k[0] == 'x' {
+		p += b.opts.Partitions
+	}
+	return p, true
+}
+
 func memberKey(n string) string { return "m." + n }
 
 // round renews, balances and claims once.
@@ -91,19 +114,16 @@ func (r *runner) round(ctx context.Context) error {
 	}
 	members, taken := 0, map[int]bool{}
 	for _, k := range keys {
-		switch {
-		case strings.HasPrefix(k, "m."):
+		if strings.HasPrefix(k, "m.") {
 			members++
-		case strings.HasPrefix(k, "p."):
-			if p, err := strconv.Atoi(k[2:]); err == nil {
-				taken[p] = true
-			}
+		} else if u, ok := r.b.leaseUnit(k); ok {
+			taken[u] = true
 		}
 	}
 	if members == 0 {
 		members = 1
 	}
-	n := r.b.opts.Partitions
+	n := r.b.Units()
 	fair := (n + members - 1) / members
 	mine := r.owned()
 	if len(mine) > fair {
@@ -122,7 +142,7 @@ func (r *runner) round(ctx context.Context) error {
 		if taken[p] {
 			continue
 		}
-		rev, err := kv.Create(rctx, leaseKey(p), []byte(r.node))
+		rev, err := kv.Create(rctx, r.b.leaseKey(p), []byte(r.node))
 		if err != nil {
 			continue // someone else was quicker
 		}
@@ -159,12 +179,12 @@ func (r *runner) renew(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(ctx, r.b.opts.LeaseTTL/2)
 			defer cancel()
 			res := result{}
-			res.rev, res.err = r.b.leases.Update(rctx, leaseKey(p), []byte(r.node), rev)
+			res.rev, res.err = r.b.leases.Update(rctx, r.b.leaseKey(p), []byte(r.node), rev)
 			if res.err != nil {
 				// A conflict may be our own earlier update that timed out
 				// on the client but succeeded on the server: the newest
 				// value tells.
-				e, err := r.b.leases.Get(rctx, leaseKey(p))
+				e, err := r.b.leases.Get(rctx, r.b.leaseKey(p))
 				switch {
 				case err == nil && e.Operation() == jetstream.KeyValuePut && string(e.Value()) == r.node:
 					res.rev, res.err = e.Revision(), nil
@@ -249,7 +269,7 @@ func (r *runner) stop(p int, release bool) {
 	if release {
 		ctx, cancel := context.WithTimeout(context.Background(), r.b.opts.LeaseTTL/2)
 		defer cancel()
-		if err := r.b.leases.Delete(ctx, leaseKey(p), jetstream.LastRevision(h.rev)); err != nil {
+		if err := r.b.leases.Delete(ctx, r.b.leaseKey(p), jetstream.LastRevision(h.rev)); err != nil {
 			r.b.log.Warn("nats: release lease", "partition", p, "err", err)
 		}
 	}
@@ -267,7 +287,7 @@ func (r *runner) releaseAll() {
 	r.b.leases.Delete(ctx, memberKey(r.node))
 }
 
-// Owners returns which node holds each leased partition now.
+// Owners returns which node holds each leased unit (see Units) now.
 func (b *Bus) Owners(ctx context.Context) (map[int]string, error) {
 	keys, err := b.leases.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -278,11 +298,8 @@ func (b *Bus) Owners(ctx context.Context) (map[int]string, error) {
 	}
 	out := map[int]string{}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "p.") {
-			continue
-		}
-		p, err := strconv.Atoi(k[2:])
-		if err != nil {
+		p, ok := b.leaseUnit(k)
+		if !ok {
 			continue
 		}
 		e, err := b.leases.Get(ctx, k)

@@ -133,6 +133,81 @@ func TestPublishReadPartitionedAndDeduplicated(t *testing.T) {
 	if !reflect.DeepEqual(gotP1, want) {
 		t.Errorf("partition %d = %v, want %v", p1, gotP1, want)
 	}
+
+	// Every event is also in the cross partition of its source, once.
+	q := bus.Partition(evs[0].Source.IP)
+	wantCross := []string{}
+	for _, e := range evs {
+		wantCross = append(wantCross, e.ID)
+	}
+	if l := storetest.Login("l-1", evs[0].Time, "emp-1"); bus.Partition(l.Source.IP) == q {
+		wantCross = append(wantCross, "login:l-1")
+	}
+	var cross []string
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	err = bus.Read(rctx, bus.Partitions()+q, 0, ReadOptions{MaxWait: 50 * time.Millisecond}, func(ctx context.Context, msgs []Message) error {
+		for _, m := range msgs {
+			if m.Access != nil {
+				cross = append(cross, m.Access.ID)
+			} else {
+				cross = append(cross, "login:"+m.Login.ID)
+			}
+		}
+		if len(cross) >= len(wantCross) {
+			cancel()
+		}
+		return nil
+	})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cross, wantCross) {
+		t.Errorf("cross partition %d = %v, want %v", q, cross, wantCross)
+	}
+}
+
+// TestCrossRouting: an access event goes to its actor's partition and to
+// the cross partitions of its source and (a registration) its identity
+// document; a login to its account's and its source's.
+func TestCrossRouting(t *testing.T) {
+	bus := &Bus{opts: Options{Partitions: 64}}
+	evs := accesses(1, "emp-1")
+	reg := evs[0]
+	reg.Action = custos.ActionCreate
+	reg.Resource.Object = "sim_registration"
+	reg.Subjects = slices.Clone(reg.Subjects)
+	noIP := evs[0]
+	noIP.Source.IP = ""
+	envs, err := AccessEnvelopes([]custos.AccessEvent{evs[0], reg, noIP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logins, _ := LoginEnvelopes([]custos.LoginEvent{storetest.Login("l-1", evs[0].Time, "emp-1")})
+	src, doc := bus.Partition(evs[0].Source.IP), bus.Partition(evs[0].Subjects[0].Hash)
+	if src == doc {
+		t.Fatal("pick a test where source and document partitions differ")
+	}
+	for i, tc := range []struct {
+		env  Envelope
+		want []int
+	}{
+		{envs[0], []int{src}},
+		{envs[1], []int{src, doc}},
+		{envs[2], nil},
+		{logins[0], []int{bus.Partition(storetest.Login("l-1", evs[0].Time, "emp-1").Source.IP)}},
+	} {
+		if got := bus.CrossPartitions(&tc.env); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%d: cross partitions %v, want %v", i, got, tc.want)
+		}
+		// A spool record of an older build has no keys: they are read
+		// from the event.
+		old := tc.env
+		old.Source, old.Doc, old.Keyed = "", "", false
+		if got := bus.CrossPartitions(&old); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%d, unkeyed: cross partitions %v, want %v", i, got, tc.want)
+		}
+	}
 }
 
 func TestReadFromPosition(t *testing.T) {
@@ -142,10 +217,27 @@ func TestReadFromPosition(t *testing.T) {
 	if _, err := bus.Publish(ctx, envs); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	// The stream interleaves the cross copies: find the sequence of the
+	// partition's sixth event.
+	var seqs []uint64
 	rctx, cancel := context.WithCancel(ctx)
+	err := bus.Read(rctx, 0, 0, ReadOptions{MaxWait: 50 * time.Millisecond}, func(ctx context.Context, msgs []Message) error {
+		for _, m := range msgs {
+			seqs = append(seqs, m.Seq)
+		}
+		if len(seqs) >= 10 {
+			cancel()
+		}
+		return nil
+	})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	rctx, cancel = context.WithCancel(ctx)
 	defer cancel()
-	err := bus.Read(rctx, 0, 6, ReadOptions{MaxWait: 50 * time.Millisecond}, func(ctx context.Context, msgs []Message) error {
+	err = bus.Read(rctx, 0, seqs[5], ReadOptions{MaxWait: 50 * time.Millisecond}, func(ctx context.Context, msgs []Message) error {
 		for _, m := range msgs {
 			ids = append(ids, m.Access.ID)
 		}
@@ -158,7 +250,7 @@ func TestReadFromPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := []string{"e-006", "e-007", "e-008", "e-009"}; !reflect.DeepEqual(ids, want) {
-		t.Errorf("read after seq 6 = %v, want %v", ids, want)
+		t.Errorf("read after seq %d = %v, want %v", seqs[5], ids, want)
 	}
 }
 
@@ -170,11 +262,12 @@ func TestUnsealedRefused(t *testing.T) {
 	}
 }
 
-// TestLeasesShareAndMove runs two nodes: they split the partitions, and
+// TestLeasesShareAndMove runs two nodes: they split the units (3 actor
+// and 3 cross partitions), and
 // when one stops its partitions move to the other; when it comes back
 // they split again. No partition is ever worked by two nodes at once.
 func TestLeasesShareAndMove(t *testing.T) {
-	bus := testBus(t, Options{Partitions: 6, LeaseTTL: time.Second})
+	bus := testBus(t, Options{Partitions: 3, LeaseTTL: time.Second})
 	var mu sync.Mutex
 	active := map[int]string{}
 	owned := map[string][]int{}
