@@ -121,7 +121,8 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			// before calling out, for a whole run of them in one loop
 			j := i
 			for j+2 < n {
-				c0, c1, c2 := text[j], text[j+1], text[j+2]
+				b := text[j : j+3 : j+3] // one bounds check for the three bytes
+				c0, c1, c2 := b[0], b[1], b[2]
 				if c0&0xF0 != 0xE0 || c1&0xC0|(c2&0xC0)>>2 != 0xA0 {
 					break // not a well-formed 3-byte character
 				}
