@@ -9,6 +9,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/server"
+	"github.com/custos-dev/custos/store/postgres"
 	"github.com/custos-dev/custos/store/sqlite"
 )
 
@@ -36,6 +37,28 @@ func openStore(e *env, cf *configFlags) (*sqlite.Store, error) {
 	return sqlite.Open(e.ctx, cfg.DataDir)
 }
 
+// openTokenStore opens the store tokens are created in: a cluster's
+// PostgreSQL store when cluster.store.driver is postgres (gateways and
+// the api node check tokens there), else the data directory's.
+func openTokenStore(e *env, cf *configFlags) (server.TokenStore, func() error, error) {
+	cfg, err := cf.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Cluster.Store.Driver == "postgres" {
+		st, err := postgres.Open(e.ctx, cfg.Cluster.Store.DSN)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Close, nil
+	}
+	st, err := openStore(e, cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Close, nil
+}
+
 func newTokenCreateCmd(e *env) *cobra.Command {
 	var cf configFlags
 	var name string
@@ -61,11 +84,11 @@ func newTokenCreateCmd(e *env) *cobra.Command {
 			if len(ss) == 0 {
 				return &usageError{msg: "at least one --scope is required (ingest, read, admin)"}
 			}
-			st, err := openStore(e, &cf)
+			st, closeStore, err := openTokenStore(e, &cf)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStore()
 			tok, secret, err := server.CreateToken(e.ctx, st, name, ss)
 			if err != nil {
 				return err

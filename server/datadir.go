@@ -46,9 +46,15 @@ func Initialized(dir string) bool {
 	return err == nil
 }
 
-// CreateToken stores a new API token in the data directory's store and
-// returns its secret, which is shown once and never stored.
-func CreateToken(ctx context.Context, st *sqlite.Store, name string, scopes []custos.Scope) (custos.Token, string, error) {
+// TokenStore is where tokens are created: the data directory's SQLite
+// store, or a cluster's PostgreSQL store.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t custos.Token) error
+}
+
+// CreateToken stores a new API token and returns its secret, which is
+// shown once and never stored.
+func CreateToken(ctx context.Context, st TokenStore, name string, scopes []custos.Scope) (custos.Token, string, error) {
 	secret, hash, err := custos.NewTokenSecret()
 	if err != nil {
 		return custos.Token{}, "", err
