@@ -444,7 +444,7 @@ func prepareJSON(body []byte, in *inspection) (applier, bool) {
 	rw := newJSONRewriter(io.Discard, func(kind byte, raw, path, key []byte, off int64) []byte {
 		val, f, ok := in.judgeJSON(kind, raw, path, key)
 		if ok {
-			f.matches = slices.Clone(f.matches)
+			f.matches = in.keepMatches(f.matches)
 			// val is a slice of body, or a fresh copy when it had escapes.
 			edits = append(edits, jsonEdit{start: off, end: off + int64(len(raw)), val: val, f: f})
 		}
@@ -476,16 +476,30 @@ func prepareJSON(body []byte, in *inspection) (applier, bool) {
 	}, true
 }
 
-// appendMaskedJSON appends the JSON scalar replacing raw.
+// appendMaskedJSON appends the JSON scalar replacing raw: what vm.apply
+// would give, escaped straight into dst (no string built per value).
 func appendMaskedJSON(dst, raw, val []byte, f finding, vm valueMasker) []byte {
-	s, null, ok := vm.apply(val, f)
-	switch {
-	case !ok:
+	if !vm.active() {
 		return append(dst, raw...)
-	case null:
-		return append(dst, "null"...)
 	}
-	return appendJSONString(dst, s)
+	if f.whole {
+		s, null, _ := vm.apply(val, f)
+		if null {
+			return append(dst, "null"...)
+		}
+		return appendJSONString(dst, s)
+	}
+	dst = append(dst, '"')
+	last := 0
+	for _, m := range f.matches {
+		dst = appendJSONEscaped(dst, val[last:m.Offset])
+		if s, null := vm.one(m.Type, string(val[m.Offset:m.Offset+m.Length])); !null {
+			dst = appendJSONEscaped(dst, s)
+		}
+		last = m.Offset + m.Length
+	}
+	dst = appendJSONEscaped(dst, val[last:])
+	return append(dst, '"')
 }
 
 func prepareText(body []byte, in *inspection) applier {

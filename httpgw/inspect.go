@@ -47,7 +47,7 @@ type inspection struct {
 	types    []custos.DataType
 	cats     []custos.Category
 	subjects []custos.Subject
-	seen     map[string]struct{}
+	seen     map[seenKey]struct{}
 	fields   map[string]catalog.Field
 	hash     func(custos.DataType, string) (string, error)
 	hashes   []string
@@ -57,6 +57,7 @@ type inspection struct {
 	// passenger's ID number are the same person's attributes).
 	keyed bool
 	edits []jsonEdit // reused by prepareJSON
+	kept  []pii.Match // matches of the edits, see keepMatches
 	// records is how many records the body holds by its structure (JSON
 	// record arrays, CSV rows), -1 when it has none the gateway can
 	// count; cut, when set, returns the body with only its first n
@@ -78,6 +79,7 @@ func (in *inspection) reset(fields map[string]catalog.Field) {
 	in.subjects = in.subjects[:0]
 	in.hashes = in.hashes[:0]
 	clear(in.seen)
+	in.kept = in.kept[:0]
 	in.fields = fields
 	in.records, in.cut = -1, nil
 }
@@ -113,19 +115,37 @@ func (in *inspection) addKnownSubject(t custos.DataType, v []byte) {
 		return
 	}
 	if in.seen == nil {
-		in.seen = make(map[string]struct{})
+		in.seen = make(map[seenKey]struct{})
 	}
-	k := string(t) + "\x00" + string(v)
+	// One string for the key, the hash and the subject.
+	k := seenKey{t, string(v)}
 	if _, ok := in.seen[k]; ok {
 		return
 	}
 	in.seen[k] = struct{}{}
-	h, err := in.hash(t, string(v))
+	h, err := in.hash(t, k.v)
 	if err != nil {
 		return
 	}
-	in.subjects = append(in.subjects, custos.Subject{Type: t, Value: string(v)})
+	in.subjects = append(in.subjects, custos.Subject{Type: t, Value: k.v})
 	in.hashes = append(in.hashes, h)
+}
+
+type seenKey struct {
+	t custos.DataType
+	v string
+}
+
+// keepMatches copies ms into the inspection's match store, where they stay
+// valid until the next reset (one growing array rather than a slice per
+// value).
+func (in *inspection) keepMatches(ms []pii.Match) []pii.Match {
+	if len(ms) == 0 {
+		return nil
+	}
+	start := len(in.kept)
+	in.kept = append(in.kept, ms...)
+	return in.kept[start:len(in.kept):len(in.kept)]
 }
 
 // judge finds the personal data in one value. field is the catalogue's
