@@ -457,9 +457,15 @@ func prepareJSON(body []byte, in *inspection) (applier, bool) {
 	if rw.Close() != nil {
 		return nil, false
 	}
-	if n := recs.count(); n > 0 {
+	switch n := recs.count(); {
+	case n > 0:
 		in.records = n
 		in.cut = func(limit int) []byte { return recs.cut(body, limit) }
+	case !in.keyed:
+		// One document with no list in it is one record, whatever
+		// identifiers it holds; with a catalogue subject key its
+		// distinct keys are the records (in.records stays -1).
+		in.records = 1
 	}
 	return func(vm valueMasker) ([]byte, error) {
 		if len(edits) == 0 {

@@ -190,7 +190,7 @@ func FuzzJSONRewrite(f *testing.F) {
 					if len(vals) != k {
 						t.Fatalf("cut to %d holds %d values\nin:  %q\nout: %q", k, len(vals), doc, cut)
 					}
-				case cin.records != k && !(k == 0 && cin.records == -1):
+				case cin.records != k && !(k == 0 && cin.records <= 1): // no list left: one document
 					t.Fatalf("cut to %d holds %d records\nin:  %q\nout: %q", k, cin.records, doc, cut)
 				}
 			}

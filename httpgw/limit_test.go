@@ -19,6 +19,9 @@ func limitMux() *http.ServeMux {
 	mux.HandleFunc("GET /array", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, []any{passenger(0), passenger(1), passenger(2), passenger(3)})
 	})
+	mux.HandleFunc("GET /one", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, passenger(0))
+	})
 	mux.HandleFunc("GET /two-lists", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"a": []any{passenger(0)}, "b": []any{passenger(1), passenger(2)}, "c": []any{passenger(3)}})
 	})
@@ -68,6 +71,8 @@ func TestLimitCutsRecords(t *testing.T) {
 		{"/stream.ndjson", "2 of 5", []int{0, 1}, []int{2, 3, 4}, 5},
 		{"/manifest.csv", "2 of 4", []int{0, 1}, []int{2, 3}, 4}, // no subject key for CSV: id and phone per row
 		{"/search?n=2", "", []int{0, 1}, nil, 2},
+		// One object, three identifiers (no catalogue): one record.
+		{"/one", "", []int{0}, nil, 3},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			actor := "clerk-" + strings.NewReplacer("/", "", "?", "", "=", "", ".", "").Replace(tc.path)
