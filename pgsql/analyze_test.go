@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -236,6 +237,15 @@ func FuzzAnalyze(f *testing.F) {
 			}
 			if len(st.Fingerprint) != 16 {
 				t.Errorf("fingerprint %q", st.Fingerprint)
+			}
+			// Lineage never names a column the statement does not
+			// reference: a result column's inputs are among Columns.
+			for i, o := range st.Outputs {
+				for _, c := range o.Columns {
+					if !slices.Contains(st.Columns, c) {
+						t.Errorf("output %d reads %q, not in Columns %v", i, c, st.Columns)
+					}
+				}
 			}
 		}
 		a.Blocked(BlockOptions{Catalogued: func(Table) bool { return true }})
