@@ -3,8 +3,9 @@
 // It is an outbox: the event store is the durable log, and each consumer
 // keeps its position (the sequence number of the last event it handled)
 // in the store. A consumer that fails is handed the same events again; a
-// process that crashes resumes every consumer where its offset says. That
-// is at-least-once delivery, so consumers must be idempotent (they key by
+// process that crashes resumes every consumer where its saved offset
+// says, which may be up to SaveEvery behind what it had handled. That is
+// at-least-once delivery, so consumers must be idempotent (they key by
 // event id). Notify only shortens the wait; nothing is lost without it.
 package local
 
@@ -41,6 +42,11 @@ type Bus struct {
 	BatchSize int           // events handed to a consumer at once; default 1000
 	Poll      time.Duration // wait between checks when not notified; default 1s
 	Retry     time.Duration // wait after a failed handler; default 1s
+	// SaveEvery is how often a consumer's position is written to the
+	// store; it is also written when Run ends. Writing it after every
+	// batch put a second durable commit behind every event at low rates
+	// (a gateway's statement: one event, one batch).
+	SaveEvery time.Duration // default 1s
 
 	mu    sync.Mutex
 	wakes []chan struct{}
@@ -48,7 +54,7 @@ type Bus struct {
 
 // New returns a bus reading from src.
 func New(src Source, log *slog.Logger) *Bus {
-	return &Bus{src: src, log: log, BatchSize: 1000, Poll: time.Second, Retry: time.Second}
+	return &Bus{src: src, log: log, BatchSize: 1000, Poll: time.Second, Retry: time.Second, SaveEvery: time.Second}
 }
 
 // Notify tells every consumer that new events may be waiting. It never
@@ -83,8 +89,19 @@ func (b *Bus) Run(ctx context.Context, consumers ...Consumer) {
 }
 
 func (b *Bus) loop(ctx context.Context, c Consumer, wake <-chan struct{}) {
+	pos := map[string]*position{}
+	defer func() {
+		// Save what was handled, whatever ended the run.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		for name, p := range pos {
+			if err := p.save(sctx, b.src, name); err != nil {
+				b.log.Warn("bus: save offset at stop", "consumer", name, "err", err)
+			}
+		}
+	}()
 	for {
-		busy, err := b.deliver(ctx, c)
+		busy, err := b.deliver(ctx, c, pos)
 		if err != nil && ctx.Err() == nil {
 			b.log.Warn("bus: consumer failed; retrying the same events", "consumer", c.Name, "err", err)
 			busy = false
@@ -105,18 +122,45 @@ func (b *Bus) loop(ctx context.Context, c Consumer, wake <-chan struct{}) {
 	}
 }
 
+// position is where one consumer's stream stands: handled is in memory,
+// saved is what the store holds.
+type position struct {
+	loaded         bool
+	handled, saved int64
+	savedAt        time.Time
+}
+
+func (p *position) save(ctx context.Context, src Source, name string) error {
+	if !p.loaded || p.handled == p.saved {
+		return nil
+	}
+	if err := src.SetOffset(ctx, name, p.handled); err != nil {
+		return fmt.Errorf("bus: save offset of %s: %w", name, err)
+	}
+	p.saved, p.savedAt = p.handled, time.Now()
+	return nil
+}
+
 // deliver hands each stream's next batch to c. busy reports that a full
 // batch was delivered, so more may be waiting.
-func (b *Bus) deliver(ctx context.Context, c Consumer) (busy bool, err error) {
+func (b *Bus) deliver(ctx context.Context, c Consumer, pos map[string]*position) (busy bool, err error) {
+	stream := func(name string) *position {
+		if pos[name] == nil {
+			pos[name] = &position{}
+		}
+		return pos[name]
+	}
 	if c.Access != nil {
-		n, err := deliverStream(ctx, b.src, c.Name+":access", b.BatchSize, b.src.AccessSince, c.Access, func(e custos.StoredAccess) int64 { return e.Seq })
+		name := c.Name + ":access"
+		n, err := deliverStream(ctx, b.src, name, stream(name), b.SaveEvery, b.BatchSize, b.src.AccessSince, c.Access, func(e custos.StoredAccess) int64 { return e.Seq })
 		if err != nil {
 			return false, err
 		}
 		busy = busy || n == b.BatchSize
 	}
 	if c.Logins != nil {
-		n, err := deliverStream(ctx, b.src, c.Name+":logins", b.BatchSize, b.src.LoginsSince, c.Logins, func(e custos.StoredLogin) int64 { return e.Seq })
+		name := c.Name + ":logins"
+		n, err := deliverStream(ctx, b.src, name, stream(name), b.SaveEvery, b.BatchSize, b.src.LoginsSince, c.Logins, func(e custos.StoredLogin) int64 { return e.Seq })
 		if err != nil {
 			return false, err
 		}
@@ -125,28 +169,32 @@ func (b *Bus) deliver(ctx context.Context, c Consumer) (busy bool, err error) {
 	return busy, nil
 }
 
-func deliverStream[E any](ctx context.Context, src Source, name string, limit int,
+func deliverStream[E any](ctx context.Context, src Source, name string, pos *position, saveEvery time.Duration, limit int,
 	since func(context.Context, int64, int) ([]E, error),
 	handle func(context.Context, []E) error,
 	seq func(E) int64,
 ) (int, error) {
-	off, err := src.Offset(ctx, name)
+	if !pos.loaded {
+		off, err := src.Offset(ctx, name)
+		if err != nil {
+			return 0, fmt.Errorf("bus: offset of %s: %w", name, err)
+		}
+		*pos = position{loaded: true, handled: off, saved: off, savedAt: time.Now()}
+	}
+	events, err := since(ctx, pos.handled, limit)
 	if err != nil {
-		return 0, fmt.Errorf("bus: offset of %s: %w", name, err)
+		return 0, fmt.Errorf("bus: read %s after %d: %w", name, pos.handled, err)
 	}
-	events, err := since(ctx, off, limit)
-	if err != nil {
-		return 0, fmt.Errorf("bus: read %s after %d: %w", name, off, err)
+	if len(events) > 0 {
+		if err := handle(ctx, events); err != nil {
+			return 0, fmt.Errorf("bus: %s: %w", name, err)
+		}
+		pos.handled = seq(events[len(events)-1])
 	}
-	if len(events) == 0 {
-		return 0, nil
-	}
-	if err := handle(ctx, events); err != nil {
-		return 0, fmt.Errorf("bus: %s: %w", name, err)
-	}
-	last := seq(events[len(events)-1])
-	if err := src.SetOffset(ctx, name, last); err != nil {
-		return 0, fmt.Errorf("bus: save offset of %s: %w", name, err)
+	if time.Since(pos.savedAt) >= saveEvery {
+		if err := pos.save(ctx, src, name); err != nil {
+			return 0, err
+		}
 	}
 	return len(events), nil
 }
