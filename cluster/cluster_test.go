@@ -675,7 +675,11 @@ func sealAll(t *testing.T, index *blind.Index, events []wireEvent) []natsbus.Mes
 // per actor partition (what partitioning by actor alone would give).
 func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (whole, partitioned map[string]custos.AlertRecord) {
 	engines := map[int]*detect.Engine{}
-	one := detect.New(DetectConfig(loc))
+	// Detectors consult the relationships and watchlist stored in
+	// PostgreSQL, none here: need-to-know is on, with an empty table.
+	cfg := DetectConfig(loc)
+	cfg.Relations = detect.NewRelationTable()
+	one := detect.New(cfg)
 	var perPart, all []detect.Alert
 	for _, m := range msgs {
 		actor := ""
@@ -687,7 +691,7 @@ func replay(msgs []natsbus.Message, loc *time.Location, partitions int) (whole, 
 		p := natsbus.Partition(actor, partitions)
 		e, ok := engines[p]
 		if !ok {
-			e = detect.New(DetectConfig(loc))
+			e = detect.New(cfg)
 			engines[p] = e
 		}
 		if m.Access != nil {

@@ -19,6 +19,7 @@ type detector struct {
 	n        *Node
 	cfg      detect.Config
 	interval time.Duration
+	state    *sharedState
 }
 
 func newDetector(n *Node, cfg config.Config) (*detector, error) {
@@ -27,12 +28,30 @@ func newDetector(n *Node, cfg config.Config) (*detector, error) {
 		return nil, fmt.Errorf("cluster: detect time zone: %w", err)
 	}
 	dc := DetectConfig(loc)
-	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots()}, nil
+	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots(), state: newSharedState()}, nil
+}
+
+// refresh reloads relationships and the watchlist every stateRefresh
+// until ctx ends; a failed reload keeps the previous ones.
+func (d *detector) refresh(ctx context.Context) {
+	t := time.NewTicker(stateRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := d.state.load(ctx, d.n.Store); err != nil && ctx.Err() == nil {
+			d.n.log.Warn("reloading relationships and watchlist failed; keeping the previous ones", "err", err)
+		}
+	}
 }
 
 // DetectConfig is the engine configuration the cluster's engines start
 // from (the default rules in the organization's time zone). One engine of
-// this configuration over every event gives the cluster's alerts.
+// this configuration, with the relationships and watchlist stored in
+// PostgreSQL, over every event gives the cluster's alerts.
 func DetectConfig(loc *time.Location) detect.Config {
 	c := detect.DefaultConfig()
 	c.Location = loc
@@ -120,7 +139,8 @@ func (d *detector) work(ctx context.Context, p int) error {
 	st := d.n.Store
 	name := d.n.Bus.UnitName(p)
 	_, cross := d.n.Bus.Unit(p)
-	eng := detect.New(UnitConfig(d.cfg, d.n.Bus, p))
+	eng := d.state.newEngine(UnitConfig(d.cfg, d.n.Bus, p))
+	defer d.state.release(eng)
 	pos, data, ok, err := st.LoadSnapshot(ctx, SnapshotName(name))
 	if err != nil {
 		return err

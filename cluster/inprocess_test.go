@@ -5,16 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/detect"
+	"github.com/custos-dev/custos/sim"
 	"github.com/custos-dev/custos/store/storetest"
 )
 
@@ -96,12 +100,57 @@ func TestNodesInProcess(t *testing.T) {
 	}
 	send(0, 200)
 	indexed(200)
+
+	// A honeytoken and a relationship posted to the gateway reach both
+	// detectors' engines through PostgreSQL; an access to the honeytoken
+	// then raises its alert.
+	adminSecret, adminHash, _ := custos.NewTokenSecret()
+	gw.Store.CreateToken(ctx, custos.Token{ID: adminHash[:12], Name: "admin", Scopes: []custos.Scope{custos.ScopeAdmin}, Hash: adminHash})
+	canary := "11010119900101001" + string(sim.CNIDCheck("11010119900101001"))
+	postJSON := func(path, secret, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+gw.Addr()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %s %s", path, resp.Status, b)
+		}
+	}
+	postJSON("/api/v1/watchlist", adminSecret, `[{"subject":{"type":"cn_id","value":"`+canary+`"},"kind":"honeytoken"}]`)
+	postJSON("/api/v1/relationships", secret, `[{"actor":"emp-1","subject":{"type":"cn_id","value":"110101199003071231"},"kind":"booking"}]`)
+	for _, d := range dets {
+		waitUntil(t, 20*time.Second, "detector loaded the watchlist and relationships", func() (bool, string) {
+			w, err1 := metric("http://"+d.Addr()+"/metrics", "custos_detect_watchlist_entries")
+			r, err2 := metric("http://"+d.Addr()+"/metrics", "custos_detect_relationships")
+			return w == 1 && r == 1, fmt.Sprint(w, r, err1, err2)
+		})
+	}
+	// A raw value, sealed by the gateway with the blind index, as the
+	// watchlist's hash was.
+	ev := storetest.Access("honey-1", base.Add(time.Second), "emp-7")
+	ev.Subjects = []custos.Subject{{Type: custos.TypeCNID, Value: canary}}
+	body, _ := json.Marshal([]custos.AccessEvent{ev})
+	postJSON("/api/v1/events", secret, string(body))
+	waitUntil(t, 20*time.Second, "honeytoken alert", func() (bool, string) {
+		as, err := gw.Store.Alerts(ctx, custos.AlertQuery{Limit: custos.MaxLimit})
+		for _, a := range as {
+			if a.Rule == detect.RuleHoneytoken && a.Actor == "emp-7" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(len(as), err)
+	})
 	// One detector leaves: the other takes all partitions and goes on.
 	if err := dets[0].Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	send(200, 200)
-	indexed(400)
+	indexed(401) // and the honeytoken access
 	owners, _ := gw.Bus.Owners(ctx)
 	for p, o := range owners {
 		if o != "d1" {

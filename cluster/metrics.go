@@ -87,3 +87,23 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 func (m *metrics) setLag(unit string, pending uint64) {
 	m.lag.WithLabelValues(unit).Set(float64(pending))
 }
+
+// registerState adds the detector's loaded relationships and watchlist.
+func (m *metrics) registerState(reg *prometheus.Registry, s *sharedState) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "custos_detect_relationships",
+			Help: "Need-to-know relationships this detector's engines consult (reloaded from PostgreSQL every 5 s).",
+		}, func() float64 {
+			r, _ := s.counts()
+			return float64(r)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "custos_detect_watchlist_entries",
+			Help: "Watchlist entries (alert, approval, honeytoken) this detector's engines consult.",
+		}, func() float64 {
+			_, w := s.counts()
+			return float64(w)
+		}),
+	)
+}

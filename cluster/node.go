@@ -19,12 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/api"
 	"github.com/custos-dev/custos/blind"
 	natsbus "github.com/custos-dev/custos/bus/nats"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/ledger"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/store/postgres"
 )
 
@@ -134,7 +136,16 @@ func Start(ctx context.Context, cfg config.Config, role Role, log *slog.Logger) 
 			return nil, err
 		}
 		n.det = det
-		n.wg.Add(1)
+		// Engines start with what the store holds now.
+		if err := det.state.load(ctx, st); err != nil {
+			return nil, fmt.Errorf("cluster: load relationships and watchlist: %w", err)
+		}
+		n.metrics.registerState(n.reg, det.state)
+		n.wg.Add(2)
+		go func() {
+			defer n.wg.Done()
+			det.refresh(runCtx)
+		}()
 		go func() {
 			defer n.wg.Done()
 			if err := bus.RunPartitions(runCtx, id, det.work, det.setOwned); err != nil {
@@ -195,6 +206,21 @@ func (n *Node) startGateway(runCtx context.Context) error {
 		MaxBatch: n.cfg.API.MaxBatch,
 		MaxBody:  n.cfg.API.MaxBodyBytes,
 	}
+	// Relationships and the watchlist go to PostgreSQL, where every
+	// detector loads them from; the handlers' in-memory tables are per
+	// request (a gateway decides nothing on them).
+	rels := policy.RelationshipHandler{Hash: index.Hash, Log: n.Store, Logger: n.log, MaxBatch: n.cfg.API.MaxBatch, MaxBody: n.cfg.API.MaxBodyBytes}
+	a.Handle("POST /api/v1/relationships", custos.ScopeIngest, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := rels
+		h.Store = policy.NewRelationships()
+		h.ServeHTTP(w, r)
+	}))
+	watch := policy.WatchlistHandler{Hash: index.Hash, MaxBatch: n.cfg.API.MaxBatch, Log: n.Store}
+	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := watch
+		h.List = policy.NewWatchlist()
+		h.ServeHTTP(w, r)
+	}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", n.readyz)
 	mux.Handle("/", a.Handler())
