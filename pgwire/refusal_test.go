@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -210,5 +211,57 @@ SELECT count(*) AS kept FROM notes WHERE id = 500;
 	}
 	if !strings.Contains(out, "ROLLBACK") || !strings.HasSuffix(strings.TrimSpace(out), "0") {
 		t.Errorf("psql: COMMIT after the refusal did not roll back:\n%s", out)
+	}
+}
+
+// With requests pipelined behind a result the gateway refuses inside a
+// transaction, the pipeline still completes (the refused one with its
+// error, the others with their results) and nothing hangs; the
+// transaction's state is then the upstream's (docs/pgwire.md, known gaps).
+func TestRefusalInPipeline(t *testing.T) {
+	g := newGateway(t, gwOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := g.connect("lim", "")
+	pc := c.PgConn()
+	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	p := pc.StartPipeline(ctx)
+	p.SendQueryParams("SELECT phone FROM passengers", nil, nil, nil, nil)
+	p.SendPipelineSync()
+	p.SendQueryParams("SELECT 1", nil, nil, nil, nil)
+	p.SendPipelineSync()
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	syncs := 0
+	for syncs < 2 {
+		res, err := p.GetResults()
+		if err != nil {
+			t.Fatalf("pipeline: %v", err)
+		}
+		switch r := res.(type) {
+		case *pgconn.ResultReader:
+			_, err := r.Close()
+			codes = append(codes, pgCode(err))
+		case *pgconn.PipelineSync:
+			syncs++
+		case nil:
+			t.Fatalf("pipeline ended early after %v", codes)
+		}
+	}
+	if err := p.Close(); err != nil && pgCode(err) == "" {
+		t.Fatalf("close pipeline: %v", err)
+	}
+	if len(codes) == 0 || codes[0] != "54000" {
+		t.Errorf("pipeline results %v, want the limit refusal (54000) first", codes)
+	}
+	if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatalf("ROLLBACK after the pipeline: %v", err)
+	}
+	if s := pc.TxStatus(); s != 'I' {
+		t.Errorf("status %c after ROLLBACK, want I", s)
 	}
 }
