@@ -42,6 +42,7 @@ type config struct {
 	writers  int
 	queries  int
 	load     bool
+	bulk     bool // load through the store's bulk mode
 	seed     uint64
 	pg       string
 	loaded   int // events actually in the dir, when a load was cut short
@@ -58,6 +59,7 @@ func main() {
 	flag.IntVar(&c.writers, "writers", 4, "concurrent AppendAccess callers")
 	flag.IntVar(&c.queries, "queries", 1000, "random queries per kind")
 	flag.BoolVar(&c.load, "load", true, "load events (false: query an existing dir loaded with the same flags)")
+	flag.BoolVar(&c.bulk, "bulk", false, "load through the store's bulk mode (no fsync, 4 GiB cache, big groups: use -batch 50000) to build a large data set fast; the queries run on the store opened normally afterwards")
 	flag.Uint64Var(&c.seed, "seed", 1, "generator seed")
 	flag.IntVar(&c.loaded, "loaded", 0, "with -load=false: how many of the -events were loaded before the load was stopped (default all)")
 	flag.StringVar(&c.pg, "pg", "", "PostgreSQL URL: also measure the subject-history query there")
@@ -89,13 +91,26 @@ func main() {
 func run(ctx context.Context, c config) error {
 	fmt.Printf("# store bench: %d events (%d loaded), %d actors, %d subjects, %d days, batch %d, %d writers, GOMAXPROCS %d, %s\n",
 		c.events, c.loaded, c.actors, c.subjects, c.days, c.batch, c.writers, runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	g := newGenerator(c)
+	if c.load && c.bulk {
+		b, err := sqlite.OpenWith(ctx, c.dir, sqlite.Options{Bulk: true})
+		if err != nil {
+			return err
+		}
+		if err := load(ctx, b, g, c); err != nil {
+			b.Close()
+			return err
+		}
+		if err := b.Close(); err != nil {
+			return err
+		}
+	}
 	s, err := sqlite.Open(ctx, c.dir)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	g := newGenerator(c)
-	if c.load {
+	if c.load && !c.bulk {
 		if err := load(ctx, s, g, c); err != nil {
 			return err
 		}

@@ -21,7 +21,13 @@ var ErrClosed = errors.New("sqlite: store is closed")
 
 // maxGroupEvents caps how many events one group transaction takes, so that
 // one commit (and the callers waiting on it) stays short under a flood.
-const maxGroupEvents = 20000
+// bulkGroupEvents is the cap in bulk mode (Options.Bulk), where one commit
+// writes each dirty page of the randomly-inserted indexes once for many
+// more events.
+const (
+	maxGroupEvents  = 20000
+	bulkGroupEvents = 500000
+)
 
 // request is one caller's write, waiting in the queue for the writer.
 type request struct {
@@ -191,6 +197,9 @@ type writer struct {
 	// seq_hours.
 	hours map[int64]seqRange
 
+	maxGroup int  // events per group at most
+	bulk     bool // Options.Bulk: made durable at close
+
 	walPath    string // the WAL file, whose size capWAL watches
 	walChecked time.Time
 	ckMu       *sync.Mutex // shared with the background checkpointer
@@ -207,7 +216,7 @@ func newWriter(ctx context.Context, db *sql.DB, walPath string, ckMu *sync.Mutex
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{conn: conn, walPath: walPath, ckMu: ckMu, inserts: map[insertKey]*sql.Stmt{}}
+	w := &writer{conn: conn, walPath: walPath, ckMu: ckMu, inserts: map[insertKey]*sql.Stmt{}, maxGroup: maxGroupEvents}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -237,6 +246,13 @@ func (w *writer) close() {
 	for _, st := range w.inserts {
 		st.Close()
 	}
+	if w.bulk {
+		// What bulk mode left in the WAL and the page cache goes to disk
+		// now: a checkpoint under synchronous=FULL syncs the database.
+		ctx := context.Background()
+		w.conn.ExecContext(ctx, "PRAGMA synchronous(FULL)")
+		w.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	w.conn.Close()
 }
 
@@ -249,7 +265,7 @@ func (w *writer) run(queue <-chan *request) {
 		group := []*request{first}
 		n := first.size
 	fill:
-		for n < maxGroupEvents {
+		for n < w.maxGroup {
 			select {
 			case r, ok := <-queue:
 				if !ok {
