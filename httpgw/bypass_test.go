@@ -78,6 +78,7 @@ func bypassCases() []bypassCase {
 		{"html references split by tags", html, `<td>&#49;&#51;&#56;<b>1234</b>5678</td>`, `<b>1234</b>5678`, true},
 		{"html url-encoded link", html, `<a href="/p?m=` + url.QueryEscape(id) + `&x=` + pct.String() + `">`, pct.String(), true},
 		{"html url-encoded path segment", html, `<a href="/p/` + pct.String() + `/view">`, pct.String(), true},
+		{"html url-encoded text", html, `<td>` + pct.String() + `</td>`, pct.String(), true},
 		{"html base64 text", html, `<td>` + b64 + `</td>`, b64, true},
 		{"html base64 attribute", html, `<tr data-k="` + b64 + `">`, b64, true},
 		{"html base64 query parameter", html, `<a href="/p?k=` + b64 + `">`, b64, true},

@@ -11,6 +11,7 @@ import (
 	xhtml "golang.org/x/net/html"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/pii"
 )
 
 // HTML inspection reads a document two ways. The raw scan (prepareText's)
@@ -50,6 +51,28 @@ type decodedText struct {
 func (d *decodedText) reset() {
 	d.text, d.chars = d.text[:0], d.chars[:0]
 }
+
+// keepTail keeps only the characters in the last n bytes of the text, so
+// that a long run is judged in pieces without losing a value across the
+// cut (a value found in both pieces is masked once).
+func (d *decodedText) keepTail(n int) {
+	from := sort.Search(len(d.chars), func(i int) bool { return int(d.chars[i].text) >= len(d.text)-n })
+	if from >= len(d.chars) {
+		d.reset()
+		return
+	}
+	shift := d.chars[from].text
+	d.text = d.text[:copy(d.text, d.text[shift:])]
+	d.chars = d.chars[:copy(d.chars, d.chars[from:])]
+	for i := range d.chars {
+		d.chars[i].text -= shift
+	}
+}
+
+// htmlRunMax bounds a text run held for judging (a page of one long
+// paragraph or <pre> would otherwise be held whole, with a span per
+// character).
+const htmlRunMax = 64 << 10
 
 // appendRaw decodes raw (document bytes from offset base) and appends it;
 // refs says whether character references are decoded (not in scripts).
@@ -211,7 +234,7 @@ func scanHTML(body []byte, in *inspection) []htmlFind {
 	var finds []htmlFind
 	var run, attr decodedText
 	flush := func() {
-		finds = judgeDecoded(in, &run, false, finds)
+		finds = judgeDecoded(in, &run, false, true, finds)
 		run.reset()
 	}
 	z := xhtml.NewTokenizer(bytes.NewReader(body))
@@ -231,6 +254,10 @@ func scanHTML(body []byte, in *inspection) []htmlFind {
 				continue // the raw scan covers scripts and styles
 			}
 			run.appendRaw(body[start:off], start, true)
+			if len(run.text) > htmlRunMax {
+				finds = judgeDecoded(in, &run, false, true, finds)
+				run.keepTail(pii.MaxMatchLen)
+			}
 		case xhtml.CommentToken:
 			// A comment between digits hides nothing on screen: join.
 		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
@@ -241,9 +268,15 @@ func scanHTML(body []byte, in *inspection) []htmlFind {
 			rawText = tt == xhtml.StartTagToken && (string(name) == "script" || string(name) == "style")
 			if tt != xhtml.EndTagToken {
 				for _, v := range attrValues(body[start:off]) {
+					raw := body[start+v[0] : start+v[1]]
+					if len(raw) < 6 {
+						continue
+					}
 					attr.reset()
-					attr.appendRaw(body[start+v[0]:start+v[1]], start+v[0], true)
-					finds = judgeDecoded(in, &attr, true, finds)
+					attr.appendRaw(raw, start+v[0], true)
+					// Without references the raw scan has seen exactly
+					// this text: only hidden encodings are left to look for.
+					finds = judgeDecoded(in, &attr, true, bytes.IndexByte(raw, '&') >= 0, finds)
 				}
 			}
 		default:
@@ -257,14 +290,16 @@ func scanHTML(body []byte, in *inspection) []htmlFind {
 // judgeDecoded runs the detectors over decoded text, then looks for
 // identifiers hidden behind URL-encoding or base64 in its pieces (words;
 // in attribute values also query parameters and path segments).
-func judgeDecoded(in *inspection, d *decodedText, attr bool, finds []htmlFind) []htmlFind {
+func judgeDecoded(in *inspection, d *decodedText, attr, detect bool, finds []htmlFind) []htmlFind {
 	if len(d.text) == 0 {
 		return finds
 	}
-	in.ms = in.det.AppendMatches(in.ms[:0], d.text)
-	for _, m := range in.ms {
-		in.noteMatch(d.text, m)
-		finds = append(finds, d.find(m.Type, m.Offset, m.Offset+m.Length))
+	if detect {
+		in.ms = in.det.AppendMatches(in.ms[:0], d.text)
+		for _, m := range in.ms {
+			in.noteMatch(d.text, m)
+			finds = append(finds, d.find(m.Type, m.Offset, m.Offset+m.Length))
+		}
 	}
 	// Pieces: split on spaces, and in attributes on URL punctuation.
 	isSep := func(c byte) bool {

@@ -141,3 +141,33 @@ func TestHTMLCurl(t *testing.T) {
 		t.Errorf("records %d, want the two mobiles", ev.Records)
 	}
 }
+
+// TestHTMLLongRun: a run of text longer than htmlRunMax is judged in
+// pieces; values everywhere in it, also across a piece boundary, are
+// masked.
+func TestHTMLLongRun(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<pre>")
+	var want []string
+	for i := 0; b.Len() < 3*htmlRunMax; i++ {
+		b.WriteString(strings.Repeat("日志 ", 300))
+		m := mobile(i)
+		fmt.Fprintf(&b, "%s<b>%s</b>%s ", m[:3], m[3:7], m[7:])
+		want = append(want, m[7:])
+	}
+	b.WriteString("</pre>")
+	in, vm := testMasker(t)
+	in.reset(nil)
+	out, err := prepareHTML([]byte(b.String()), in)(vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tail := range want {
+		if strings.Contains(string(out), "<b>"+mobile(i)[3:7]+"</b>"+tail) {
+			t.Errorf("value %d not masked", i)
+		}
+	}
+	if len(in.subjects) != len(want) {
+		t.Errorf("%d subjects, want %d", len(in.subjects), len(want))
+	}
+}
