@@ -61,7 +61,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	s.Close()
 
-	db, err := sql.Open("sqlite", dsn(s.Path(), false))
+	db, err := sql.Open("sqlite", dsn(s.Path(), false, false))
 	if err != nil {
 		t.Fatal(err)
 	}
