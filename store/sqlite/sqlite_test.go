@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -433,5 +434,38 @@ func TestWALBoundedUnderSustainedWrites(t *testing.T) {
 	t.Logf("WAL peak %d bytes under sustained writes (limit %d)", peak.Load(), walTruncateAt)
 	if peak.Load() > 32<<20 {
 		t.Errorf("WAL reached %d bytes under sustained writes, limit %d", peak.Load(), walTruncateAt)
+	}
+}
+
+// TestBulkMode builds a store in bulk mode and reads it back opened
+// normally: what bulk mode wrote is all there after Close.
+func TestBulkMode(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := OpenWith(ctx, dir, Options{Bulk: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []custos.AccessEvent
+	for i := range 300 {
+		batch = append(batch, storetest.Access(fmt.Sprintf("b-%d", i), time.Now(), "emp-1", "11010119900307123X"))
+	}
+	if res, err := b.AppendAccess(ctx, batch); err != nil || res.Stored != 300 {
+		t.Fatalf("bulk append: %+v %v", res, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, FileName+"-wal")); err == nil && fi.Size() > 0 {
+		t.Errorf("bulk close left %d bytes of WAL", fi.Size())
+	}
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.ActorAccesses(ctx, "emp-1", custos.Query{Limit: 1000})
+	if err != nil || len(got) != 300 {
+		t.Fatalf("after bulk load: %d events, %v", len(got), err)
 	}
 }
