@@ -1,6 +1,7 @@
 package httpgw
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -99,6 +100,33 @@ func BenchmarkGatewayRequest(b *testing.B) {
 		gw.ServeHTTP(w, req)
 		if w.Code != 200 {
 			b.Fatal(w.Code)
+		}
+	}
+}
+
+// benchHTMLPage is a 10 KB passenger list as a back office renders it.
+func benchHTMLPage() []byte {
+	var b bytes.Buffer
+	b.WriteString(`<!doctype html><html><head><title>Passengers</title></head><body><table>`)
+	for i := 0; b.Len() < 10<<10; i++ {
+		fmt.Fprintf(&b, `<tr data-id="%d"><td><a href="/passengers/%s">张伟明</a></td><td>%s</td><td><span class="m">%s</span></td><td>passenger%d@example.com</td><td>12A</td><td>CA1234 &middot; checked-in</td></tr>`,
+			i, cnID(i), cnID(i), mobile(i), i)
+	}
+	b.WriteString(`</table></body></html>`)
+	return b.Bytes()
+}
+
+// BenchmarkInspectHTML10KB is the inspection and masking of one 10 KB
+// HTML page: the raw scan and the structural view.
+func BenchmarkInspectHTML10KB(b *testing.B) {
+	page := benchHTMLPage()
+	in, vm := testMasker(b)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		in.reset(nil)
+		if _, err := prepareHTML(page, in)(vm); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

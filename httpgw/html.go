@@ -46,6 +46,7 @@ type charSpan struct {
 type decodedText struct {
 	text  []byte
 	chars []charSpan
+	raw   []pii.Match // the raw scan's matches, sorted
 }
 
 func (d *decodedText) reset() {
@@ -153,7 +154,7 @@ type htmlFind struct {
 // htmlEdit replaces document bytes [start, end).
 type htmlEdit struct {
 	start, end int
-	with       []byte
+	with       string
 }
 
 // prepareHTML judges an HTML document: the raw scan, then the structural
@@ -163,14 +164,7 @@ func prepareHTML(body []byte, in *inspection) applier {
 	for _, m := range raw {
 		in.noteMatch(body, m)
 	}
-	finds := scanHTML(body, in)
-	// A structural finding that overlaps a raw match is the same value
-	// seen plainly: the raw match masks it.
-	finds = slices.DeleteFunc(finds, func(f htmlFind) bool {
-		lo, hi := int(f.chars[0].start), int(f.chars[len(f.chars)-1].end)
-		i := sort.Search(len(raw), func(i int) bool { return raw[i].Offset+raw[i].Length > lo })
-		return i < len(raw) && raw[i].Offset < hi
-	})
+	finds := scanHTML(body, in, raw)
 	return func(vm valueMasker) ([]byte, error) {
 		if len(raw) == 0 && len(finds) == 0 {
 			return body, nil
@@ -178,7 +172,7 @@ func prepareHTML(body []byte, in *inspection) applier {
 		var edits []htmlEdit
 		for _, m := range raw {
 			s, _ := vm.one(m.Type, string(body[m.Offset:m.Offset+m.Length]))
-			edits = append(edits, htmlEdit{m.Offset, m.Offset + m.Length, []byte(html.EscapeString(s))})
+			edits = append(edits, htmlEdit{m.Offset, m.Offset + m.Length, html.EscapeString(s)})
 		}
 		for _, f := range finds {
 			edits = f.edits(vm, edits)
@@ -214,14 +208,14 @@ func (f htmlFind) edits(vm valueMasker, dst []htmlEdit) []htmlEdit {
 			if r == orig {
 				continue
 			}
-			dst = append(dst, htmlEdit{int(c.start), int(c.end), []byte(html.EscapeString(string(r)))})
+			dst = append(dst, htmlEdit{int(c.start), int(c.end), html.EscapeString(string(r))})
 		}
 		return dst
 	}
 	for i, c := range f.chars {
-		var with []byte
+		var with string
 		if i == 0 {
-			with = []byte(html.EscapeString(s))
+			with = html.EscapeString(s)
 		}
 		dst = append(dst, htmlEdit{int(c.start), int(c.end), with})
 	}
@@ -229,10 +223,15 @@ func (f htmlFind) edits(vm valueMasker, dst []htmlEdit) []htmlEdit {
 }
 
 // scanHTML walks the document's tokens and judges text runs and attribute
-// values as a browser would show them.
-func scanHTML(body []byte, in *inspection) []htmlFind {
+// values as a browser would show them. A finding that overlaps a raw match
+// is the same value seen plainly: the raw match masks it, so it is left
+// out.
+func scanHTML(body []byte, in *inspection, raw []pii.Match) []htmlFind {
 	var finds []htmlFind
 	var run, attr decodedText
+	run.raw, attr.raw = raw, raw
+	var vals [][2]int
+	var nameBuf [16]byte
 	flush := func() {
 		finds = judgeDecoded(in, &run, false, true, finds)
 		run.reset()
@@ -261,13 +260,14 @@ func scanHTML(body []byte, in *inspection) []htmlFind {
 		case xhtml.CommentToken:
 			// A comment between digits hides nothing on screen: join.
 		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
-			name, _ := z.TagName()
+			name := tagName(body[start:off], &nameBuf)
 			if !inlineTags[string(name)] {
 				flush()
 			}
 			rawText = tt == xhtml.StartTagToken && (string(name) == "script" || string(name) == "style")
 			if tt != xhtml.EndTagToken {
-				for _, v := range attrValues(body[start:off]) {
+				vals = attrValues(vals[:0], body[start:off])
+				for _, v := range vals {
 					raw := body[start+v[0] : start+v[1]]
 					if len(raw) < 6 {
 						continue
@@ -298,7 +298,7 @@ func judgeDecoded(in *inspection, d *decodedText, attr, detect bool, finds []htm
 		in.ms = in.det.AppendMatches(in.ms[:0], d.text)
 		for _, m := range in.ms {
 			in.noteMatch(d.text, m)
-			finds = append(finds, d.find(m.Type, m.Offset, m.Offset+m.Length))
+			finds = d.find(finds, m.Type, m.Offset, m.Offset+m.Length)
 		}
 	}
 	// Pieces: split on spaces, and in attributes on URL punctuation.
@@ -339,7 +339,7 @@ func judgeHidden(in *inspection, d *decodedText, i, j int, attr bool, finds []ht
 			in.addType(m.Type, "")
 			in.addDetected(m.Type, dec[m.Offset:m.Offset+m.Length])
 		}
-		finds = append(finds, d.find(ms[0].Type, a, b))
+		finds = d.find(finds, ms[0].Type, a, b)
 		return true
 	}
 	if try(i, j) || !attr {
@@ -361,18 +361,26 @@ func judgeHidden(in *inspection, d *decodedText, i, j int, attr bool, finds []ht
 	return finds
 }
 
-// find is the finding for decoded bytes [a, b).
-func (d *decodedText) find(t custos.DataType, a, b int) htmlFind {
+// find appends the finding for decoded bytes [a, b), unless the raw scan
+// already matched those document bytes.
+func (d *decodedText) find(finds []htmlFind, t custos.DataType, a, b int) []htmlFind {
 	lo := sort.Search(len(d.chars), func(i int) bool { return int(d.chars[i].text) >= a })
 	hi := sort.Search(len(d.chars), func(i int) bool { return int(d.chars[i].text) >= b })
-	return htmlFind{typ: t, value: string(d.text[a:b]), chars: slices.Clone(d.chars[lo:hi])}
+	if lo >= hi {
+		return finds
+	}
+	start, end := int(d.chars[lo].start), int(d.chars[hi-1].end)
+	i := sort.Search(len(d.raw), func(i int) bool { return d.raw[i].Offset+d.raw[i].Length > start })
+	if i < len(d.raw) && d.raw[i].Offset < end {
+		return finds
+	}
+	return append(finds, htmlFind{typ: t, value: string(d.text[a:b]), chars: slices.Clone(d.chars[lo:hi])})
 }
 
 // attrValues finds the value spans [start, end) of the attributes in a
 // raw start tag (offsets into tag), quoted or not, as the HTML tokenizer
 // reads them.
-func attrValues(tag []byte) [][2]int {
-	var out [][2]int
+func attrValues(out [][2]int, tag []byte) [][2]int {
 	i := 1
 	for i < len(tag) && !isHTMLSpace(tag[i]) && tag[i] != '>' && tag[i] != '/' {
 		i++ // the tag name
@@ -419,6 +427,28 @@ func attrValues(tag []byte) [][2]int {
 		out = append(out, [2]int{s, i})
 	}
 	return out
+}
+
+// tagName is the lower-cased name of a raw tag ("<TD class=…>" gives
+// "td"), in buf; names longer than buf (no inline tag is) are cut.
+func tagName(tag []byte, buf *[16]byte) []byte {
+	i := 1
+	if i < len(tag) && tag[i] == '/' {
+		i++
+	}
+	n := 0
+	for ; i < len(tag) && !isHTMLSpace(tag[i]) && tag[i] != '/' && tag[i] != '>'; i++ {
+		if n == len(buf) {
+			return buf[:0]
+		}
+		c := tag[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n] = c
+		n++
+	}
+	return buf[:n]
 }
 
 func isHTMLSpace(c byte) bool {

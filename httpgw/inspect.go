@@ -47,7 +47,8 @@ type inspection struct {
 	types    []custos.DataType
 	cats     []custos.Category
 	subjects []custos.Subject
-	seen     map[seenKey]struct{}
+	seen     map[string]struct{}
+	keyBuf   []byte
 	fields   map[string]catalog.Field
 	hash     func(custos.DataType, string) (string, error)
 	hashes   []string
@@ -115,25 +116,24 @@ func (in *inspection) addKnownSubject(t custos.DataType, v []byte) {
 		return
 	}
 	if in.seen == nil {
-		in.seen = make(map[seenKey]struct{})
+		in.seen = make(map[string]struct{})
 	}
-	// One string for the key, the hash and the subject.
-	k := seenKey{t, string(v)}
-	if _, ok := in.seen[k]; ok {
+	// The key is type NUL value, built in a reused buffer: a value seen
+	// before costs no allocation; a new one costs one string, shared by
+	// the key, the hash and the subject.
+	in.keyBuf = append(append(append(in.keyBuf[:0], t...), 0), v...)
+	if _, ok := in.seen[string(in.keyBuf)]; ok {
 		return
 	}
+	k := string(in.keyBuf)
 	in.seen[k] = struct{}{}
-	h, err := in.hash(t, k.v)
+	val := k[len(t)+1:]
+	h, err := in.hash(t, val)
 	if err != nil {
 		return
 	}
-	in.subjects = append(in.subjects, custos.Subject{Type: t, Value: k.v})
+	in.subjects = append(in.subjects, custos.Subject{Type: t, Value: val})
 	in.hashes = append(in.hashes, h)
-}
-
-type seenKey struct {
-	t custos.DataType
-	v string
 }
 
 // keepMatches copies ms into the inspection's match store, where they stay
