@@ -57,7 +57,7 @@ type inspection struct {
 	// only its values are subjects (the phone and e-mail beside a
 	// passenger's ID number are the same person's attributes).
 	keyed bool
-	edits []jsonEdit // reused by prepareJSON
+	edits []jsonEdit  // reused by prepareJSON
 	kept  []pii.Match // matches of the edits, see keepMatches
 	// records is how many records the body holds by its structure (JSON
 	// record arrays, CSV rows), -1 when it has none the gateway can
