@@ -261,6 +261,7 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 		return g.refuseResponse(ctx, resp, x)
 	}
 	g.collect(x, in)
+	var limited [2]int64 // {limit, records held} once cut
 	if pre, n, over := g.limitFor(ctx, x, in); over {
 		limit := pre.Limit
 		if in.cut == nil {
@@ -274,13 +275,13 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 			return fmt.Errorf("httpgw: inspect limited response: %w", err)
 		}
 		g.collect(x, in)
-		x.limited = [2]int64{limit, n}
+		limited = [2]int64{limit, n}
 	}
 	x.decision = g.decide(ctx, x, true)
 	if refused(x.decision.Effect) {
-		return g.refuseResponse(ctx, resp, x)
+		return g.refuseResponse(ctx, resp, x) // a quota, say: not the limit's refusal
 	}
-	if x.limited[0] > 0 {
+	if x.limited = limited; limited[0] > 0 {
 		x.decision.Rules = append(slices.Clip(x.decision.Rules), "limited")
 		resp.Header.Set(limitedHeader, fmt.Sprintf("%d of %d", x.limited[0], x.limited[1]))
 	}

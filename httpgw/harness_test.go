@@ -60,6 +60,11 @@ rules:
     match: {systems: [pss], roles: [agent]}
     decision: deny
 quotas:
+  - id: clerk-subjects
+    match: {roles: [clerk]}
+    subjects: 6
+    window: 1h
+    on_exceed: deny
   - id: streamer-subjects
     match: {roles: [streamer]}
     subjects: 3

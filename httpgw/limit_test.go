@@ -131,6 +131,27 @@ func TestLimitCutsRecords(t *testing.T) {
 	}
 }
 
+// TestLimitThenQuota: quotas count only the records released after a
+// cut, and a quota refusal after a cut says quota, not limit.
+func TestLimitThenQuota(t *testing.T) {
+	h := newHarness(t, limitMux())
+	// Quota: 6 distinct passengers; each page of 5 is cut to 2.
+	for _, off := range []int{0, 2, 4} {
+		r := h.get(fmt.Sprintf("/search?n=5&off=%d", off), "clerk-quota", "clerk")
+		if r.StatusCode != http.StatusOK || r.Header.Get("Custos-Limited") != "2 of 5" {
+			t.Fatalf("page at %d: status %d, limited %q (subjects beyond the cut counted?)", off, r.StatusCode, r.Header.Get("Custos-Limited"))
+		}
+	}
+	r := h.get("/search?n=5&off=6", "clerk-quota", "clerk")
+	body := readAll(t, r.Body)
+	if r.StatusCode != http.StatusForbidden || !strings.Contains(body, `"denied"`) || !strings.Contains(body, "quota:clerk-subjects") {
+		t.Fatalf("over quota: status %d: %s", r.StatusCode, body)
+	}
+	if r.Header.Get("Custos-Limited") != "" {
+		t.Errorf("refusal carries Custos-Limited")
+	}
+}
+
 // TestLimitRefusesWhatCannotBeCut: an HTML page over the limit is refused
 // whole (403 limited), never released.
 func TestLimitRefusesWhatCannotBeCut(t *testing.T) {
