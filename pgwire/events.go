@@ -108,16 +108,20 @@ type preDecision struct {
 }
 
 // preDecide asks the policy, before a statement is forwarded, about each
-// catalogued relation it reads or writes: reads with the types of the
-// catalogued columns it references (the whole table's when it references
-// none by name, as for count(*)), writes (INSERT/UPDATE/DELETE/MERGE) with
-// the table's. A deny or approval_required is then final whatever the rows
-// would be, so the statement is refused without running. Quotas and
-// watchlists depend on the subjects a result holds and stay with the
-// result (processBatch); with no subjects and no records this asks them
-// nothing and counts nothing. idx is the statement to decide, -1 for all
-// of a query string. It returns the refusal, if any, and the decision
-// (the refusing one, else the strictest).
+// catalogued relation it reads or writes. Reads are asked with the types
+// the result will carry — the catalogued columns its select list reads
+// (Statement.Outputs; every column it references when the text cannot
+// tell), the whole table's when none, as the result's decision does for
+// count(*) — and refused here on deny only: an approval_required may yet
+// turn into allow by a grant scoped to the subjects or categories only
+// the rows show. Writes (INSERT/UPDATE/DELETE/MERGE targets) are asked
+// with the table's types and refused on deny or approval_required (the
+// grants were consulted; a write's result brings no other decision).
+// Quotas and watchlists depend on the subjects a result holds and stay
+// with the result (processBatch); with no subjects and no records this
+// asks them nothing and counts nothing. idx is the statement to decide,
+// -1 for all of a query string. It returns the refusal, if any, and the
+// decision (the refusing one, else the strictest).
 func (ss *session) preDecide(ctx context.Context, st *statement, idx int, p *pending) (*pgproto3.ErrorResponse, *preDecision) {
 	if st == nil || !st.parsed || ss.s.Policy == nil || ss.s.Catalog == nil {
 		return nil, nil
@@ -150,11 +154,11 @@ func (ss *session) preDecide(ctx context.Context, st *statement, idx int, p *pen
 			if t.Write {
 				req.Action = actionOf(s.Kind)
 			} else {
-				req.DataTypes, req.Categories = referencedTypes(res, s.Columns)
+				req.DataTypes, req.Categories = referencedTypes(res, resultColumns(s))
 			}
 			d := ss.s.Policy.Decide(ctx, &req)
 			pd := &preDecision{d: d, st: s, object: req.Resource.Object, action: req.Action}
-			if refusedEffect(d.Effect) {
+			if d.Effect == custos.DecisionDeny || (t.Write && refusedEffect(d.Effect)) {
 				return policyRefusal(d), pd
 			}
 			if out == nil || (d.Effect == custos.DecisionMask && out.d.Effect == custos.DecisionAllow) {
@@ -163,6 +167,23 @@ func (ss *session) preDecide(ctx context.Context, st *statement, idx int, p *pen
 		}
 	}
 	return nil, out
+}
+
+// resultColumns are the column names a statement's result is made of: its
+// select list's (Outputs), or all it references when that is unknown.
+func resultColumns(s *pgsql.Statement) []string {
+	if s.Outputs == nil {
+		return s.Columns
+	}
+	var names []string
+	for _, o := range s.Outputs {
+		for _, c := range o.Columns {
+			if !slices.Contains(names, c) {
+				names = append(names, c)
+			}
+		}
+	}
+	return names
 }
 
 // catalogResource finds a relation named in a statement in the catalogue,

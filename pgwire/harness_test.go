@@ -91,6 +91,8 @@ type gwOptions struct {
 	tls        bool
 	requireTLS bool
 	recordAll  bool
+	policy     string              // testPolicy when empty
+	grants     policy.GrantChecker // approval grants, none when nil
 }
 
 // adminURL is the upstream as the test's own superuser.
@@ -188,7 +190,11 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Parse("policy.yaml", []byte(testPolicy), policy.Options{})
+	polText := testPolicy
+	if o.policy != "" {
+		polText = o.policy
+	}
+	pol, err := policy.Parse("policy.yaml", []byte(polText), policy.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +234,7 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 			Policies: policy.NewHolderWith(pol, policy.Options{}, slog.New(slog.DiscardHandler)),
 			Catalog:  cat,
 			Quotas:   policy.NewQuotas(),
+			Grants:   o.grants,
 		},
 		Catalog: cat,
 		Masker:  &mask.Masker{Tokens: tok},

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/policy"
 )
 
 // admin is the test's own connection to the gateway's database, around
@@ -263,5 +264,44 @@ func TestRefusalInPipeline(t *testing.T) {
 	}
 	if s := pc.TxStatus(); s != 'I' {
 		t.Errorf("status %c after ROLLBACK, want I", s)
+	}
+}
+
+// subjectGrants grants unmasking only for requests that name subjects, as
+// an approval scoped to one passenger does.
+type subjectGrants struct{}
+
+func (subjectGrants) ActiveGrant(r *policy.Request, kind string) (string, bool) {
+	return "g-1", kind == "unmask" && len(r.Subjects) > 0
+}
+
+// A read the policy sends to approval is not refused before it runs: the
+// grant that allows it may be scoped to the subjects only its rows show.
+// A write sent to approval is refused before it runs.
+func TestApprovalDecidedOnTheRows(t *testing.T) {
+	g := newGateway(t, gwOptions{grants: subjectGrants{}, policy: `version: 1
+defaults:
+  sensitive: deny
+  other: mask
+rules:
+  - id: needs-approval
+    match: {roles: [agent]}
+    decision: approval_required
+`})
+	ctx := context.Background()
+	alice := g.connect("alice", "")
+	var id string
+	if err := alice.QueryRow(ctx, "SELECT id_number FROM passengers WHERE pid = 1").Scan(&id); err != nil {
+		t.Fatalf("read with a subject-scoped grant: %v", err)
+	}
+	if id != passengers[0].id {
+		t.Errorf("granted read = %q, want the clear value", id)
+	}
+	if _, err := alice.Exec(ctx, "UPDATE passengers SET seat = 'Q1' WHERE pid = 1"); pgCode(err) != "42501" || !strings.Contains(err.Error(), "approval") {
+		t.Errorf("write needing approval: err = %v, want 42501 asking for an approval", err)
+	}
+	var seat string
+	if err := g.admin(t).QueryRow(ctx, "SELECT seat FROM passengers WHERE pid = 1").Scan(&seat); err != nil || seat == "Q1" {
+		t.Errorf("the refused write ran: seat %q, err %v", seat, err)
 	}
 }
