@@ -297,13 +297,18 @@ func (c *wsConn) Read(p []byte) (int, error) {
 func (c *wsConn) Write(p []byte) (int, error) { return c.up.Write(p) }
 func (c *wsConn) Close() error                { return c.up.Close() }
 
-// CloseWrite lets the proxy pass the client's half-close on.
+// CloseWrite lets the proxy pass the client's half-close on. An
+// upstream connection that cannot half-close reports an error, so the
+// proxy ends both directions, as it does for a connection without
+// CloseWrite.
 func (c *wsConn) CloseWrite() error {
 	if cw, ok := c.up.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
-	return nil
+	return errNoHalfClose
 }
+
+var errNoHalfClose = errors.New("httpgw: upstream connection cannot half-close")
 
 func isWebSocket(h http.Header) bool {
 	return strings.EqualFold(h.Get("Upgrade"), "websocket")
