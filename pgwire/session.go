@@ -586,7 +586,12 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		}
 		// In the extended protocol the server skips to the next Sync.
 		for p := ss.head(); p != nil && p.kind != pkSync && p.kind != pkQuery; p = ss.head() {
-			if p.kind == pkExecute && p.stmt != nil {
+			switch {
+			case p.refusal != nil:
+				// Refused by the gateway, skipped by the server: recorded
+				// as the refusal it was.
+				ss.recordRefusal(p)
+			case p.kind == pkExecute && p.stmt != nil:
 				ss.recordFailed(p)
 			}
 			ss.pop()
