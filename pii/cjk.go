@@ -56,7 +56,9 @@ var wordsAt = func() map[rune]*anchorWords {
 // prefixAt returns the length of the longest word of ws at text[i], or 0.
 func prefixAt(text []byte, i int, ws []string) int {
 	for _, w := range ws {
-		if len(text)-i >= len(w) && string(text[i:i+len(w)]) == w {
+		// the last byte first: most words of a list share the first
+		// character and differ at the end
+		if len(text)-i >= len(w) && text[i+len(w)-1] == w[len(w)-1] && string(text[i:i+len(w)]) == w {
 			return len(w)
 		}
 	}
@@ -205,7 +207,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 			}
 		}
 	}
-	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 || sl == 1 && prefixAt(text, p, nameWords) > 0 {
+	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 || sl == 1 && p+6 <= len(text) && nameWordSet[string(text[p:p+6])] {
 		return dst, max(p, ctx+3)
 	}
 	return append(dst, Match{Type: custos.TypeCNName, Offset: p, Length: offs[pick] - p, Confidence: c}), offs[pick]
@@ -383,7 +385,7 @@ func nameShape(b []byte) bool {
 	case n >= 2 && n <= 3:
 		// Without a label only the common surnames count.
 		rank := surnameList.rank[decode3(b, 0)]
-		return rank > 0 && rank <= commonSurnameRank && prefixAt(b, 3, titles) == 0 && prefixAt(b, 0, nameWords) == 0
+		return rank > 0 && rank <= commonSurnameRank && prefixAt(b, 3, titles) == 0 && !nameWordSet[string(b[:6])]
 	}
 	return false
 }

@@ -97,6 +97,19 @@ var nameWords = []string{"成绩", "成员", "成功", "成交", "成本", "关�
 	"冷链", "宁可", "计划", "师傅", "简称", "司机", "邮箱", "陆续", "信息", "代码", "卢布", "甘肃", "吉祥", "古代", "党员",
 	"和平", "时候", "米饭", "毕业", "骆驼", "苏州", "杭州", "江苏", "金融", "林业", "梁柱", "申请", "沈阳"}
 
+// nameWordSet holds nameWords (all two characters, six bytes) for one
+// map lookup per name candidate.
+var nameWordSet = func() map[string]bool {
+	m := make(map[string]bool, len(nameWords))
+	for _, w := range nameWords {
+		if len(w) != 6 {
+			panic("pii: nameWords: not two characters: " + w)
+		}
+		m[w] = true
+	}
+	return m
+}()
+
 // titles follow a surname in place of a given name: 王经理, 李先生.
 var titles = []string{"先生", "女士", "小姐", "经理", "老师", "总", "师傅", "同学", "主任", "医生", "律师", "警官", "阿姨", "大爷", "老板", "部长", "局长", "处长", "科长", "董事长", "总监", "教授", "博士"}
 
