@@ -421,6 +421,24 @@ func (w *writer) multiInsert(table string, rows int) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// insertRows inserts n rows into table, chunk rows a statement; row
+// appends row i's arguments. It returns the seq of each id that went in.
+func (w *writer) insertRows(table string, n, chunk int, row func(args []any, i int) []any) (map[string]int64, error) {
+	seqs := make(map[string]int64, n)
+	args := make([]any, 0, chunk*insertSQL[table].cols)
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = row(args, i)
+		}
+		if err := w.insertReturning(table, end-start, args, seqs); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
+}
+
 // insertReturning runs a multi-row INSERT … RETURNING seq, id and adds
 // the returned rows to seqs.
 func (w *writer) insertReturning(table string, rows int, args []any, seqs map[string]int64) error {
@@ -445,19 +463,13 @@ func (w *writer) insertReturning(table string, rows int, args []any, seqs map[st
 }
 
 func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
-	seqs := make(map[string]int64, len(rows))
-	args := make([]any, 0, eventChunk*insertSQL["events"].cols)
-	for start := 0; start < len(rows); start += eventChunk {
-		chunk := rows[start:min(start+eventChunk, len(rows))]
-		args = args[:0]
-		for i := range chunk {
-			e := &chunk[i]
-			args = append(args, e.id, e.time, e.actor, e.channel, e.action,
-				e.system, e.object, e.purpose, e.ticket, e.records, e.decision, e.outcome, e.doc)
-		}
-		if err := w.insertReturning("events", len(chunk), args, seqs); err != nil {
-			return custos.AppendResult{}, fmt.Errorf("insert events %s…: %w", chunk[0].id, err)
-		}
+	seqs, err := w.insertRows("events", len(rows), eventChunk, func(args []any, i int) []any {
+		e := &rows[i]
+		return append(args, e.id, e.time, e.actor, e.channel, e.action,
+			e.system, e.object, e.purpose, e.ticket, e.records, e.decision, e.outcome, e.doc)
+	})
+	if err != nil {
+		return custos.AppendResult{}, fmt.Errorf("insert events %s…: %w", rows[0].id, err)
 	}
 	// The first occurrence of an id is the row that went in; any later one
 	// in the same call, like an id stored before, is a duplicate.
@@ -509,18 +521,12 @@ func (w *writer) indexSubjects(args []any, n int) error {
 }
 
 func (w *writer) appendLogins(rows []loginRow) (custos.AppendResult, error) {
-	seqs := make(map[string]int64, len(rows))
-	args := make([]any, 0, loginChunk*insertSQL["logins"].cols)
-	for start := 0; start < len(rows); start += loginChunk {
-		chunk := rows[start:min(start+loginChunk, len(rows))]
-		args = args[:0]
-		for i := range chunk {
-			e := &chunk[i]
-			args = append(args, e.id, e.time, e.account, e.sourceIP, e.system, e.outcome, e.doc)
-		}
-		if err := w.insertReturning("logins", len(chunk), args, seqs); err != nil {
-			return custos.AppendResult{}, fmt.Errorf("insert logins %s…: %w", chunk[0].id, err)
-		}
+	seqs, err := w.insertRows("logins", len(rows), loginChunk, func(args []any, i int) []any {
+		e := &rows[i]
+		return append(args, e.id, e.time, e.account, e.sourceIP, e.system, e.outcome, e.doc)
+	})
+	if err != nil {
+		return custos.AppendResult{}, fmt.Errorf("insert logins %s…: %w", rows[0].id, err)
 	}
 	var res custos.AppendResult
 	for i := range rows {
