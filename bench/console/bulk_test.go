@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/store/sqlite"
 )
@@ -73,7 +74,9 @@ func TestBulkMatchesStore(t *testing.T) {
 	if err := bulkLoad(ctx, c, idx, start, step); err != nil {
 		t.Fatal(err)
 	}
-	// A store roll-up of the first 1000 events, then the bulk one for the rest.
+	// A store roll-up of the first 1000 events, then the bulk one for the
+	// rest of the generated events; an event the console stored (as a
+	// recorded search is) is left to the store's roll-up.
 	st, err := sqlite.Open(ctx, c.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +84,23 @@ func TestBulkMatchesStore(t *testing.T) {
 	if n, err := st.RollUpConsole(ctx, 1000); err != nil || n != 1000 {
 		t.Fatalf("store roll-up: %d %v", n, err)
 	}
+	// A search recorded by the console: an event the generator did not make.
+	extra := event(c, idx, start, step, 7)
+	extra.ID, extra.Actor.ID, extra.Categories = "search-1", "investigator", []string{"identity"}
+	if _, err := st.AppendAccess(ctx, []custos.AccessEvent{extra}); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 	if err := bulkRollUp(ctx, c, idx, start, step); err != nil {
 		t.Fatal(err)
 	}
+	if st, err = sqlite.Open(ctx, c.dir); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.RollUpConsole(ctx, 1000); err != nil || n != 1 {
+		t.Fatalf("store roll-up after the bulk one: %d %v, want the 1 recorded search", n, err)
+	}
+	st.Close()
 	bulk := dump(t, c.dir)
 
 	c.dir = t.TempDir()
@@ -93,6 +109,9 @@ func TestBulkMatchesStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := load(ctx, c, st, idx, start, step); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendAccess(ctx, []custos.AccessEvent{extra}); err != nil {
 		t.Fatal(err)
 	}
 	for {
