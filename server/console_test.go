@@ -5,9 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/server"
 )
 
@@ -50,5 +53,47 @@ func TestConsoleMounted(t *testing.T) {
 		if err := srv.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestConsoleOIDCConfigured: console.oidc switches single sign-on on (the
+// provider is discovered at the first sign-in, so the node starts while
+// it is down), and a missing client secret file stops the start.
+func TestConsoleOIDCConfigured(t *testing.T) {
+	cfg, _ := initDir(t)
+	cfg.Detect.Enabled = false
+	secret := filepath.Join(t.TempDir(), "oidc-secret")
+	cfg.Console.OIDC = config.ConsoleOIDC{
+		Issuer: "http://127.0.0.1:1/realms/staff", ClientID: "custos", ClientSecretFile: secret,
+		RedirectURL: "http://127.0.0.1/console/oidc/callback", Roles: map[string]string{"custos-auditors": "auditor"},
+	}
+	if _, err := server.Start(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "client_secret_file") {
+		t.Fatalf("start without the secret file: %v", err)
+	}
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	resp, err := http.Get(srv.URL() + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `href="/console/oidc/login"`) {
+		t.Fatal("login page does not offer single sign-on")
+	}
+	// The provider is down: the sign-in says so instead of hanging.
+	resp, err = http.Get(srv.URL() + "/console/oidc/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("sign-in with the provider down: status %d, want 502", resp.StatusCode)
 	}
 }
