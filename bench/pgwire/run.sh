@@ -130,7 +130,7 @@ postgres:
   credentials: [{role: analyst, user: postgres}]
   users: [{name: analyst, verifier: '$verifier', roles: [analyst]}]
 YAML
-  "$work/custos" serve -c "$work/custos-$name.yaml" >"$work/custos-$name.log" 2>&1 &
+  "$work/custos" serve -c "$work/custos-$name.yaml" ${CUSTOS_BENCH_PROFILE:+--cpuprofile "$CUSTOS_BENCH_PROFILE.$name"} >"$work/custos-$name.log" 2>&1 &
   pids+=($!)
   wait_port "$port"
 }
