@@ -464,9 +464,14 @@ func (az *analyzer) walk(m protoreflect.Message) {
 		}
 		az.colRefs = append(az.colRefs, v)
 	}
-	// Fields in declaration order, not m.Range: protobuf-go deliberately
-	// varies Range's order from one binary build to the next, and the order
-	// of tables and columns found here is part of the analysis.
+	eachChild(m, az.walk)
+}
+
+// eachChild calls f on every message directly inside m, in field
+// declaration order, not m.Range's: protobuf-go deliberately varies
+// Range's order from one binary build to the next, and the order of the
+// tables and columns found is part of the analysis.
+func eachChild(m protoreflect.Message, f func(protoreflect.Message)) {
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
@@ -474,14 +479,14 @@ func (az *analyzer) walk(m protoreflect.Message) {
 			continue
 		}
 		val := m.Get(fd)
-		if fd.IsList() {
-			l := val.List()
-			for j := 0; j < l.Len(); j++ {
-				az.walk(l.Get(j).Message())
-			}
+		if !fd.IsList() {
+			f(val.Message())
 			continue
 		}
-		az.walk(val.Message())
+		l := val.List()
+		for j := 0; j < l.Len(); j++ {
+			f(l.Get(j).Message())
+		}
 	}
 }
 
@@ -573,22 +578,7 @@ func collectRefs(m protoreflect.Message, out *[]*pg_query.ColumnRef) {
 			return
 		}
 	}
-	fields := m.Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !m.Has(fd) {
-			continue
-		}
-		val := m.Get(fd)
-		if fd.IsList() {
-			l := val.List()
-			for j := 0; j < l.Len(); j++ {
-				collectRefs(l.Get(j).Message(), out)
-			}
-			continue
-		}
-		collectRefs(val.Message(), out)
-	}
+	eachChild(m, func(c protoreflect.Message) { collectRefs(c, out) })
 }
 
 func isCount(name []*pg_query.Node) bool {
