@@ -169,3 +169,47 @@ func TestNodesInProcess(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestOneLedgerNode: a second api node on the same cluster refuses to
+// start while the first runs the ledger, and starts once it has stopped.
+func TestOneLedgerNode(t *testing.T) {
+	pgDSN, _, stream := services(t, 2)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	apiConfig := func() config.Config {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Dir(blind.KeyFile(dir)), 0o700)
+		if err := blind.CreateKey(blind.KeyFile(dir)); err != nil {
+			t.Fatal(err)
+		}
+		cfg := config.Default()
+		cfg.DataDir = dir
+		cfg.API.Listen = "127.0.0.1:0"
+		cfg.Ledger.Enabled = true
+		cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: stream, Partitions: 2, Replicas: 1, LeaseTTL: "2s", PublishTimeout: "2s"}
+		cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: pgDSN}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	first, err := Start(ctx, apiConfig(), RoleAPI, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := apiConfig()
+	if n, err := Start(ctx, second, RoleAPI, log); err == nil {
+		n.Close(ctx)
+		t.Fatal("a second api node started the ledger beside the first")
+	} else if !strings.Contains(err.Error(), "exactly one api node") {
+		t.Fatalf("second api node: %v", err)
+	}
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(ctx, second, RoleAPI, log)
+	if err != nil {
+		t.Fatalf("api node after the first stopped: %v", err)
+	}
+	n.Close(ctx)
+}

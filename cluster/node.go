@@ -67,7 +67,8 @@ type Node struct {
 	listener net.Listener
 	http     *http.Server
 	spool    *natsbus.Spool
-	ledgerDB *sql.DB
+	ledgerDB     *sql.DB
+	ledgerUnlock func() // releases the cluster's ledger lock
 	det      *detector
 
 	cancel context.CancelFunc
@@ -230,6 +231,13 @@ func (n *Node) startGateway(runCtx context.Context) error {
 // startLedger opens the ledger (MySQL or POSIX log, signing key and leaf
 // index in <data_dir>/ledger) and follows the PostgreSQL store.
 func (n *Node) startLedger(ctx, runCtx context.Context) error {
+	// Two api nodes appending the same store to one ledger would each
+	// number the entries their own way; the second one refuses to start.
+	unlock, err := n.Store.Lock(ctx, "ledger")
+	if err != nil {
+		return fmt.Errorf("cluster: ledger: exactly one api node may run the ledger: %w", err)
+	}
+	n.ledgerUnlock = unlock
 	opts := ledger.Options{Logger: n.log}
 	if n.cfg.Cluster.Ledger.Driver == "mysql" {
 		db, err := sql.Open("mysql", n.cfg.Cluster.Ledger.DSN)
@@ -381,5 +389,8 @@ func (n *Node) closeResources() {
 	}
 	if n.ledgerDB != nil {
 		n.ledgerDB.Close()
+	}
+	if n.ledgerUnlock != nil {
+		n.ledgerUnlock()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -189,4 +190,44 @@ func TestSnapshotsAndAlerts(t *testing.T) {
 	if err := s.SetAlertStatus(ctx, "nope", custos.AlertResolved); err == nil {
 		t.Error("SetAlertStatus of an unknown alert succeeded")
 	}
+}
+
+// TestLock: one node holds a named lock; another, on the same schema, is
+// refused until it is released; another schema (another cluster) has its
+// own.
+func TestLock(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSchema(t)
+	open := func(dsn string) *Store {
+		s, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b, other := open(dsn), open(dsn), open(freshSchema(t))
+	unlock, err := a.Lock(ctx, "ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lock(ctx, "ledger"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second holder: %v, want ErrLocked", err)
+	}
+	u, err := b.Lock(ctx, "something-else")
+	if err != nil {
+		t.Fatalf("another lock name: %v", err)
+	}
+	u()
+	u, err = other.Lock(ctx, "ledger")
+	if err != nil {
+		t.Fatalf("another schema: %v", err)
+	}
+	u()
+	unlock()
+	u, err = b.Lock(ctx, "ledger")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	u()
 }

@@ -79,6 +79,34 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// ErrLocked is returned by Lock when another session holds the lock.
+var ErrLocked = errors.New("held by another node")
+
+// Lock takes the lock called name, one per database schema (a cluster),
+// on a connection of its own, and holds it until unlock is called or that
+// connection is lost. It fails at once with ErrLocked if another session
+// holds it. Nodes use it for the work exactly one of them may do, such as
+// appending to the ledger.
+func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock %s: %w", name, err)
+	}
+	var ok bool
+	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/' || $1, 0))`, name).Scan(&ok)
+	if err == nil && !ok {
+		err = ErrLocked
+	}
+	if err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("postgres: lock %s: %w", name, err)
+	}
+	// The connection leaves the pool: closing it ends the session, which
+	// releases the lock whatever state the connection is in.
+	pc := conn.Hijack()
+	return func() { pc.Close(context.Background()) }, nil
+}
+
 // Pool is the connection pool, for tests and tools.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
