@@ -88,6 +88,6 @@ every node).`,
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&role, "role", "all", "what this node runs: gateway, detector, api or all (the embedded single process)")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file, for `go tool pprof` (benchmarks)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this `file`, for go tool pprof (benchmarks)")
 	return cmd
 }
