@@ -513,3 +513,56 @@ func TestLedgerOnPages(t *testing.T) {
 		t.Errorf("history lacks proofs or the pending mark")
 	}
 }
+
+// TestAlertShowsSourceLogins: a credential-stuffing alert (a source, no
+// actor) lists the logins from that source over its span, the accounts
+// tried and the one that got in.
+func TestAlertShowsSourceLogins(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var logins []custos.LoginEvent
+	for i := range 5 {
+		l := custos.LoginEvent{ID: fmt.Sprintf("l-%d", i), Time: now.Add(-time.Duration(10-i) * time.Minute),
+			Account: fmt.Sprintf("acct-%d", i), Source: custos.Source{IP: "203.0.113.66"}, System: "credit",
+			Outcome: custos.OutcomeFailure, Reason: "bad_password"}
+		if i == 4 {
+			l.Outcome, l.Reason = custos.OutcomeSuccess, ""
+		}
+		logins = append(logins, l)
+	}
+	logins = append(logins, custos.LoginEvent{ID: "l-other", Time: now.Add(-5 * time.Minute), Account: "acct-elsewhere",
+		Source: custos.Source{IP: "198.51.100.1"}, System: "credit", Outcome: custos.OutcomeFailure, Reason: "bad_password"})
+	if _, err := f.st.AppendLogins(ctx, logins); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpsertAlerts(ctx, []custos.AlertRecord{{
+		ID: "alert-stuffing-1", Rule: "success_after_stuffing", Severity: "critical", SourceIP: "203.0.113.66",
+		FirstSeen: now.Add(-10 * time.Minute), LastSeen: now.Add(-6 * time.Minute),
+		Summary: "203.0.113.66 tried 5 accounts; one login succeeded", Doc: []byte(`{}`),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := f.as(t, RoleInvestigator)
+	resp, err := cl.Get(f.srv.URL + "/console/alerts/alert-stuffing-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="source-logins"`) {
+		t.Fatalf("status %d, no source-logins section", resp.StatusCode)
+	}
+	for i := range 5 {
+		if !strings.Contains(page, fmt.Sprintf("acct-%d", i)) {
+			t.Errorf("account acct-%d missing from the source's logins", i)
+		}
+	}
+	if strings.Contains(page, "acct-elsewhere") {
+		t.Error("a login from another source is listed")
+	}
+	if !strings.Contains(page, "<td>success</td>") {
+		t.Error("the successful login is not shown")
+	}
+}

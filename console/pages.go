@@ -248,7 +248,11 @@ type alertData struct {
 	A          custos.AlertRecord
 	Doc        alertDoc
 	Timeline   []timelineRow
-	Suspension *sqlite.Suspension
+	// SourceLogins are the logins from the alert's source address over
+	// its span: for a credential-stuffing alert, every account tried and
+	// whether one of them got in.
+	SourceLogins []custos.StoredLogin
+	Suspension   *sqlite.Suspension
 	CanTriage  bool
 	CanActors  bool
 	Statuses   []string
@@ -289,6 +293,13 @@ func (c *Console) alert(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 		if sp, err := c.store.Suspended(ctx, a.Actor); err == nil {
 			d.Suspension = &sp
+		}
+	}
+	if a.SourceIP != "" {
+		d.SourceLogins, err = c.store.SourceLogins(ctx, a.SourceIP, custos.Query{From: a.FirstSeen.Add(-time.Hour), To: a.LastSeen.Add(time.Hour), Limit: 100})
+		if err != nil {
+			c.internal(w, r, v, err)
+			return
 		}
 	}
 	v.Title, v.D = "title.alert", d
