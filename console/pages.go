@@ -245,17 +245,17 @@ type alertDoc struct {
 }
 
 type alertData struct {
-	A          custos.AlertRecord
-	Doc        alertDoc
-	Timeline   []timelineRow
+	A        custos.AlertRecord
+	Doc      alertDoc
+	Timeline []timelineRow
 	// SourceLogins are the logins from the alert's source address over
 	// its span: for a credential-stuffing alert, every account tried and
 	// whether one of them got in.
 	SourceLogins []custos.StoredLogin
 	Suspension   *sqlite.Suspension
-	CanTriage  bool
-	CanActors  bool
-	Statuses   []string
+	CanTriage    bool
+	CanActors    bool
+	Statuses     []string
 }
 
 type timelineRow struct {
