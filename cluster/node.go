@@ -60,16 +60,16 @@ type Node struct {
 	Publisher *natsbus.Publisher // gateway and api
 	Ledger    *ledger.Ledger     // api, when the ledger is enabled
 
-	cfg      config.Config
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	metrics  *metrics
-	listener net.Listener
-	http     *http.Server
-	spool    *natsbus.Spool
+	cfg          config.Config
+	log          *slog.Logger
+	reg          *prometheus.Registry
+	metrics      *metrics
+	listener     net.Listener
+	http         *http.Server
+	spool        *natsbus.Spool
 	ledgerDB     *sql.DB
 	ledgerUnlock func() // releases the cluster's ledger lock
-	det      *detector
+	det          *detector
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
