@@ -29,20 +29,7 @@ import (
 func TestNodesInProcess(t *testing.T) {
 	pgDSN, _, stream := services(t, 4)
 	ctx := context.Background()
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Dir(blind.KeyFile(dir)), 0o700)
-	if err := blind.CreateKey(blind.KeyFile(dir)); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.API.Listen = "127.0.0.1:0"
-	cfg.Detect.SnapshotInterval = "1s"
-	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: stream, Partitions: 4, Replicas: 1, LeaseTTL: "2s", PublishTimeout: "2s"}
-	cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: pgDSN}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := inProcessConfig(t, pgDSN, stream, 4, func(c *config.Config) { c.Detect.SnapshotInterval = "1s" })
 	log := slog.New(slog.DiscardHandler)
 	gw, err := Start(ctx, cfg, RoleGateway, log)
 	if err != nil {
@@ -177,21 +164,7 @@ func TestOneLedgerNode(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	apiConfig := func() config.Config {
-		dir := t.TempDir()
-		os.MkdirAll(filepath.Dir(blind.KeyFile(dir)), 0o700)
-		if err := blind.CreateKey(blind.KeyFile(dir)); err != nil {
-			t.Fatal(err)
-		}
-		cfg := config.Default()
-		cfg.DataDir = dir
-		cfg.API.Listen = "127.0.0.1:0"
-		cfg.Ledger.Enabled = true
-		cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: stream, Partitions: 2, Replicas: 1, LeaseTTL: "2s", PublishTimeout: "2s"}
-		cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: pgDSN}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+		return inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) { c.Ledger.Enabled = true })
 	}
 	first, err := Start(ctx, apiConfig(), RoleAPI, log)
 	if err != nil {
@@ -212,4 +185,26 @@ func TestOneLedgerNode(t *testing.T) {
 		t.Fatalf("api node after the first stopped: %v", err)
 	}
 	n.Close(ctx)
+}
+
+// inProcessConfig is an in-process node's configuration on the test's cluster:
+// a data directory of its own with a blind-index key, the API on a free
+// port, the given partitions; tweak adjusts the rest.
+func inProcessConfig(t *testing.T, pgDSN, stream string, partitions int, tweak func(*config.Config)) config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Dir(blind.KeyFile(dir)), 0o700)
+	if err := blind.CreateKey(blind.KeyFile(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.Cluster.Bus = config.ClusterBus{Driver: "nats", URL: natsURL(), Stream: stream, Partitions: partitions, Replicas: 1, LeaseTTL: "2s", PublishTimeout: "2s"}
+	cfg.Cluster.Store = config.ClusterStore{Driver: "postgres", DSN: pgDSN}
+	tweak(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
