@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -37,10 +38,17 @@ func openStore(e *env, cf *configFlags) (*sqlite.Store, error) {
 	return sqlite.Open(e.ctx, cfg.DataDir)
 }
 
-// openTokenStore opens the store tokens are created in: a cluster's
-// PostgreSQL store when cluster.store.driver is postgres (gateways and
-// the api node check tokens there), else the data directory's.
-func openTokenStore(e *env, cf *configFlags) (server.TokenStore, func() error, error) {
+// tokenStore is where the token commands work.
+type tokenStore interface {
+	server.TokenStore
+	ListTokens(ctx context.Context) ([]custos.Token, error)
+	RevokeToken(ctx context.Context, id string) error
+}
+
+// openTokenStore opens the store tokens live in: a cluster's PostgreSQL
+// store when cluster.store.driver is postgres (gateways and the api node
+// check tokens there), else the data directory's.
+func openTokenStore(e *env, cf *configFlags) (tokenStore, func() error, error) {
 	cfg, err := cf.load()
 	if err != nil {
 		return nil, nil, err
@@ -111,11 +119,11 @@ func newTokenListCmd(e *env) *cobra.Command {
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(e, &cf)
+			st, closeStore, err := openTokenStore(e, &cf)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStore()
 			toks, err := st.ListTokens(e.ctx)
 			if err != nil {
 				return err
@@ -143,11 +151,11 @@ func newTokenRevokeCmd(e *env) *cobra.Command {
 		Short: "Revoke a token at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(e, &cf)
+			st, closeStore, err := openTokenStore(e, &cf)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer closeStore()
 			if err := st.RevokeToken(e.ctx, args[0]); err != nil {
 				return fmt.Errorf("revoke %s: %w", args[0], err)
 			}

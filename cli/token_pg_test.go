@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,19 @@ func TestTokenCreatePostgres(t *testing.T) {
 	tok, err := st.TokenByHash(ctx, custos.HashTokenSecret(strings.TrimSpace(out)))
 	if err != nil || tok.Name != "gw-ingest" || !tok.Allows(custos.ScopeIngest) || tok.Allows(custos.ScopeAdmin) {
 		t.Fatalf("token in PostgreSQL: %+v, %v", tok, err)
+	}
+	// list and revoke work on the same store.
+	code, out, errOut = run(t, "token", "list", "-c", cfgPath)
+	if code != 0 || !strings.Contains(out, tok.ID) || !strings.Contains(out, "gw-ingest") || strings.Contains(out, "cst_") {
+		t.Fatalf("token list: %d %q %s", code, out, errOut)
+	}
+	if code, out, errOut = run(t, "token", "revoke", "-c", cfgPath, tok.ID); code != 0 {
+		t.Fatalf("token revoke: %d %q %s", code, out, errOut)
+	}
+	if _, err := st.TokenByHash(ctx, tok.Hash); !errors.Is(err, custos.ErrNotFound) {
+		t.Fatalf("revoked token still found: %v", err)
+	}
+	if code, _, _ = run(t, "token", "revoke", "-c", cfgPath, tok.ID); code == 0 {
+		t.Error("revoking an unknown token succeeded")
 	}
 }

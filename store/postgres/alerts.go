@@ -133,6 +133,54 @@ func (s *Store) CreateToken(ctx context.Context, t custos.Token) error {
 	return nil
 }
 
+// ListTokens returns all tokens, oldest first.
+func (s *Store) ListTokens(ctx context.Context) ([]custos.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, scopes, hash, created FROM tokens ORDER BY created, id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []custos.Token
+	for rows.Next() {
+		var t custos.Token
+		var scopes string
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Name, &scopes, &t.Hash, &created); err != nil {
+			return nil, fmt.Errorf("postgres: list tokens: %w", err)
+		}
+		t.Scopes = parseScopes(scopes)
+		t.Created = time.Unix(0, created).UTC()
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken deletes a token by ID; an unknown ID wraps
+// custos.ErrNotFound.
+func (s *Store) RevokeToken(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke token %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: revoke token %s: %w", id, custos.ErrNotFound)
+	}
+	return nil
+}
+
+func parseScopes(s string) []custos.Scope {
+	var out []custos.Scope
+	if s != "" {
+		for _, sc := range strings.Split(s, ",") {
+			out = append(out, custos.Scope(sc))
+		}
+	}
+	return out
+}
+
 // TokenByHash returns the token whose secret hashes to hash; an unknown
 // hash wraps custos.ErrNotFound.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (custos.Token, error) {
@@ -148,11 +196,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (custos.Token, err
 		// Never echo the hash of a presented secret.
 		return custos.Token{}, fmt.Errorf("postgres: look up token: %w", err)
 	}
-	if scopes != "" {
-		for _, sc := range strings.Split(scopes, ",") {
-			t.Scopes = append(t.Scopes, custos.Scope(sc))
-		}
-	}
+	t.Scopes = parseScopes(scopes)
 	t.Created = time.Unix(0, created).UTC()
 	return t, nil
 }
