@@ -475,7 +475,6 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 	// in the same call, like an id stored before, is a duplicate.
 	var res custos.AppendResult
 	var subs []any
-	nsubs := 0
 	for i := range rows {
 		e := &rows[i]
 		seq, ok := seqs[e.id]
@@ -487,7 +486,6 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 		res.Stored++
 		for _, sub := range e.subjects {
 			subs = append(subs, subjectKey(sub.Type, sub.Hash), seq, e.time, e.actor)
-			nsubs++
 		}
 		h := hourOf(e.time)
 		if r, ok := w.hours[h]; ok {
@@ -496,17 +494,18 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 			w.hours[h] = seqRange{seq, seq}
 		}
 	}
-	if err := w.indexSubjects(subs, nsubs); err != nil {
+	if err := w.indexSubjects(subs); err != nil {
 		return custos.AppendResult{}, fmt.Errorf("index subjects of %d events: %w", res.Stored, err)
 	}
 	return res, nil
 }
 
-// indexSubjects writes n event_subjects rows (4 arguments each) in
-// chunks of subjectChunk: an event that returned thousands of people
-// costs a few statements, not thousands.
-func (w *writer) indexSubjects(args []any, n int) error {
+// indexSubjects writes event_subjects rows, 4 arguments each, in chunks
+// of subjectChunk: an event that returned thousands of people costs a few
+// statements, not thousands.
+func (w *writer) indexSubjects(args []any) error {
 	const cols = 4
+	n := len(args) / cols
 	for start := 0; start < n; start += subjectChunk {
 		k := min(subjectChunk, n-start)
 		st, err := w.multiInsert("event_subjects", k)
