@@ -398,10 +398,12 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 // client already sent more (pipelining): those would run ahead of it, so
 // the transaction is left as it is then (docs/pgwire.md, known gaps).
 func (ss *session) poisonUpstream() bool {
-	// TryLock: the client reader holds umu only while it forwards a
-	// message, which means it pipelines; waiting could deadlock with an
-	// upstream that blocks on writing to us.
-	if !ss.umu.TryLock() {
+	// The client reader holds umu while it forwards a message: briefly
+	// after a Sync (the upstream can answer before the reader lets go),
+	// or for long when it pipelines and the upstream, blocked on writing
+	// to us, stops reading. So wait, but only a little: waiting without a
+	// bound could deadlock in the second case.
+	if !ss.lockUpstream(poisonWait) {
 		return false
 	}
 	defer ss.umu.Unlock()
@@ -411,6 +413,22 @@ func (ss *session) poisonUpstream() bool {
 	ss.push(&pending{kind: pkQuery, poison: true})
 	ss.fe.Send(&pgproto3.Query{String: refusedSQL})
 	return ss.fe.Flush() == nil
+}
+
+// poisonWait bounds how long poisonUpstream waits for the client reader
+// to finish forwarding a message.
+const poisonWait = 200 * time.Millisecond
+
+// lockUpstream takes umu if it can within d.
+func (ss *session) lockUpstream(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !ss.umu.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return true
 }
 
 func (ss *session) flushUp() bool {
