@@ -229,6 +229,56 @@ func TestRules(t *testing.T) {
 			want: []string{RuleImpossibleTravel},
 		},
 		{
+			name: "dormant account opens sensitive data",
+			evs: func(rel relSet) []Event {
+				// a1 last worked on day 19; 31 days later.
+				v := "110101198000000002"
+				rel["a1|"+hashOf(custos.TypeCNID, v)] = true
+				return []Event{{Access: access("x1", "a1", day.AddDate(0, 0, 30).Add(time.Hour), custos.ActionRead, subj(v))}}
+			},
+			want: []string{RuleDormant},
+		},
+		{
+			name: "29 idle days are not dormant",
+			evs: func(rel relSet) []Event {
+				v := "110101198000000002"
+				rel["a1|"+hashOf(custos.TypeCNID, v)] = true
+				return []Event{{Access: access("x1", "a1", day.AddDate(0, 0, 28).Add(time.Hour), custos.ActionRead, subj(v))}}
+			},
+		},
+		{
+			name: "more record views in a minute than a person makes",
+			evs: func(rel relSet) []Event {
+				// 61 related records in 58 s at irregular gaps (no cadence).
+				var evs []Event
+				at := day.Add(time.Hour)
+				for k := 0; k < 61; k++ {
+					v := fmt.Sprintf("1101011982%08d", k)
+					rel["a1|"+hashOf(custos.TypeCNID, v)] = true
+					evs = append(evs, Event{Access: access(fmt.Sprintf("x%d", k), "a1", at, custos.ActionRead, subj(v))})
+					at = at.Add(time.Duration(300+(k*k*37)%1300) * time.Millisecond)
+				}
+				if at.Sub(day.Add(time.Hour)) >= time.Minute {
+					panic("rate case spans a minute")
+				}
+				return evs
+			},
+			want: []string{RuleRate},
+		},
+		{
+			name: "registrations on many documents within an hour",
+			evs: func(rel relSet) []Event {
+				var evs []Event
+				for k := 0; k < 7; k++ {
+					ev := access(fmt.Sprintf("x%d", k), "a1", day.Add(time.Duration(k)*8*time.Minute), custos.ActionCreate, subj(fmt.Sprintf("1101011990010100%02d", 10+k)))
+					ev.Resource.Object = "sim_registration"
+					evs = append(evs, Event{Access: ev})
+				}
+				return evs
+			},
+			want: []string{RuleDocumentReuse},
+		},
+		{
 			name: "per-account failures from many sources",
 			evs: func(rel relSet) []Event {
 				var evs []Event
