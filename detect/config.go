@@ -98,6 +98,7 @@ type Config struct {
 	ExportRows      int64   // rows without approval that always alert
 	ExportFactor    float64 // × own p95 rows
 	ExportMinRows   int64   // rows below which after-hours exports are ignored
+	BulkResultRows  int64   // rows of one read or search result that count as an export after hours
 	DormantAfter    time.Duration
 	DocReuse        int // registrations on one ID document within DocWindow
 	DocWindow       time.Duration
@@ -109,7 +110,8 @@ type Config struct {
 	StuffLeak       time.Duration
 	StuffUsers      int // distinct failed accounts per source in StuffWindow
 	StuffWindow     time.Duration
-	AccountSources  int // distinct failing sources per account in StuffWindow
+	StuffMaxSuccess float64 // success share of a source's logins above which its failures are not stuffing
+	AccountSources  int     // distinct failing sources per account in StuffWindow
 	TravelKMH       float64
 	RiskHalfLife    time.Duration
 	EscalateRisk    float64
@@ -146,6 +148,7 @@ func DefaultConfig() Config {
 		ExportRows:      10000,
 		ExportFactor:    10,
 		ExportMinRows:   100,
+		BulkResultRows:  1000,
 		DormantAfter:    30 * 24 * time.Hour,
 		DocReuse:        3,
 		DocWindow:       30 * 24 * time.Hour,
@@ -156,6 +159,7 @@ func DefaultConfig() Config {
 		StuffLeak:       10 * time.Second,
 		StuffUsers:      20,
 		StuffWindow:     10 * time.Minute,
+		StuffMaxSuccess: 0.2,
 		AccountSources:  5,
 		TravelKMH:       1000,
 		RiskHalfLife:    24 * time.Hour,

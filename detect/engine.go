@@ -471,6 +471,12 @@ func (e *Engine) actorAccess(ev *custos.AccessEvent) {
 	if ev.Action == custos.ActionExport {
 		e.checkExport(a, ev, id, t, hour, div, profiled, offHours)
 	}
+	// A query or search whose result is a bulk of rows is an export by
+	// another name (a SELECT through the database gateway, a report
+	// screen): after hours it is the same signal.
+	if sensitiveAction[ev.Action] && c.BulkResultRows > 0 && ev.Records >= c.BulkResultRows && afterHours(hour, profiled, offHours) {
+		e.fire(RuleExportAfterHours, SeverityMedium, id, ev.Source.IP, t, ev.ID, mark(first), float64(c.BulkResultRows), float64(ev.Records), fmt.Sprintf("bulk result of %d rows at %02d:00, outside this actor's hours", ev.Records, hour))
+	}
 	if doc, ok := RegistrationDocument(ev); ok {
 		e.checkRegistrations(a, ev, id, t, doc)
 	}
@@ -603,17 +609,22 @@ func (e *Engine) checkExport(a *actorState, ev *custos.AccessEvent, id string, t
 			e.fire(RuleExportVolume, SeverityHigh, id, ev.Source.IP, t, ev.ID, "", c.ExportFactor*p95/div, float64(rows), "export far above this actor's usual size")
 		}
 	}
-	after := offHours
-	if !profiled {
-		after = hour < 7 || hour >= 20
-	}
-	if after && rows >= c.ExportMinRows {
+	if afterHours(hour, profiled, offHours) && rows >= c.ExportMinRows {
 		e.fire(RuleExportAfterHours, SeverityMedium, id, ev.Source.IP, t, ev.ID, "", float64(c.ExportMinRows), float64(rows), fmt.Sprintf("bulk export at %02d:00, outside this actor's hours", hour))
 	}
 	a.Exports = append(a.Exports, rows)
 	if len(a.Exports) > 20 {
 		a.Exports = a.Exports[1:]
 	}
+}
+
+// afterHours says whether hour is outside the actor's working hours: its
+// own profile once learned, 20:00 to 07:00 before.
+func afterHours(hour int, profiled, offHours bool) bool {
+	if !profiled {
+		return hour < 7 || hour >= 20
+	}
+	return offHours
 }
 
 // identityTypes are the documents a registration is made on.
@@ -748,6 +759,16 @@ func (e *Engine) sourceLogin(ev *custos.LoginEvent) {
 		e.sources[ip] = src
 	}
 	src.LastSeen = now
+	if src.CountAt != 0 && now > src.CountAt {
+		f := math.Exp2(-float64(now-src.CountAt) / float64(c.StuffWindow))
+		src.OK, src.Failures = src.OK*f, src.Failures*f
+	}
+	src.CountAt = now
+	if ev.Outcome == custos.OutcomeSuccess {
+		src.OK++
+	} else {
+		src.Failures++
+	}
 	if ev.Outcome != custos.OutcomeSuccess {
 		src.Level = math.Max(0, src.Level-float64(now-src.LevelAt)/float64(c.StuffLeak)) + 1
 		src.LevelAt = now
@@ -768,7 +789,10 @@ func (e *Engine) sourceLogin(ev *custos.LoginEvent) {
 				users++
 			}
 		}
-		if src.Level > c.StuffBucket || users >= c.StuffUsers {
+		// Many people behind one office address also mistype passwords;
+		// stuffing is failures with few successes among them.
+		lowSuccess := src.OK <= c.StuffMaxSuccess*(src.OK+src.Failures)
+		if lowSuccess && (src.Level > c.StuffBucket || users >= c.StuffUsers) {
 			src.BurstUntil = now + int64(time.Hour)
 			e.fire(RuleStuffingSource, SeverityHigh, "", ip, t, ev.ID, "", c.StuffBucket, float64(users), "login failures across many accounts from one source")
 		}

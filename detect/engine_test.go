@@ -173,6 +173,39 @@ func TestRules(t *testing.T) {
 			want: []string{RuleExportAfterHours, RuleExportVolume},
 		},
 		{
+			name: "bulk query result in the evening",
+			evs: func(rel relSet) []Event {
+				// A SELECT through the database gateway returning 5,000
+				// rows at 21:00.
+				v := "110101198000000003"
+				rel["a1|"+hashOf(custos.TypeCNID, v)] = true
+				big := access("x1", "a1", day.Add(12*time.Hour), custos.ActionRead, subj(v))
+				big.Records = 5000
+				return []Event{{Access: big}}
+			},
+			want: []string{RuleExportAfterHours},
+		},
+		{
+			name: "query result below the bulk size in the evening",
+			evs: func(rel relSet) []Event {
+				v := "110101198000000003"
+				rel["a1|"+hashOf(custos.TypeCNID, v)] = true
+				small := access("x2", "a1", day.Add(12*time.Hour), custos.ActionSearch, subj(v))
+				small.Records = 999
+				return []Event{{Access: small}}
+			},
+		},
+		{
+			name: "bulk query result in working hours",
+			evs: func(rel relSet) []Event {
+				v := "110101198000000003"
+				rel["a1|"+hashOf(custos.TypeCNID, v)] = true
+				big := access("x1", "a1", day.Add(2*time.Hour), custos.ActionRead, subj(v))
+				big.Records = 5000
+				return []Event{{Access: big}}
+			},
+		},
+		{
 			name: "one document, many registrations",
 			evs: func(rel relSet) []Event {
 				var evs []Event
@@ -277,6 +310,21 @@ func TestRules(t *testing.T) {
 				return evs
 			},
 			want: []string{RuleDocumentReuse},
+		},
+		{
+			name: "a busy office address mistyping is not stuffing",
+			evs: func(rel relSet) []Event {
+				// 30 accounts fail once each among 300 successful logins
+				// in ten minutes through one NAT address.
+				var evs []Event
+				at := day.Add(-10 * time.Minute)
+				for k := 0; k < 330; k++ {
+					ok := k%11 != 5
+					evs = append(evs, Event{Login: login(fmt.Sprintf("n%d", k), fmt.Sprintf("staff%d", k), "10.1.0.1", at, ok, "")})
+					at = at.Add(1800 * time.Millisecond)
+				}
+				return evs
+			},
 		},
 		{
 			name: "per-account failures from many sources",

@@ -71,6 +71,11 @@ type sourceState struct {
 	BurstUntil int64
 	LastSeen   int64
 	AlertKey   string
+	// OK and Failures count the address's logins, decayed with a
+	// half-life of StuffWindow since CountAt: a shared office address
+	// has many failures but far more successes.
+	OK, Failures float64
+	CountAt      int64
 }
 
 type sessionState struct {
