@@ -44,6 +44,7 @@ func TestPartial(t *testing.T) {
 		{"dob", custos.TypeDateOfBirth, "1990-03-07", "1990-**-**"},
 		{"dob chinese", custos.TypeDateOfBirth, "1990年3月7日", "1990年*月*日"},
 		{"ipv4", custos.TypeIPv4, "10.1.2.3", "10.1.*.*"},
+		{"ipv4 keeps length", custos.TypeIPv4, "10.1.200.30", "10.1.***.**"},
 		{"landline", custos.TypeCNLandline, "010-62345678", "010-******78"},
 		{"empty", custos.TypeCNMobile, "", ""},
 		{"other type", custos.TypeCNPassport, "E12345678", "E1*****78"},
@@ -243,6 +244,9 @@ func TestFormatTokenChecksums(t *testing.T) {
 	b := tk.FormatToken(custos.TypeCNMobile, "138 1234 5678")
 	if strings.ReplaceAll(b, " ", "") != a {
 		t.Errorf("layouts disagree: %q vs %q", a, b)
+	}
+	if c := tk.FormatToken(custos.TypeCNMobile, "+86 138 1234 5678"); c != "+86 "+b {
+		t.Errorf("with country code %q, without %q", c, b)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 //	cn_name    张三明             → 张*明
 //	cn_address 北京市海淀区中关村大街1号 → 北京市海淀区*******
 //	date_of_birth 1990-03-07      → 1990-**-**
-//	ipv4       10.1.2.3           → 10.1.*.*
+//	ipv4       10.1.200.3         → 10.1.***.*
 //
 // Types without a convention keep their first and last quarter at most.
 // The result never reveals more characters than the convention keeps.
@@ -96,14 +96,15 @@ func keepRunes(v string, head, tail int) string {
 }
 
 // maskIPv4 keeps the first two octets (the network, which is rarely
-// personal) and stars the host part: 10.1.2.3 → 10.1.*.*.
+// personal) and stars every digit of the host part, keeping the length:
+// 10.1.200.3 → 10.1.***.*.
 func maskIPv4(v string) string {
 	parts := strings.Split(v, ".")
 	if len(parts) != 4 {
 		return keepDigits(v, 0, 0)
 	}
 	for i := 2; i < 4; i++ {
-		parts[i] = "*"
+		parts[i] = strings.Repeat("*", utf8.RuneCountInString(parts[i]))
 	}
 	return strings.Join(parts, ".")
 }

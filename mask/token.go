@@ -66,7 +66,7 @@ func (tk *Tokenizer) Token(t custos.DataType, v string) string {
 // separators and other characters stay where they are. Per type it also
 // keeps what applications check:
 //
-//	cn_mobile  the leading 1
+//	cn_mobile  a country code (86, 0086) and the number's leading 1
 //	cn_id      a valid ISO 7064 check character when 18 long
 //	bank_card  a valid Luhn check digit
 //	email      the domain
@@ -87,16 +87,22 @@ func (tk *Tokenizer) FormatToken(t custos.DataType, v string) string {
 		}
 	}
 	out := make([]rune, 0, len(v))
-	firstDigit := true
+	// A mobile keeps its country code (86 or 0086, nobody's secret) and
+	// the number's leading 1, so +86 138… still looks Chinese and draws
+	// the same digits as 138… alone.
+	keep, digit := 0, 0
+	if t == custos.TypeCNMobile {
+		keep = countryCodeDigits(v)
+	}
 	for _, r := range v {
 		switch {
 		case '0' <= r && r <= '9', t == custos.TypeCNID && (r == 'X' || r == 'x'):
-			if firstDigit && t == custos.TypeCNMobile && r == '1' {
-				out = append(out, '1')
+			if digit < keep || digit == keep && t == custos.TypeCNMobile && r == '1' {
+				out = append(out, r)
 			} else {
 				out = append(out, rune('0'+st.below(10)))
 			}
-			firstDigit = false
+			digit++
 		case 'a' <= r && r <= 'z':
 			out = append(out, rune('a'+st.below(26)))
 		case 'A' <= r && r <= 'Z':
