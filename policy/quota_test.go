@@ -183,3 +183,71 @@ func TestWatchlist(t *testing.T) {
 		t.Error("not removed")
 	}
 }
+
+// kindGrants grants one kind of approval to some actors.
+type kindGrants struct {
+	kind   string
+	actors map[string]bool
+}
+
+func (g kindGrants) ActiveGrant(r *Request, kind string) (string, bool) {
+	return "g-" + r.Actor.ID, kind == g.kind && g.actors[r.Actor.ID]
+}
+
+// TestQuotaPerRoleAndOnExceed: roles get quotas of their own size, a
+// quota's on_exceed decides what an exceeding request gets, a quota_raise
+// grant (and no other kind) lets it through uncounted, and a quota on one
+// category leaves requests for others alone.
+func TestQuotaPerRoleAndOnExceed(t *testing.T) {
+	p := mustParse(t, `
+rules:
+  - {id: ok, decision: allow}
+quotas:
+  - {id: agents, match: {roles: [agent], categories: [identity]}, subjects: 2, window: 1h, on_exceed: approval_required}
+  - {id: supervisors, match: {roles: [supervisor], categories: [identity]}, subjects: 4, window: 1h, on_exceed: deny}
+`, Options{})
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	e := &Engine{Policies: NewHolderWith(p, Options{}, nil), Quotas: NewQuotas(), Now: func() time.Time { return now },
+		Grants: kindGrants{kind: "quota_raise", actors: map[string]bool{"a2": true}}}
+	type step struct {
+		actor, role, subject, dataType string
+		want                           custos.Decision
+		lastRule                       string
+	}
+	steps := []step{
+		{"a1", "agent", "p1", "cn_id", custos.DecisionAllow, "ok"},
+		{"a1", "agent", "p2", "cn_id", custos.DecisionAllow, "ok"},
+		{"a1", "agent", "p3", "cn_id", custos.DecisionApprovalRequired, "quota:agents"},
+		{"a1", "agent", "p1", "cn_id", custos.DecisionAllow, "ok"},      // already counted
+		{"a1", "agent", "p9", "email", custos.DecisionAllow, "ok"},      // contact: another category
+		{"s1", "supervisor", "p1", "cn_id", custos.DecisionAllow, "ok"}, // a quota of their own
+		{"s1", "supervisor", "p2", "cn_id", custos.DecisionAllow, "ok"},
+		{"s1", "supervisor", "p3", "cn_id", custos.DecisionAllow, "ok"},
+		{"s1", "supervisor", "p4", "cn_id", custos.DecisionAllow, "ok"},
+		{"s1", "supervisor", "p5", "cn_id", custos.DecisionDeny, "quota:supervisors"},
+		{"a2", "agent", "p1", "cn_id", custos.DecisionAllow, "ok"},
+		{"a2", "agent", "p2", "cn_id", custos.DecisionAllow, "ok"},
+		{"a2", "agent", "p3", "cn_id", custos.DecisionAllow, "grant:g-a2"}, // quota raised
+		{"a2", "agent", "p4", "cn_id", custos.DecisionAllow, "grant:g-a2"},
+	}
+	for i, s := range steps {
+		r := Request{Actor: custos.Actor{ID: s.actor, Roles: []string{s.role}}, Resource: custos.Resource{System: "pss"},
+			DataTypes: []string{s.dataType}, Subjects: []string{s.subject}}
+		d := e.Decide(context.Background(), &r)
+		if d.Effect != s.want || d.Rules[len(d.Rules)-1] != s.lastRule {
+			t.Errorf("step %d (%s %s): %s %v, want %s ending %s", i, s.actor, s.subject, d.Effect, d.Rules, s.want, s.lastRule)
+		}
+	}
+	if u := e.Quotas.Usage(p.Quota("agents"), "a2", now); u.Subjects != 2 {
+		t.Errorf("requests let through by a raise were counted: %d subjects", u.Subjects)
+	}
+	if u := e.Quotas.Usage(p.Quota("agents"), "a1", now); u.Subjects != 2 {
+		t.Errorf("a1 uses %d subjects of agents, want 2", u.Subjects)
+	}
+	// An unmask grant is not a quota raise.
+	e.Grants = kindGrants{kind: "unmask", actors: map[string]bool{"a1": true}}
+	r := Request{Actor: custos.Actor{ID: "a1", Roles: []string{"agent"}}, Resource: custos.Resource{System: "pss"}, DataTypes: []string{"cn_id"}, Subjects: []string{"p7"}}
+	if d := e.Decide(context.Background(), &r); d.Effect != custos.DecisionApprovalRequired {
+		t.Errorf("unmask grant passed a quota: %+v", d)
+	}
+}

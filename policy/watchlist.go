@@ -94,35 +94,41 @@ var (
 	honeytokenIDs = "honeytoken"
 )
 
-// apply marks a decision for the listed subjects among subjects.
+// apply marks a decision for the listed subjects among subjects. Each
+// kind present has its effect, not only the strongest: a request that
+// touches a honeytoken and a minor who needs approval still needs the
+// approval (and the honeytoken still alarms).
 func (w *Watchlist) apply(d Decision, subjects []string) Decision {
-	var worst WatchKind
+	var honey, approval, alert bool
 	w.mu.RLock()
 	if len(w.m) > 0 {
 		for _, s := range subjects {
-			if k := w.m[s]; watchRank(k) > watchRank(worst) {
-				worst = k
+			switch w.m[s] {
+			case WatchHoneytoken:
+				honey = true
+			case WatchApproval:
+				approval = true
+			case WatchAlert:
+				alert = true
 			}
 		}
 	}
 	w.mu.RUnlock()
-	switch worst {
-	case "":
+	if !honey && !approval && !alert {
 		return d
-	case WatchHoneytoken:
-		d.Alarm, d.Alert = true, true
+	}
+	d.Alert = true
+	if approval && strictness(d.Effect) < strictness(custos.DecisionApprovalRequired) {
+		d.Effect = custos.DecisionApprovalRequired
+		d.Mask = nil
+		d.Reason = "the data subject is on a watchlist that requires approval"
+	}
+	if approval || alert {
+		d.Rules = appendRule(d.Rules, watchlistIDs)
+	}
+	if honey {
+		d.Alarm = true
 		d.Rules = appendRule(d.Rules, honeytokenIDs)
-	case WatchApproval:
-		d.Alert = true
-		if strictness(d.Effect) < strictness(custos.DecisionApprovalRequired) {
-			d.Effect = custos.DecisionApprovalRequired
-			d.Mask = nil
-			d.Reason = "the data subject is on a watchlist that requires approval"
-		}
-		d.Rules = appendRule(d.Rules, watchlistIDs)
-	case WatchAlert:
-		d.Alert = true
-		d.Rules = appendRule(d.Rules, watchlistIDs)
 	}
 	return d
 }
