@@ -95,6 +95,8 @@ type Config struct {
 	EnumSpan        time.Duration
 	EnumDistinct    float64 // share of distinct subjects
 	EnumUnrelated   float64 // share without relationship
+	EnumOrdered     float64 // share of steps in one direction of the masked order that is a sorted sweep
+	EnumSweepSpan   time.Duration
 	ExportRows      int64   // rows without approval that always alert
 	ExportFactor    float64 // × own p95 rows
 	ExportMinRows   int64   // rows below which after-hours exports are ignored
@@ -145,6 +147,8 @@ func DefaultConfig() Config {
 		EnumSpan:        10 * time.Minute,
 		EnumDistinct:    0.95,
 		EnumUnrelated:   0.5,
+		EnumOrdered:     0.9,
+		EnumSweepSpan:   24 * time.Hour,
 		ExportRows:      10000,
 		ExportFactor:    10,
 		ExportMinRows:   100,

@@ -89,6 +89,22 @@ func learnedAgent(rel relSet) []Event {
 	return evs
 }
 
+// sweep is n unrelated reads of consecutive resident ids (masked as the
+// blind index masks them, first six and last four kept) taken in the
+// order given by at, at a human pace of two to five minutes.
+func sweep(start time.Time, n int, order func(k int) int) []Event {
+	var evs []Event
+	at := start
+	for k := 0; k < n; k++ {
+		v := fmt.Sprintf("44010619850101%03d%d", order(k), order(k)%10)
+		s := subj(v)
+		s.Masked = v[:6] + "********" + v[14:]
+		evs = append(evs, Event{Access: access(fmt.Sprintf("w%d", k), "a1", at, custos.ActionRead, s)})
+		at = at.Add(time.Duration(120+(k*k*53)%180) * time.Second)
+	}
+	return evs
+}
+
 func TestRules(t *testing.T) {
 	day := t0.AddDate(0, 0, 20)
 	tests := []struct {
@@ -149,6 +165,27 @@ func TestRules(t *testing.T) {
 				return evs
 			},
 			want: []string{RuleEnumeration, RuleMachineCadence, RuleNoRelationship, RuleEscalation},
+		},
+		{
+			name: "slow sweep in key order",
+			evs: func(rel relSet) []Event {
+				return sweep(day.Add(time.Hour), 60, func(k int) int { return k })
+			},
+			want: []string{RuleEnumeration, RuleNoRelationship},
+		},
+		{
+			name: "slow sweep in descending key order",
+			evs: func(rel relSet) []Event {
+				return sweep(day.Add(time.Hour), 60, func(k int) int { return 59 - k })
+			},
+			want: []string{RuleEnumeration, RuleNoRelationship},
+		},
+		{
+			name: "the same look-ups in no order are not a sweep",
+			evs: func(rel relSet) []Event {
+				return sweep(day.Add(time.Hour), 60, func(k int) int { return k * 37 % 60 })
+			},
+			want: []string{RuleNoRelationship},
 		},
 		{
 			name: "off-hours without a ticket",

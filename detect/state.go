@@ -32,6 +32,7 @@ type actorState struct {
 	TimesN   int
 	Enum     []enumEntry
 	EnumPos  int
+	EnumLast string // masked form of the previous subject, for its order
 	Exports  []int64
 	Regs     []regEntry
 	Risk     float64
@@ -51,6 +52,9 @@ type enumEntry struct {
 	T       int64
 	Key     uint64
 	Related bool
+	// Dir is how the subject's masked form compares with the previous
+	// one's: +1 after it, -1 before it, 0 equal or not comparable.
+	Dir int8
 }
 
 type docEntry struct {
