@@ -47,9 +47,10 @@ type Server struct {
 	Policy      *policy.Engine
 	Catalog     *catalog.Catalog
 	Masker      *mask.Masker
-	Approvals   *approval.Service // nil unless approvals.rules_file is set
-	responses   *responses        // suspensions and risk, for the gateways
-	policyStamp string            // the policy file's version when it was loaded
+	Approvals   *approval.Service           // nil unless approvals.rules_file is set
+	responses   *responses                  // suspensions and risk, for the gateways
+	policyStamp string                      // the policy file's version when it was loaded
+	relSources  *policy.RelationshipSources // nil unless policy.relationships is set
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -94,7 +95,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		log:           log,
 		errc:          make(chan error, 1),
 	}
+	if cfg.Policy.Relationships != "" {
+		// has_relationship also asks the business databases it names.
+		srcs, err := policy.LoadRelationshipSources(cfg.Policy.Relationships, index.Hash, log)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.Relationships.Sources, s.relSources = srcs.Checkers(), srcs
+	}
 	if err := s.startDecisions(ctx); err != nil {
+		s.closeRelSources()
 		st.Close()
 		return nil, err
 	}
@@ -330,6 +341,7 @@ func (s *Server) Close(ctx context.Context) error {
 			s.log.Warn("ledger closed before its last checkpoint was published; the next start publishes it", "err", err)
 		}
 	}
+	s.closeRelSources()
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store close: %w", err))
 	}
@@ -403,5 +415,15 @@ func (s *Server) approvalHandler() http.Handler {
 			}
 			return approval.Identity{ID: tok.Name}, nil
 		},
+	}
+}
+
+// closeRelSources closes the business-database handles of the
+// relationship sources, if any.
+func (s *Server) closeRelSources() {
+	if s.relSources != nil {
+		if err := s.relSources.Close(); err != nil {
+			s.log.Warn("closing relationship sources", "err", err)
+		}
 	}
 }
