@@ -90,7 +90,7 @@ crawler and stuffing scenarios are caught within 5 simulated minutes.`,
 
 func printEval(e *env, rep eval.Report) {
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "SCENARIO\tKIND\tTYPE\tRESULT\tTIME TO DETECT\tTRUE\tFALSE\tEMPLOYEE-DAYS\tRULES")
+	fmt.Fprintln(w, "SCENARIO\tKIND\tTYPE\tRESULT\tTIME TO DETECT\tTRUE\tFALSE\tEMPLOYEE-DAYS\tFALSE/1000\tPRECISION\tRULES")
 	for _, r := range rep.Results {
 		typ, result, ttd := "benign", "-", "-"
 		if r.Malicious {
@@ -103,7 +103,11 @@ func printEval(e *env, rep eval.Report) {
 		if len(r.FalseRules) > 0 {
 			rules += " false:" + strings.Join(r.FalseRules, ",")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Scenario, r.Kind, typ, result, ttd, r.TrueAlerts, r.FalseAlerts, r.EmployeeDays, rules)
+		precision := "-"
+		if r.Precision != nil {
+			precision = fmt.Sprintf("%.2f", *r.Precision)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%s\t%s\n", r.Scenario, r.Kind, typ, result, ttd, r.TrueAlerts, r.FalseAlerts, r.EmployeeDays, r.FalsePer1000, precision, rules)
 	}
 	w.Flush()
 	fmt.Fprintf(e.stdout, "\ncaught %d of %d injected scenarios; %d false alerts in %d employee-days = %.2f per 1,000; precision %.2f\n",

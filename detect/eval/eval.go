@@ -18,17 +18,22 @@ import (
 
 // Result is one scenario's outcome.
 type Result struct {
-	Scenario     string         `json:"scenario"`
-	Kind         sim.Kind       `json:"kind"`
-	Malicious    bool           `json:"malicious"`
-	Events       int            `json:"events"`
-	EmployeeDays int            `json:"employee_days"`
-	Detected     bool           `json:"detected"`
-	TimeToDetect time.Duration  `json:"time_to_detect_ns,omitempty"`
-	TrueRules    []string       `json:"true_rules,omitempty"`
-	TrueAlerts   int            `json:"true_alerts"`
-	FalseAlerts  int            `json:"false_alerts"`
-	FalseRules   []string       `json:"false_rules,omitempty"`
+	Scenario     string        `json:"scenario"`
+	Kind         sim.Kind      `json:"kind"`
+	Malicious    bool          `json:"malicious"`
+	Events       int           `json:"events"`
+	EmployeeDays int           `json:"employee_days"`
+	Detected     bool          `json:"detected"`
+	TimeToDetect time.Duration `json:"time_to_detect_ns,omitempty"`
+	TrueRules    []string      `json:"true_rules,omitempty"`
+	TrueAlerts   int           `json:"true_alerts"`
+	FalseAlerts  int           `json:"false_alerts"`
+	FalseRules   []string      `json:"false_rules,omitempty"`
+	// FalsePer1000 is false alerts per 1,000 of the scenario's
+	// employee-days; Precision is true alerts over all alerts (nil
+	// when the scenario raised none).
+	FalsePer1000 float64        `json:"false_alerts_per_1000_employee_days"`
+	Precision    *float64       `json:"precision,omitempty"`
 	Alerts       []detect.Alert `json:"-"`
 }
 
@@ -218,6 +223,13 @@ func RunScenario(ctx context.Context, sc *sim.Scenario, base detect.Config) (Res
 		}
 		res.FalseAlerts++
 		falseRules[a.Rule] = true
+	}
+	if res.EmployeeDays > 0 {
+		res.FalsePer1000 = float64(res.FalseAlerts) * 1000 / float64(res.EmployeeDays)
+	}
+	if n := res.TrueAlerts + res.FalseAlerts; n > 0 {
+		p := float64(res.TrueAlerts) / float64(n)
+		res.Precision = &p
 	}
 	res.TrueRules = sortedKeys(true1)
 	res.FalseRules = sortedKeys(falseRules)

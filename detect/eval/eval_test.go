@@ -21,6 +21,12 @@ func TestSuiteMeetsTargets(t *testing.T) {
 		if r.Malicious && !r.Detected {
 			t.Errorf("%s: not detected", r.Scenario)
 		}
+		if r.Detected && (r.Precision == nil || *r.Precision <= 0) || r.TrueAlerts+r.FalseAlerts == 0 && r.Precision != nil {
+			t.Errorf("%s: precision %v with %d true and %d false alerts", r.Scenario, r.Precision, r.TrueAlerts, r.FalseAlerts)
+		}
+		if r.FalsePer1000 > 1000*float64(r.FalseAlerts)/float64(r.EmployeeDays)+1e-9 || (r.FalseAlerts > 0) != (r.FalsePer1000 > 0) {
+			t.Errorf("%s: %.3f false alerts per 1000 employee-days for %d in %d", r.Scenario, r.FalsePer1000, r.FalseAlerts, r.EmployeeDays)
+		}
 		if (r.Scenario == "planted_crawler" || r.Scenario == "credential_stuffing") && r.TimeToDetect > 5*time.Minute {
 			t.Errorf("%s: detected after %v, target 5m", r.Scenario, r.TimeToDetect)
 		}
