@@ -13,6 +13,7 @@ import (
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/export"
+	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/store/sqlite"
 )
 
@@ -76,5 +77,163 @@ func TestTraceCommand(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "trace", "--data", dir, "--format", "xml", file); code != 2 {
 		t.Fatalf("bad format: %d %s", code, errOut)
+	}
+}
+
+// TestTraceCommandAccessIndexAndProofs traces through a real store's
+// access index and attaches ledger proofs: a browsing actor is named from
+// the access events alone, every evidence event in the ledger carries its
+// inclusion proof, and one that is not says why.
+func TestTraceCommandAccessIndexAndProofs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, _, errOut := run(t, "init", "--data", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	key, err := blind.LoadKey(blind.KeyFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := blind.New(key)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	mobile := func(i int) string { return fmt.Sprintf("137%08d", i) }
+
+	// zhao exports people 0..199 (its access event records them); dave
+	// looks up people 1000..1019 one at a time and never exports.
+	fp := &export.Fingerprinter{Keyer: export.NewKeyer(key), Hash: index.Hash, Order: true}
+	tbl := &export.Table{Columns: []export.Column{{Name: "mobile", Type: "cn_mobile"}, {Name: "city"}}}
+	for i := 0; i < 200; i++ {
+		tbl.Rows = append(tbl.Rows, []string{mobile(i), "广州"})
+	}
+	ex := export.Export{ID: "exp-zhao", Actor: "zhao", Time: t0, Channel: custos.ChannelHTTP, System: "crm", Format: "csv", EventID: "ev-exp-zhao"}
+	if err := fp.Apply(&ex, tbl); err != nil {
+		t.Fatal(err)
+	}
+	events := []custos.AccessEvent{{ID: "ev-exp-zhao", Time: t0, Actor: custos.Actor{ID: "zhao"}, Channel: custos.ChannelHTTP,
+		Action: custos.ActionExport, Resource: custos.Resource{System: "crm"}, Subjects: ex.Subjects}}
+	for i := 0; i < 20; i++ {
+		h, err := index.Hash("cn_mobile", mobile(1000+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, custos.AccessEvent{ID: fmt.Sprintf("ev-dave-%02d", i), Time: t0.Add(time.Duration(i+1) * time.Hour),
+			Actor: custos.Actor{ID: "dave"}, Channel: custos.ChannelHTTP, Action: custos.ActionRead,
+			Resource: custos.Resource{System: "crm"}, Subjects: []custos.Subject{{Type: "cn_mobile", Hash: h}}})
+	}
+	if _, err := st.AppendAccess(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RegisterExport(ctx, ex); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	// The ledger holds every event but dave's last five (as if they were
+	// appended after the last checkpoint).
+	l, err := ledger.Open(ctx, filepath.Join(dir, "ledger"), ledger.Options{CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []ledger.Record
+	for i, ev := range events[:len(events)-5] {
+		doc, _ := json.Marshal(ev)
+		recs = append(recs, ledger.Record{Kind: ledger.KindAccess, ID: ev.ID, Seq: int64(i + 1), Event: doc})
+	}
+	if _, err := l.Append(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	type evidence struct {
+		EventID    string          `json:"event_id"`
+		Proof      json.RawMessage `json:"proof"`
+		ProofError string          `json:"proof_error"`
+	}
+	type suspect struct {
+		ID       string     `json:"id"`
+		Matched  int        `json:"matched"`
+		First    time.Time  `json:"first"`
+		Last     time.Time  `json:"last"`
+		Evidence []evidence `json:"evidence"`
+	}
+	var rep struct {
+		ExportVerdict string    `json:"export_verdict"`
+		ActorVerdict  string    `json:"actor_verdict"`
+		Exports       []suspect `json:"exports"`
+		Actors        []suspect `json:"actors"`
+	}
+	traceJSON := func(lines []string) {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "leak.txt")
+		os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+		code, out, errOut := run(t, "trace", "--data", dir, "--proofs", "--format", "json", file)
+		if code != 0 {
+			t.Fatalf("trace --proofs: %d %s", code, errOut)
+		}
+		rep.Exports, rep.Actors = nil, nil
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+
+	// dave's people, pasted one per line: named from the access index.
+	var lines []string
+	for i := 0; i < 20; i++ {
+		lines = append(lines, "客户 "+mobile(1000+i))
+	}
+	traceJSON(lines)
+	if rep.ActorVerdict != "confident" || rep.ExportVerdict != "no confident match" || rep.Actors[0].ID != "dave" || rep.Actors[0].Matched != 20 {
+		t.Fatalf("browsing leak: %+v", rep)
+	}
+	d := rep.Actors[0]
+	if !d.First.Equal(t0.Add(time.Hour)) || !d.Last.Equal(t0.Add(20*time.Hour)) || len(d.Evidence) != 20 {
+		t.Fatalf("dave: window %s..%s, %d evidence events", d.First, d.Last, len(d.Evidence))
+	}
+	proved, missing := 0, 0
+	for i, e := range d.Evidence {
+		var p struct {
+			EventID   string `json:"event_id"`
+			LeafIndex uint64 `json:"leaf_index"`
+		}
+		switch {
+		case i < 15 && json.Unmarshal(e.Proof, &p) == nil && p.EventID == e.EventID && p.LeafIndex == uint64(i+1):
+			proved++
+		case i >= 15 && e.Proof == nil && e.ProofError != "":
+			missing++
+		default:
+			t.Errorf("evidence %d: %s proof %s error %q", i, e.EventID, e.Proof, e.ProofError)
+		}
+	}
+	if proved != 15 || missing != 5 {
+		t.Errorf("proofs: %d attached, %d missing; want 15 and 5", proved, missing)
+	}
+
+	// Part of zhao's export: the export's evidence is its event, proved,
+	// and so is zhao's access-index entry for it.
+	lines = lines[:0]
+	for _, row := range tbl.Rows[50:80] {
+		lines = append(lines, strings.Join(row, ","))
+	}
+	traceJSON(lines)
+	if rep.ExportVerdict != "confident" || rep.Exports[0].ID != "exp-zhao" || rep.Actors[0].ID != "zhao" {
+		t.Fatalf("export leak: %+v", rep)
+	}
+	for _, s := range []suspect{rep.Exports[0], rep.Actors[0]} {
+		if len(s.Evidence) != 1 || s.Evidence[0].EventID != "ev-exp-zhao" || len(s.Evidence[0].Proof) == 0 {
+			t.Errorf("%s evidence: %+v", s.ID, s.Evidence)
+		}
+	}
+
+	// The table says how many evidence events have proofs.
+	file := filepath.Join(t.TempDir(), "leak.csv")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	if code, out, errOut := run(t, "trace", "--data", dir, "--proofs", file); code != 0 || !strings.Contains(out, "ledger proofs: 2 of 2 evidence events") {
+		t.Fatalf("table: %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -99,6 +99,27 @@ type Evidence struct {
 	EventID string `json:"event_id"`
 	Seq     int64  `json:"seq,omitempty"`
 	Proof   any    `json:"proof,omitempty"`
+	// ProofError says why a requested proof is missing (the event is not
+	// in the ledger, or not yet covered by a checkpoint): an investigator
+	// must be able to tell "no proof asked" from "no proof to be had".
+	ProofError string `json:"proof_error,omitempty"`
+}
+
+// prove attaches ev's ledger proof, or the reason there is none.
+func (ev *Evidence) prove(ctx context.Context, f ProofFunc) {
+	if f == nil {
+		return
+	}
+	if ev.EventID == "" {
+		ev.ProofError = "no event id for this access-index entry"
+		return
+	}
+	p, err := f(ctx, ev.EventID)
+	if err != nil {
+		ev.ProofError = err.Error()
+		return
+	}
+	ev.Proof = p
 }
 
 // score turns the accumulated records into the two rankings.
@@ -461,14 +482,9 @@ func verdict(s []Suspect, threshold float64) Verdict {
 
 // attachEvidence names the access events behind the listed actors.
 func (st *state) attachEvidence(ctx context.Context) error {
-	if st.t.Proof != nil {
-		for i := range st.rep.Exports {
-			for j := range st.rep.Exports[i].Evidence {
-				ev := &st.rep.Exports[i].Evidence[j]
-				if p, err := st.t.Proof(ctx, ev.EventID); err == nil {
-					ev.Proof = p
-				}
-			}
+	for i := range st.rep.Exports {
+		for j := range st.rep.Exports[i].Evidence {
+			st.rep.Exports[i].Evidence[j].prove(ctx, st.t.Proof)
 		}
 	}
 	var seqs []int64
@@ -486,11 +502,7 @@ func (st *state) attachEvidence(ctx context.Context) error {
 		s := &st.rep.Actors[i]
 		for _, q := range st.actors[st.actorIx[s.ID]].seqs {
 			ev := Evidence{EventID: ids[q], Seq: q}
-			if st.t.Proof != nil && ev.EventID != "" {
-				if p, err := st.t.Proof(ctx, ev.EventID); err == nil {
-					ev.Proof = p
-				}
-			}
+			ev.prove(ctx, st.t.Proof)
 			s.Evidence = append(s.Evidence, ev)
 		}
 		slices.SortFunc(s.Evidence, func(a, b Evidence) int { return int(a.Seq - b.Seq) })
@@ -554,6 +566,29 @@ func (r *Report) WriteTable(w io.Writer) error {
 	section("exports", r.ExportVerdict, r.Exports, true)
 	fmt.Fprintln(w)
 	section("actors", r.ActorVerdict, r.Actors, false)
+	// With --proofs, say how many evidence events are backed by a ledger
+	// proof (the proofs themselves are in --format json).
+	proved, missing, firstErr := 0, 0, ""
+	for _, s := range append(slices.Clip(r.Exports), r.Actors...) {
+		for _, e := range s.Evidence {
+			switch {
+			case e.Proof != nil:
+				proved++
+			case e.ProofError != "":
+				missing++
+				if firstErr == "" {
+					firstErr = e.ProofError
+				}
+			}
+		}
+	}
+	if proved+missing > 0 {
+		fmt.Fprintf(w, "\nledger proofs: %d of %d evidence events", proved, proved+missing)
+		if missing > 0 {
+			fmt.Fprintf(w, "; missing for %d (first: %s)", missing, firstErr)
+		}
+		fmt.Fprintln(w, "; --format json lists them")
+	}
 	return nil
 }
 
