@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-dev/custos/catalog"
 	"github.com/custos-dev/custos/policy"
 )
 
@@ -19,7 +20,7 @@ func newPolicyCmd(e *env) *cobra.Command {
 data it touches: allow, mask, deny or require approval, with limits. See
 docs/policy.md for the language.`,
 	}
-	cmd.AddCommand(newPolicyTestCmd(e), newPolicyLintCmd(e))
+	cmd.AddCommand(newPolicyTestCmd(e), newPolicyLintCmd(e), newPolicyCatalogCmd(e))
 	return cmd
 }
 
@@ -121,5 +122,72 @@ Exits 1 on errors, and on warnings too with --strict.`,
 		},
 	}
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+	return cmd
+}
+
+func newPolicyCatalogCmd(e *env) *cobra.Command {
+	var mergePath, outPath string
+	var minConfidence float64
+	cmd := &cobra.Command{
+		Use:   "catalog SCAN.json...",
+		Short: "Build the catalogue from custos scan output, keeping hand-written entries",
+		Long: `Reads the output of 'custos scan --format json' or 'jsonl' (database
+scans: one finding per column) and writes a catalogue: the most confident
+type of each column, and in each table the strongest identifier (ID
+number, then passport and permits, then mobile) proposed as its subject
+key. With --merge, the catalogue given is kept as written and only the
+tables and columns it lacks are added. Review the subject keys before use.
+'-' reads standard input.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var findings []catalog.Finding
+			for _, path := range args {
+				f := e.stdin
+				if path != "-" {
+					file, err := os.Open(path)
+					if err != nil {
+						return err
+					}
+					defer file.Close()
+					f = file
+				}
+				fs, err := catalog.ReadScanJSON(f)
+				if err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				findings = append(findings, fs...)
+			}
+			imported, skipped := catalog.FromFindings(findings, minConfidence)
+			out := imported
+			if mergePath != "" {
+				base, err := catalog.Load(mergePath)
+				if err != nil {
+					return err
+				}
+				out = catalog.Merge(base.File(), imported)
+			}
+			c, err := catalog.New(out)
+			if err != nil {
+				return err
+			}
+			data, err := c.Marshal()
+			if err != nil {
+				return err
+			}
+			if outPath == "" {
+				_, err = e.stdout.Write(data)
+			} else {
+				err = os.WriteFile(outPath, data, 0o644)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "%d column findings, %d of unknown type skipped, %d resources\n", len(findings), skipped, len(out.Resources))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&mergePath, "merge", "", "existing catalogue to keep and add to")
+	cmd.Flags().StringVarP(&outPath, "output", "o", "", "write here instead of standard output")
+	cmd.Flags().Float64Var(&minConfidence, "min-confidence", 0.8, "ignore findings below this confidence")
 	return cmd
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/custos-dev/custos/catalog"
 )
 
 func runPolicyCmd(t *testing.T, args ...string) (string, error) {
@@ -61,5 +63,43 @@ func TestPolicyLintCommand(t *testing.T) {
 	}
 	if _, err := runPolicyCmd(t, "lint", "--strict", p); err == nil {
 		t.Fatal("--strict passed with a warning")
+	}
+}
+
+func TestPolicyCatalogCommand(t *testing.T) {
+	dir := t.TempDir()
+	scan := filepath.Join(dir, "scan.jsonl")
+	os.WriteFile(scan, []byte(`{"system":"pss","schema":"public","table":"passengers","column":"idno","type":"cn_id","category":"identity","confidence":0.98}
+{"system":"pss","schema":"public","table":"passengers","column":"phone","type":"cn_mobile","category":"contact","confidence":0.95}
+{"system":"pss","schema":"public","table":"passengers","column":"note","type":"cn_mobile","category":"contact","confidence":0.3}
+{"system":"pss","schema":"public","table":"calls","column":"callee","type":"cn_mobile","category":"communication","confidence":0.9}
+{"path":"a.csv","offset":3,"length":11,"type":"cn_mobile","confidence":0.9,"value":"138****5678"}
+`), 0o600)
+	hand := filepath.Join(dir, "catalog.yaml")
+	os.WriteFile(hand, []byte("version: 1\nresources:\n  - system: pss\n    table: public.passengers\n    columns:\n      phone: {type: cn_landline}\n"), 0o600)
+	out := filepath.Join(dir, "out.yaml")
+	if msg, err := runPolicyCmd(t, "catalog", "--merge", hand, "-o", out, scan); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	c, err := catalog.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		object, column, typ string
+		subjectKey, present bool
+	}{
+		{"public.passengers", "idno", "cn_id", true, true},
+		{"public.passengers", "phone", "cn_landline", false, true}, // written by hand: kept
+		{"public.passengers", "note", "", false, false},            // below --min-confidence
+		{"public.calls", "callee", "cn_mobile", true, true},
+	} {
+		f, ok := c.Field("pss", tt.object, tt.column)
+		if ok != tt.present || ok && (f.Type != tt.typ || f.SubjectKey != tt.subjectKey) {
+			t.Errorf("%s.%s: %+v present=%v, want type %q subject key %v present %v", tt.object, tt.column, f, ok, tt.typ, tt.subjectKey, tt.present)
+		}
+	}
+	if _, err := runPolicyCmd(t, "catalog", filepath.Join(dir, "missing.jsonl")); err == nil {
+		t.Error("missing scan file accepted")
 	}
 }
