@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ func newTraceCmd(e *env) *cobra.Command {
 		noFP      bool
 		proofs    bool
 		suspects  int
+		before    string
 	)
 	cmd := &cobra.Command{
 		Use:   "trace LEAKED_FILE",
@@ -41,6 +43,10 @@ and a suspect who held only part of the file is discounted by the share
 they did not hold (records nobody here held count against no one). Canary
 records and watermarks of fingerprinted exports confirm a source.
 
+--before TIME (RFC 3339, or a date meaning its midnight UTC) counts only
+accesses and exports before TIME, typically when the leak was found: a
+colleague who handled the same people afterwards is not a suspect.
+
 A suspect is named only at or above --threshold; otherwise the verdict is
 "no confident match". The report never shows a value from the file, only
 export, actor and event IDs (with ledger proofs with --proofs).
@@ -52,6 +58,13 @@ See docs/tracing.md.`,
 			}
 			if threshold < 0 || threshold > 1 || prior < 0 || prior >= 1 {
 				return &usageError{msg: "--threshold must be in [0,1] and --prior in [0,1)"}
+			}
+			var cutoff time.Time
+			if before != "" {
+				var err error
+				if cutoff, err = parseBefore(before); err != nil {
+					return &usageError{msg: err.Error()}
+				}
 			}
 			cfg, err := flags.load()
 			if err != nil {
@@ -77,7 +90,7 @@ See docs/tracing.md.`,
 			defer lk.Close()
 			tr := &trace.Tracer{
 				Index: index, Source: lk, Keyer: export.NewKeyer(key),
-				NoFingerprints: noFP, Threshold: threshold, Prior: prior, Suspects: suspects,
+				NoFingerprints: noFP, Threshold: threshold, Prior: prior, Suspects: suspects, Before: cutoff,
 			}
 			if proofs {
 				dir, _, err := ledgerDir(&flags)
@@ -112,7 +125,19 @@ See docs/tracing.md.`,
 	cmd.Flags().BoolVar(&noFP, "no-fingerprints", false, "ignore canaries and watermarks (registry and access index only)")
 	cmd.Flags().BoolVar(&proofs, "proofs", false, "attach ledger inclusion proofs to the evidence events")
 	cmd.Flags().IntVar(&suspects, "suspects", 10, "suspects listed per ranking")
+	cmd.Flags().StringVar(&before, "before", "", "count only accesses and exports before this time (RFC 3339 or YYYY-MM-DD, UTC), e.g. when the leak was found")
 	return cmd
+}
+
+// parseBefore reads --before: an RFC 3339 time or a date (midnight UTC).
+func parseBefore(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--before %q: want an RFC 3339 time (2026-11-29T09:00:00+08:00) or a date (2026-11-29)", s)
 }
 
 // runTraceEval is 'custos eval --trace': leak tracing measured on a

@@ -214,6 +214,17 @@ func TestTraceCommandAccessIndexAndProofs(t *testing.T) {
 		t.Errorf("proofs: %d attached, %d missing; want 15 and 5", proved, missing)
 	}
 
+	// Found before dave's first look-up: nobody here held these people.
+	file := filepath.Join(t.TempDir(), "leak.txt")
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	if code, out, errOut := run(t, "trace", "--data", dir, "--before", t0.Add(time.Hour).Format(time.RFC3339), file); code != 0 ||
+		!strings.Contains(out, "actors: no confident match") || !strings.Contains(out, "known to the organization: 0;") {
+		t.Fatalf("--before: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, "trace", "--data", dir, "--before", "yesterday", file); code != 2 {
+		t.Fatalf("--before yesterday: %d %s", code, errOut)
+	}
+
 	// Part of zhao's export: the export's evidence is its event, proved,
 	// and so is zhao's access-index entry for it.
 	lines = lines[:0]
@@ -231,7 +242,7 @@ func TestTraceCommandAccessIndexAndProofs(t *testing.T) {
 	}
 
 	// The table says how many evidence events have proofs.
-	file := filepath.Join(t.TempDir(), "leak.csv")
+	file = filepath.Join(t.TempDir(), "leak.csv")
 	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
 	if code, out, errOut := run(t, "trace", "--data", dir, "--proofs", file); code != 0 || !strings.Contains(out, "ledger proofs: 2 of 2 evidence events") {
 		t.Fatalf("table: %d\n%s\n%s", code, out, errOut)

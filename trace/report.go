@@ -44,6 +44,9 @@ type Report struct {
 	Prior     float64 `json:"prior"`
 	// Fingerprints is false when canaries and watermarks were ignored.
 	Fingerprints bool `json:"fingerprints"`
+	// Before, if set, is the time from which accesses and exports were
+	// not counted (Tracer.Before).
+	Before time.Time `json:"before,omitzero"`
 	// ExportVerdict and ActorVerdict conclude each ranking.
 	ExportVerdict Verdict   `json:"export_verdict"`
 	ActorVerdict  Verdict   `json:"actor_verdict"`
@@ -128,16 +131,6 @@ func (st *state) score(ctx context.Context) error {
 	rep.Distinct = len(st.records)
 	rep.Prior = t.prior()
 	rep.Fingerprints = !t.NoFingerprints
-	for i := range st.records {
-		l := &st.records[i]
-		if len(l.exports) > 0 || len(l.actors) > 0 {
-			rep.Known++
-		}
-		if l.canary {
-			rep.Canaries++
-		}
-	}
-	rep.Unknown = rep.Distinct - rep.Known
 
 	// Export documents: recipients, times and watermark settings.
 	docs := make([]*export.Export, len(st.exportID))
@@ -150,6 +143,21 @@ func (st *state) score(ctx context.Context) error {
 			docs[x] = &got[i]
 		}
 	}
+	var late []bool
+	if !t.Before.IsZero() {
+		late = st.dropLateExports(docs)
+	}
+	for i := range st.records {
+		l := &st.records[i]
+		if len(l.exports) > 0 || len(l.actors) > 0 {
+			rep.Known++
+		}
+		if l.canary() {
+			rep.Canaries++
+		}
+	}
+	rep.Unknown = rep.Distinct - rep.Known
+
 	// An export's recipient held its records too.
 	for i := range st.records {
 		l := &st.records[i]
@@ -164,14 +172,14 @@ func (st *state) score(ctx context.Context) error {
 	n := rep.Known
 	eLog, eHeld, eExcl := guilt(len(st.exportID), n, rep.Prior, func(f func([]int32)) {
 		for i := range st.records {
-			if !t.NoFingerprints || !st.records[i].canary {
+			if !t.NoFingerprints || !st.records[i].canary() {
 				f(st.records[i].exports)
 			}
 		}
 	})
 	aLog, aHeld, aExcl := guilt(len(st.actorID), n, rep.Prior, func(f func([]int32)) {
 		for i := range st.records {
-			if !t.NoFingerprints || !st.records[i].canary {
+			if !t.NoFingerprints || !st.records[i].canary() {
 				f(st.records[i].actors)
 			}
 		}
@@ -199,6 +207,9 @@ func (st *state) score(ctx context.Context) error {
 	// Exports ranking.
 	var exports []Suspect
 	for x, id := range st.exportID {
+		if late != nil && late[x] {
+			continue
+		}
 		s := Suspect{ID: id, Matched: eHeld[x], Exclusive: eExcl[x], Watermark: wm[x]}
 		s.setLogInnocence(eLog[x] + math.Log(factor[x]))
 		if !t.NoFingerprints {
@@ -306,6 +317,30 @@ func (st *state) score(ctx context.Context) error {
 		rep.Actors = []Suspect{}
 	}
 	return st.attachEvidence(ctx)
+}
+
+// dropLateExports forgets the exports made at or after Tracer.Before:
+// their records no longer count as held by them (or by their recipient
+// through them), and their canaries no longer count. A record that only
+// such an export held becomes unknown here, as it was when the leak was
+// found. It returns which exports are late; their documents are
+// dropped, so they are neither ranked nor tested for watermarks.
+func (st *state) dropLateExports(docs []*export.Export) []bool {
+	late := make([]bool, len(docs))
+	for x, d := range docs {
+		if d != nil && !st.t.counts(d.Time) {
+			late[x] = true
+			st.exports[x].canaries = 0
+			docs[x] = nil
+		}
+	}
+	for i := range st.records {
+		l := &st.records[i]
+		isLate := func(x int32) bool { return late[x] }
+		l.exports = slices.DeleteFunc(l.exports, isLate)
+		l.canaryOf = slices.DeleteFunc(l.canaryOf, isLate)
+	}
+	return late
 }
 
 // explainedBy returns, for every agent, the factor by which a confirmed
@@ -525,7 +560,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if !r.Fingerprints {
 		fp = "off"
 	}
-	fmt.Fprintf(w, "model: guilt (Papadimitriou & Garcia-Molina), prior p >= %.2f, threshold %.2f, fingerprints %s\n\n", r.Prior, r.Threshold, fp)
+	fmt.Fprintf(w, "model: guilt (Papadimitriou & Garcia-Molina), prior p >= %.2f, threshold %.2f, fingerprints %s\n", r.Prior, r.Threshold, fp)
+	if !r.Before.IsZero() {
+		fmt.Fprintf(w, "counting accesses and exports before %s only\n", r.Before.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
 	section := func(title string, v Verdict, s []Suspect, exports bool) {
 		fmt.Fprintf(w, "%s: %s\n", title, v)
 		if len(s) == 0 {

@@ -56,7 +56,16 @@ type Tracer struct {
 	Evidence int
 	// Proof, if set, attaches ledger proofs to the evidence.
 	Proof ProofFunc
+	// Before, if set, counts only accesses and exports before it: a leak
+	// found at a time cannot have come from a later access or export,
+	// and the colleague who handled the same people afterwards is not a
+	// suspect.
+	Before time.Time
 }
+
+// counts reports whether something that happened at tm can explain the
+// leak (see Before).
+func (t *Tracer) counts(tm time.Time) bool { return t.Before.IsZero() || tm.Before(t.Before) }
 
 const (
 	// DefaultPrior is the model's least p (see docs/tracing.md).
@@ -101,8 +110,11 @@ type leaked struct {
 	rec     *Record // kept only when an export held it (for watermarks)
 	exports []int32 // exports holding it (real or canary)
 	actors  []int32 // actors who accessed it or exported it
-	canary  bool
+	// canaryOf lists the exports this record is a canary of.
+	canaryOf []int32
 }
+
+func (l *leaked) canary() bool { return len(l.canaryOf) > 0 }
 
 type actorStats struct {
 	first, last time.Time
@@ -126,7 +138,7 @@ func (t *Tracer) Trace(ctx context.Context, r io.Reader, name string) (*Report, 
 	f := DetectFormat(name, head)
 	st := &state{
 		t:        t,
-		rep:      &Report{File: name, Format: f, Threshold: t.threshold()},
+		rep:      &Report{File: name, Format: f, Threshold: t.threshold(), Before: t.Before},
 		seen:     map[export.Key]bool{},
 		exportIx: map[string]int32{},
 		actorIx:  map[string]int32{},
@@ -249,7 +261,7 @@ func (st *state) lookupExports(ctx context.Context) error {
 	// export.Canary.Subjects).
 	for rx, n := range st.canaryHits {
 		if n >= 2 {
-			st.records[rx[0]].canary = true
+			st.records[rx[0]].canaryOf = append(st.records[rx[0]].canaryOf, rx[1])
 			st.exports[rx[1]].canaries++
 		}
 	}
@@ -260,6 +272,9 @@ func (st *state) lookupExports(ctx context.Context) error {
 // lookupAccesses records who accessed the batch's keys.
 func (st *state) lookupAccesses(ctx context.Context) error {
 	err := st.t.Source.SubjectSightings(ctx, st.keys, func(i int, s export.Sighting) {
+		if !st.t.counts(s.Time) {
+			return
+		}
 		l := &st.records[st.keyRec[i]]
 		a := st.actor(s.Actor)
 		if !slices.Contains(l.actors, a) {

@@ -85,9 +85,9 @@ func csvOf(tbl *export.Table, rows [][]string) []byte {
 	return b.Bytes()
 }
 
-func (o *testOrg) trace(t *testing.T, name string, data []byte, noFP bool) *Report {
+func (o *testOrg) trace(t *testing.T, name string, data []byte, noFP bool, before time.Time) *Report {
 	t.Helper()
-	tr := &Tracer{Index: o.index, Source: o.mem, Keyer: o.keyer, NoFingerprints: noFP}
+	tr := &Tracer{Index: o.index, Source: o.mem, Keyer: o.keyer, NoFingerprints: noFP, Before: before}
 	rep, err := tr.Trace(context.Background(), bytes.NewReader(data), name)
 	if err != nil {
 		t.Fatal(err)
@@ -109,24 +109,31 @@ func TestTrace(t *testing.T) {
 		_, _, m := person(i)
 		fmt.Fprintf(&outside, "%s\n", m)
 	}
+	// exp-1 (alice) is at 10:00, exp-2 (bob, the same people) at 11:00;
+	// dave's look-ups from 12:20.
+	t0 := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name      string
 		file      string
 		data      []byte
 		noFP      bool
+		before    time.Time
 		exportV   Verdict
 		topExport string
 		actorV    Verdict
 		topActor  string
 		golden    string
 	}{
-		{"subset of an export, fingerprinted", "leak.csv", leakA, false, VerdictConfident, "exp-1", VerdictConfident, "alice", "leak_export.json"},
-		{"same leak, index alone: two identical exports", "leak.csv", leakA, true, VerdictAmbiguous, "", VerdictAmbiguous, "", ""},
-		{"browsing actor, chat log", "chat.txt", []byte(chat.String()), false, VerdictNone, "", VerdictConfident, "dave", "leak_browse.json"},
-		{"outside leak", "list.txt", []byte(outside.String()), false, VerdictNone, "", VerdictNone, "", "leak_outside.json"},
+		{"subset of an export, fingerprinted", "leak.csv", leakA, false, time.Time{}, VerdictConfident, "exp-1", VerdictConfident, "alice", "leak_export.json"},
+		{"same leak, index alone: two identical exports", "leak.csv", leakA, true, time.Time{}, VerdictAmbiguous, "", VerdictAmbiguous, "", ""},
+		{"same leak, index alone, found before the second export", "leak.csv", leakA, true, t0.Add(90 * time.Minute), VerdictConfident, "exp-1", VerdictConfident, "alice", ""},
+		{"same leak, found before either export", "leak.csv", leakA, false, t0.Add(time.Hour), VerdictNone, "", VerdictNone, "", ""},
+		{"browsing actor, chat log", "chat.txt", []byte(chat.String()), false, time.Time{}, VerdictNone, "", VerdictConfident, "dave", "leak_browse.json"},
+		{"browsing actor, found before the look-ups", "chat.txt", []byte(chat.String()), false, t0.Add(200 * time.Minute), VerdictNone, "", VerdictNone, "", ""},
+		{"outside leak", "list.txt", []byte(outside.String()), false, time.Time{}, VerdictNone, "", VerdictNone, "", "leak_outside.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := o.trace(t, tc.file, tc.data, tc.noFP)
+			rep := o.trace(t, tc.file, tc.data, tc.noFP, tc.before)
 			if rep.ExportVerdict != tc.exportV || rep.ActorVerdict != tc.actorV {
 				t.Fatalf("verdicts %s / %s, want %s / %s\n%s", rep.ExportVerdict, rep.ActorVerdict, tc.exportV, tc.actorV, table(rep))
 			}
@@ -135,6 +142,10 @@ func TestTrace(t *testing.T) {
 			}
 			if tc.topActor != "" && rep.Actors[0].ID != tc.topActor {
 				t.Fatalf("top actor %s, want %s\n%s", rep.Actors[0].ID, tc.topActor, table(rep))
+			}
+			if !tc.before.IsZero() && tc.topExport == "" && tc.topActor == "" && (rep.Known != 0 || rep.Canaries != 0 || len(rep.Exports)+len(rep.Actors) != 0) {
+				// Nothing before the leak held these people.
+				t.Fatalf("before %s: %d known, %d canaries, %d+%d suspects\n%s", tc.before, rep.Known, rep.Canaries, len(rep.Exports), len(rep.Actors), table(rep))
 			}
 			if tc.golden != "" {
 				var b bytes.Buffer
