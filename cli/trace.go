@@ -140,14 +140,20 @@ func parseBefore(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--before %q: want an RFC 3339 time (2026-11-29T09:00:00+08:00) or a date (2026-11-29)", s)
 }
 
+// traceEvalConfig sizes 'custos eval --trace': the organization
+// (10,000 exports over 1 M people), or the small one with --quick. A
+// variable so the command's test can run a tiny one.
+var traceEvalConfig = func(quick bool) traceeval.Config {
+	if quick {
+		return traceeval.Quick()
+	}
+	return traceeval.Full()
+}
+
 // runTraceEval is 'custos eval --trace': leak tracing measured on a
 // synthetic organization (package trace/traceeval).
 func runTraceEval(e *env, quick bool, format string, strict bool) error {
-	cfg := traceeval.Full()
-	if quick {
-		cfg = traceeval.Quick()
-	}
-	res, err := traceeval.Run(e.ctx, cfg)
+	res, err := traceeval.Run(e.ctx, traceEvalConfig(quick))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/store/sqlite"
+	"github.com/custos-dev/custos/trace/traceeval"
 )
 
 // TestTraceCommand registers an export in a fresh data directory, leaks
@@ -246,5 +248,45 @@ func TestTraceCommandAccessIndexAndProofs(t *testing.T) {
 	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
 	if code, out, errOut := run(t, "trace", "--data", dir, "--proofs", file); code != 0 || !strings.Contains(out, "ledger proofs: 2 of 2 evidence events") {
 		t.Fatalf("table: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestEvalTraceCommand runs 'custos eval --trace' on a tiny organization:
+// the flag reaches the leak-tracing evaluation, both formats print every
+// scenario at every size, and --strict turns a missed target into exit 1.
+func TestEvalTraceCommand(t *testing.T) {
+	if got := traceEvalConfig(false); got.People != 1_000_000 || got.Exports != 10_000 {
+		t.Fatalf("custos eval --trace is not the issue's size: %+v", got)
+	}
+	tiny := traceeval.Config{People: 4000, Employees: 20, Units: 2, Exports: 40, Popular: 100, Browse: 50, Trials: 3, Seed: 1}
+	defer func(f func(bool) traceeval.Config) { traceEvalConfig = f }(traceEvalConfig)
+	traceEvalConfig = func(bool) traceeval.Config { return tiny }
+
+	out, _, err := runCmd(t, newEvalCmd, "--trace", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res traceeval.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Config.People != 4000 || len(res.Cells) != 4*len(traceeval.Sizes) {
+		t.Fatalf("config %+v, %d cells", res.Config, len(res.Cells))
+	}
+	for _, c := range res.Cells {
+		if c.Trials != 3 {
+			t.Errorf("%s at %d: %d trials", c.Scenario, c.Size, c.Trials)
+		}
+	}
+	out, _, err = runCmd(t, newEvalCmd, "--trace")
+	if err != nil || !strings.Contains(out, "leak tracing: 4000 people") || !strings.Contains(out, traceeval.ScenarioBrowse) {
+		t.Fatalf("table: %v\n%s", err, out)
+	}
+	// The seed is fixed, so a second run gives the same cells: --strict
+	// must fail exactly when Failures lists a missed target.
+	_, _, err = runCmd(t, newEvalCmd, "--trace", "--strict")
+	var ee *exitError
+	if fails := res.Failures(); len(fails) > 0 != (errors.As(err, &ee) && ee.code == 1) {
+		t.Fatalf("--strict returned %v with failures %v", err, fails)
 	}
 }
