@@ -224,6 +224,14 @@ func TestTamper(t *testing.T) {
 			opts: VerifyOptions{WitnessDir: fx.witnessDir},
 			leaf: 300, want: "do not hash to the root of the witnessed checkpoint of size 400",
 		},
+		{
+			name:   "forgery without the signing key, checked against saved checkpoints",
+			tamper: func(t *testing.T, dir string) { forge(t, fx, dir, 300) },
+			// signer.pub is the forger's: the saved checkpoints do not
+			// verify with it, and their roots name where the log departs.
+			opts: VerifyOptions{Trusted: [][]byte{fx.cp300, fx.cpLatest}},
+			leaf: 300, want: "do not hash to the root of the trusted checkpoint of size 700",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

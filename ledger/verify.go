@@ -133,11 +133,7 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	cp, _, _, err := log.ParseCheckpoint(raw, v.Name(), v)
 	if err != nil {
 		rep.add(-1, "checkpoint is not signed by the trusted ledger key (%v): the log was replaced or re-signed", err)
-		cp = &log.Checkpoint{}
-		if body, _, ok := bytes.Cut(raw, []byte("\n\n")); !ok {
-			rep.Took = time.Since(start)
-			return rep, nil
-		} else if _, err := cp.Unmarshal(append(body, '\n')); err != nil {
+		if cp = parseUnverified(raw); cp == nil {
 			rep.Took = time.Since(start)
 			return rep, nil
 		}
@@ -149,7 +145,17 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*Report, error
 	for i, t := range opts.Trusted {
 		tc, _, _, err := log.ParseCheckpoint(t, v.Name(), v)
 		if err != nil {
-			return nil, fmt.Errorf("ledger: trusted checkpoint %d: %w", i+1, err)
+			// The operator vouches for this checkpoint (it was saved
+			// somewhere he trusts). If the key in use does not sign it, the
+			// ledger was re-keyed — a forger who replaced signer.pub —, or
+			// it is not a checkpoint of this log at all: either way the
+			// log is not intact. Its size and root still name where the
+			// log departs from it.
+			tc = parseUnverified(t)
+			if tc == nil {
+				return nil, fmt.Errorf("ledger: trusted checkpoint %d: %w", i+1, err)
+			}
+			rep.add(-1, "trusted checkpoint %d (size %d) is not signed by the ledger key in use (%v): the ledger was re-keyed or replaced", i+1, tc.Size, err)
 		}
 		anchors = append(anchors, anchor{size: tc.Size, root: tc.Hash, label: fmt.Sprintf("trusted checkpoint of size %d", tc.Size)})
 	}
@@ -499,4 +505,18 @@ func readPartial(ctx context.Context, read func(context.Context, uint64, uint8) 
 		return raw, err
 	}
 	return read(ctx, i, 0)
+}
+
+// parseUnverified reads the size and root of a signed note without
+// checking its signature, or returns nil if it is not a checkpoint.
+func parseUnverified(raw []byte) *log.Checkpoint {
+	body, _, ok := bytes.Cut(raw, []byte("\n\n"))
+	if !ok {
+		return nil
+	}
+	cp := &log.Checkpoint{}
+	if _, err := cp.Unmarshal(append(body, '\n')); err != nil {
+		return nil
+	}
+	return cp
 }
