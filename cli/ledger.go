@@ -167,7 +167,10 @@ func readKeyArg(arg string) (string, error) {
 }
 
 func newLedgerProofCmd(e *env) *cobra.Command {
-	var flags configFlags
+	var (
+		flags    configFlags
+		mysqlDSN string
+	)
 	cmd := &cobra.Command{
 		Use:   "proof EVENT_ID",
 		Short: "Print the inclusion proof of an event (JSON) against the latest checkpoint",
@@ -177,7 +180,18 @@ func newLedgerProofCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := ledger.ProveEvent(e.ctx, dir, args[0])
+			var logSrc ledger.Fetcher
+			if mysqlDSN != "" {
+				db, err := sql.Open("mysql", mysqlDSN)
+				if err != nil {
+					return fmt.Errorf("--mysql: %w", err)
+				}
+				defer db.Close()
+				if logSrc, err = ledger.OpenMySQLLog(e.ctx, db); err != nil {
+					return fmt.Errorf("--mysql: %w", err)
+				}
+			}
+			p, err := ledger.ProveEventIn(e.ctx, dir, logSrc, args[0])
 			if err != nil {
 				return err
 			}
@@ -187,6 +201,7 @@ func newLedgerProofCmd(e *env) *cobra.Command {
 		},
 	}
 	flags.register(cmd)
+	cmd.Flags().StringVar(&mysqlDSN, "mysql", "", "the log is in this MySQL/MariaDB database (DSN user@tcp(host:port)/db), not <data>/ledger/log")
 	return cmd
 }
 

@@ -119,6 +119,10 @@ func TestLedgerVerifyMySQL(t *testing.T) {
 	if err != nil || !strings.Contains(out, "ledger intact: 1 entries") {
 		t.Fatalf("verify --mysql: %v\n%s", err, out)
 	}
+	out, err = runLedgerCmd(t, "proof", "--data", data, "--mysql", dsn, "c-1")
+	if err != nil || !strings.Contains(out, `"leaf_index": 0`) || !strings.Contains(out, `"tree_size": 1`) {
+		t.Fatalf("proof --mysql: %v\n%s", err, out)
+	}
 	if _, err := db.Exec("UPDATE TiledLeaves SET data = REPLACE(data, 'c-1', 'c-2')"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bufio"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,7 +25,17 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child process of TestCrash")
 	}
 	run := os.Getenv(crashDirEnv + "_RUN")
-	l, err := Open(t.Context(), dir, testOptions(nil))
+	opts := testOptions(nil)
+	if name := os.Getenv(crashDirEnv + "_MYSQL"); name != "" {
+		db, err := sql.Open("mysql", mariaDSN(name))
+		if err != nil {
+			fmt.Println("open failed:", err)
+			os.Exit(1)
+		}
+		opts.MySQL = db
+		opts.CheckpointInterval = time.Second
+	}
+	l, err := Open(t.Context(), dir, opts)
 	if err != nil {
 		fmt.Println("open failed:", err)
 		os.Exit(1)
@@ -56,16 +67,24 @@ func TestCrashChild(t *testing.T) {
 }
 
 // TestCrash kills a process that is appending heavily, twice, and checks
-// that the ledger verifies and holds every acknowledged event.
+// that the ledger verifies and holds every acknowledged event, on the
+// POSIX log and on MariaDB.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes")
 	}
+	t.Run("posix", func(t *testing.T) { testCrash(t, "") })
+	t.Run("mariadb", func(t *testing.T) { testCrash(t, newMariaDB(t)) })
+}
+
+// testCrash runs the crash test with the log in database mysqlDB, or in
+// POSIX files when it is empty.
+func testCrash(t *testing.T, mysqlDB string) {
 	dir := filepath.Join(t.TempDir(), "ledger")
 	var acked []string
 	for run := range 2 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, fmt.Sprintf("%s_RUN=%d", crashDirEnv, run))
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, fmt.Sprintf("%s_RUN=%d", crashDirEnv, run), crashDirEnv+"_MYSQL="+mysqlDB)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -106,12 +125,28 @@ func TestCrash(t *testing.T) {
 		t.Logf("run %d: killed after %d acknowledged appends", run, n)
 	}
 	ctx := t.Context()
-	l := openLedger(t, dir, nil) // re-indexes what the kill left unindexed
+	opts, vopts := testOptions(nil), VerifyOptions{}
+	if mysqlDB != "" {
+		db, err := sql.Open("mysql", mariaDSN(mysqlDB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		opts.MySQL = db
+		opts.CheckpointInterval = time.Second
+		if vopts.Log, err = OpenMySQLLog(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := Open(ctx, dir, opts) // re-indexes what the kill left unindexed
+	if err != nil {
+		t.Fatal(err)
+	}
 	size, _ := l.Size(ctx)
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep := mustVerify(t, dir, VerifyOptions{})
+	rep := mustVerify(t, dir, vopts)
 	if !rep.Intact() || rep.Size != size {
 		t.Fatalf("after crashes: size %d, report %+v", size, rep)
 	}

@@ -17,6 +17,21 @@ import (
 // the test.
 func mariaDB(t *testing.T) *sql.DB {
 	t.Helper()
+	db, err := sql.Open("mysql", mariaDSN(newMariaDB(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mariaDSN(name string) string { return "root@tcp(127.0.0.1:3306)/" + name }
+
+// newMariaDB creates a database on the local MariaDB, dropped after the
+// test, and returns its name; it skips the test when MariaDB is not
+// reachable (unless CUSTOS_REQUIRE_SERVICES is set).
+func newMariaDB(t *testing.T) string {
+	t.Helper()
 	root, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/")
 	if err == nil {
 		err = root.PingContext(t.Context())
@@ -33,12 +48,7 @@ func mariaDB(t *testing.T) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { root.Exec("DROP DATABASE " + name) })
-	db, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/"+name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return name
 }
 
 // TestMySQL runs the POSIX test's append, proof, reopen and verify steps

@@ -86,6 +86,15 @@ func (l *Ledger) Proofs(ctx context.Context, ids []string) (map[string]Proof, er
 // in dir, without opening the log for writing (a running server may hold
 // it).
 func ProveEvent(ctx context.Context, dir, id string) (Proof, error) {
+	return ProveEventIn(ctx, dir, nil, id)
+}
+
+// ProveEventIn is ProveEvent for a log read from f (OpenMySQLLog for a
+// MySQL-backed ledger); nil f means the POSIX files in dir/log.
+func ProveEventIn(ctx context.Context, dir string, f Fetcher, id string) (Proof, error) {
+	if f == nil {
+		f = client.FileFetcher{Root: filepath.Join(dir, logDirName)}
+	}
 	vkey, err := readVerifierKey(filepath.Join(dir, signerPubName))
 	if err != nil {
 		return Proof{}, err
@@ -99,7 +108,7 @@ func ProveEvent(ctx context.Context, dir, id string) (Proof, error) {
 		return Proof{}, err
 	}
 	defer ix.Close()
-	return buildProof(ctx, ix, client.FileFetcher{Root: filepath.Join(dir, logDirName)}, v, id)
+	return buildProof(ctx, ix, f, v, id)
 }
 
 func buildProof(ctx context.Context, ix *index, f Fetcher, v note.Verifier, id string) (Proof, error) {
