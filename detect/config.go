@@ -122,7 +122,8 @@ type Config struct {
 	MaxActors       int
 	MaxSources      int
 	IdleEvict       time.Duration
-	LeavingDivisor  float64 // thresholds are divided by this for leaving staff
+	StreamSkew      time.Duration // how far behind the access or login stream's clock state is kept for the other
+	LeavingDivisor  float64       // thresholds are divided by this for leaving staff
 	KnownSourcesMax int
 }
 
@@ -173,6 +174,7 @@ func DefaultConfig() Config {
 		MaxActors:       200000,
 		MaxSources:      200000,
 		IdleEvict:       45 * 24 * time.Hour,
+		StreamSkew:      7 * 24 * time.Hour,
 		LeavingDivisor:  2,
 		KnownSourcesMax: 16,
 	}

@@ -74,16 +74,21 @@ type Engine struct {
 	// that the per-subject check hashes 8 bytes, not 64 characters.
 	watch, honey map[uint64]string
 
-	mu          sync.Mutex
-	now         time.Time
-	day         int64
-	actors      map[string]*actorState
-	sources     map[string]*sourceState
-	docs        map[uint64][]docEntry
-	incidents   map[string]*Alert
-	peers       map[string]*peerStats
-	compromised map[string]compromise
-	out         []Alert
+	mu  sync.Mutex
+	now time.Time
+	// accessAt and loginAt are each stream's latest event time. A
+	// consumer reading the two streams in batches (the server's bus)
+	// lets one run ahead of the other; state is swept on the slower
+	// clock so that the lagging stream still finds what it needs.
+	accessAt, loginAt time.Time
+	day               int64
+	actors            map[string]*actorState
+	sources           map[string]*sourceState
+	docs              map[uint64][]docEntry
+	incidents         map[string]*Alert
+	peers             map[string]*peerStats
+	compromised       map[string]compromise
+	out               []Alert
 }
 
 // New returns an engine with cfg (start from DefaultConfig).
@@ -168,24 +173,49 @@ func (e *Engine) dayHour(t time.Time) (int64, int) {
 	return day, int((local - day*86400) / 3600)
 }
 
-// advance moves the engine clock and sweeps idle state once a day.
-func (e *Engine) advance(t time.Time) {
-	if !t.After(e.now) {
-		return
+// advance moves the engine clock (and the clock of the event's stream)
+// and sweeps idle state once a day of the sweep clock.
+func (e *Engine) advance(t time.Time, login bool) {
+	clock := &e.accessAt
+	if login {
+		clock = &e.loginAt
 	}
-	e.now = t
-	d := e.dayOf(t)
-	if d != e.day {
+	if t.After(*clock) {
+		*clock = t
+	}
+	if t.After(e.now) {
+		e.now = t
+	}
+	ref := e.sweepClock()
+	if d := e.dayOf(ref); d > e.day {
 		e.day = d
-		e.sweep()
+		e.sweep(ref)
 	}
 }
 
-// sweep evicts state that can no longer matter.
-func (e *Engine) sweep() {
-	now := e.now.UnixNano()
+// sweepClock is the time state is swept at: the slower stream's clock
+// once both streams have events, but never more than StreamSkew behind
+// the faster one, so that a stream that stops does not keep state
+// forever.
+func (e *Engine) sweepClock() time.Time {
+	if e.accessAt.IsZero() || e.loginAt.IsZero() {
+		return e.now
+	}
+	ref := e.accessAt
+	if e.loginAt.Before(ref) {
+		ref = e.loginAt
+	}
+	if floor := e.now.Add(-e.cfg.StreamSkew); ref.Before(floor) {
+		ref = floor
+	}
+	return ref
+}
+
+// sweep evicts state that can no longer matter at event time at.
+func (e *Engine) sweep(at time.Time) {
+	now := at.UnixNano()
 	for id, a := range e.actors {
-		if e.now.Sub(a.LastSeen) > e.cfg.IdleEvict && e.now.Sub(a.LoginAt) > e.cfg.IdleEvict {
+		if at.Sub(a.LastSeen) > e.cfg.IdleEvict && at.Sub(a.LoginAt) > e.cfg.IdleEvict {
 			delete(e.actors, id)
 			continue
 		}
@@ -206,7 +236,7 @@ func (e *Engine) sweep() {
 		}
 	}
 	for k, a := range e.incidents {
-		if e.now.Sub(a.LastSeen) > e.cfg.IncidentGap {
+		if at.Sub(a.LastSeen) > e.cfg.IncidentGap {
 			delete(e.incidents, k)
 		}
 	}
@@ -297,7 +327,7 @@ func (e *Engine) ProcessAccess(ev *custos.AccessEvent) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.out = e.out[:0]
-	e.advance(ev.Time)
+	e.advance(ev.Time, false)
 	if e.cfg.Part != PartCross {
 		e.actorAccess(ev)
 	}
@@ -762,7 +792,7 @@ func (e *Engine) ProcessLogin(ev *custos.LoginEvent) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.out = e.out[:0]
-	e.advance(ev.Time)
+	e.advance(ev.Time, true)
 	if e.cfg.Part != PartActor && e.ownsSource(ev.Source.IP) {
 		e.sourceLogin(ev)
 	}
@@ -971,24 +1001,38 @@ func (e *Engine) fireOn(key string, risk bool, rule string, sev Severity, actor,
 // escalates when risk or the number of distinct rules in a day is high.
 func (e *Engine) addRisk(actor, rule string, sev Severity, t time.Time, ip, evID string) float64 {
 	a := e.actor(actor, t)
-	if !a.RiskAt.IsZero() && t.After(a.RiskAt) {
-		a.Risk *= math.Exp2(-float64(t.Sub(a.RiskAt)) / float64(e.cfg.RiskHalfLife))
+	// An alert from a stream that lags (see accessAt) is older than the
+	// risk's reference time: its points are added decayed to it.
+	p := points[sev]
+	switch {
+	case a.RiskAt.IsZero() || !t.Before(a.RiskAt):
+		if !a.RiskAt.IsZero() {
+			a.Risk *= math.Exp2(-float64(t.Sub(a.RiskAt)) / float64(e.cfg.RiskHalfLife))
+		}
+		a.RiskAt = t
+	default:
+		p *= math.Exp2(-float64(a.RiskAt.Sub(t)) / float64(e.cfg.RiskHalfLife))
 	}
-	a.RiskAt = t
 	if rule == RuleEscalation {
 		return a.Risk
 	}
-	a.Risk += points[sev]
+	a.Risk += p
 	if a.Fired == nil {
 		a.Fired = map[string]time.Time{}
 	}
-	a.Fired[rule] = t
+	if ft, ok := a.Fired[rule]; !ok || t.After(ft) {
+		a.Fired[rule] = t
+	}
+	// Rules count when they fired within 24 h of this alert either way
+	// (the same as "in the last 24 h" when events come in time order).
 	recent := 0
 	for r, ft := range a.Fired {
-		if t.Sub(ft) <= 24*time.Hour {
-			recent++
-		} else {
+		d := t.Sub(ft)
+		switch {
+		case d > 24*time.Hour:
 			delete(a.Fired, r)
+		case d >= -24*time.Hour:
+			recent++
 		}
 	}
 	if recent >= e.cfg.EscalateRules || a.Risk > e.cfg.EscalateRisk {

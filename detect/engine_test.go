@@ -448,3 +448,60 @@ func TestRiskDecays(t *testing.T) {
 		t.Fatalf("risk %v then %v, want 50 then 50/4+10", r1, r2)
 	}
 }
+
+// TestLaggingStreamKeepsState feeds a stuffing take-over with the login
+// stream two days ahead of the access stream — what a consumer reading
+// the two streams in batches sees during a backfill — and expects the
+// alerts of the time-ordered feed: the take-over's incident must still be
+// there when the accesses made with the stolen login arrive.
+func TestLaggingStreamKeepsState(t *testing.T) {
+	at := t0.AddDate(0, 0, 20).Add(-7 * time.Hour)
+	// The access stream has started (the bus delivers a batch of each
+	// stream in turn): until both have events the engine cannot tell a
+	// lagging stream from one that is not used.
+	v := "110101198000000004"
+	rel := relSet{"a1|" + hashOf(custos.TypeCNID, v): true}
+	accesses := []Event{{Access: access("early", "a1", at.Add(-time.Hour), custos.ActionRead, subj(v))}}
+	var logins []Event
+	for k := 0; k < 30; k++ {
+		logins = append(logins, Event{Login: login(fmt.Sprintf("s%d", k), fmt.Sprintf("u%d", k), "203.0.113.7", at, false, "")})
+		at = at.Add(1500 * time.Millisecond)
+	}
+	logins = append(logins, Event{Login: login("s-ok", "a1", "203.0.113.7", at, true, "")})
+	for k := 0; k < 25; k++ {
+		at = at.Add(time.Duration(10+k%7*3) * time.Second)
+		a := access(fmt.Sprintf("p%d", k), "a1", at, custos.ActionRead, subj(fmt.Sprintf("5101041975%08d", k)))
+		a.Source = custos.Source{IP: "203.0.113.7", Session: "stolen"}
+		accesses = append(accesses, Event{Access: a})
+	}
+	// The office's ordinary logins over the next two days.
+	for h := 1; h <= 48; h++ {
+		logins = append(logins, Event{Login: login(fmt.Sprintf("o%d", h), fmt.Sprintf("staff%d", h%7), "10.1.0.9", at.Add(time.Duration(h)*time.Hour), true, "")})
+	}
+	ordered := byTime(append(slices.Clone(logins), accesses...))
+	lagging := append(append(accesses[:1:1], logins...), accesses[1:]...)
+
+	cfg := DefaultConfig()
+	cfg.Relations = rel
+	want := map[string]Alert{}
+	for _, a := range run(New(cfg), ordered) {
+		want[a.ID] = a
+	}
+	got := map[string]Alert{}
+	for _, a := range run(New(cfg), lagging) {
+		got[a.ID] = a
+	}
+	var take Alert
+	for _, a := range want {
+		if a.Rule == RuleSuccessAfterStuff {
+			take = a
+		}
+	}
+	// Updates are returned at powers of two: 16 of the 26 events.
+	if take.Events != 16 {
+		t.Fatalf("time order: take-over alert has %d events, want the login and the accesses attached", take.Events)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("logins two days ahead: %d alerts, take-over %+v; time order: %d alerts, take-over %+v", len(got), got[take.ID], len(want), take)
+	}
+}

@@ -27,6 +27,9 @@ type snapshot struct {
 	Incidents   map[string]*Alert
 	Peers       map[string]*peerStats
 	Compromised map[string]compromise
+	// AccessAt and LoginAt are the two streams' clocks (zero in
+	// snapshots of older builds: the first events set them).
+	AccessAt, LoginAt time.Time
 }
 
 // Snapshot writes the engine's state to w. Events processed after a
@@ -35,7 +38,7 @@ type snapshot struct {
 func (e *Engine) Snapshot(w io.Writer) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised}
+	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised, e.accessAt, e.loginAt}
 	if err := gob.NewEncoder(w).Encode(&s); err != nil {
 		return fmt.Errorf("detect: snapshot: %w", err)
 	}
@@ -55,6 +58,7 @@ func (e *Engine) Restore(r io.Reader) error {
 	defer e.mu.Unlock()
 	e.reset()
 	e.now, e.day = s.Now, s.Day
+	e.accessAt, e.loginAt = s.AccessAt, s.LoginAt
 	for k, v := range s.Actors {
 		if v.Categories == nil {
 			v.Categories = map[string]bool{}
