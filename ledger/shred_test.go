@@ -81,8 +81,21 @@ func TestCryptoShredding(t *testing.T) {
 	if h, _, err := l.Unseal(ctx, s0.Type, s0.Key, s0.Sealed); err != nil || h != erased {
 		t.Fatalf("unseal before erasure: %q %v", h, err)
 	}
+	var wrapped []byte
+	if err := l.keys.db.QueryRowContext(ctx, `SELECT wrapped FROM subject_keys WHERE subject = ?`, erased).Scan(&wrapped); err != nil {
+		t.Fatal(err)
+	}
 	if kid, err := l.Shred(ctx, erased); err != nil || kid != s0.Key {
 		t.Fatalf("shred: %q %v (want %s)", kid, err, s0.Key)
+	}
+	// The key must be gone from the disk too, not only from the table:
+	// anyone with a copy of the data directory has the KEK, and a
+	// deleted SQLite row stays in its free page and in the WAL.
+	keyFiles, _ := filepath.Glob(filepath.Join(dir, subjectKeysName+"*"))
+	for _, path := range keyFiles {
+		if b, _ := os.ReadFile(path); bytes.Contains(b, wrapped) {
+			t.Errorf("%s still holds the erased subject's wrapped data key", path)
+		}
 	}
 	if _, _, err := l.Unseal(ctx, s0.Type, s0.Key, s0.Sealed); !errors.Is(err, ErrShredded) {
 		t.Errorf("unseal after erasure: %v, want ErrShredded", err)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/custos-dev/custos"
 )
@@ -94,6 +95,9 @@ func openSubjectKeys(dir string, create bool, from int64) (*subjectKeys, error) 
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	// A deleted row would otherwise stay readable in its free page: the
+	// key must be gone from the file, not just from the table.
+	q.Add("_pragma", "secure_delete(ON)")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open subject keys: %w", err)
@@ -288,7 +292,37 @@ func (k *subjectKeys) shred(ctx context.Context, hash string) (string, error) {
 	k.mu.Lock()
 	delete(k.cache, hash)
 	k.mu.Unlock()
+	if err := k.scrubWAL(ctx); err != nil {
+		return kid, err
+	}
 	return kid, nil
+}
+
+// scrubWAL copies the WAL into the database file and truncates it: the
+// WAL still holds the frames that wrote the erased key, and anyone with a
+// copy of the directory has the KEK that unwraps it. A reader (verify
+// --store in another process) can hold the WAL for a moment, so it
+// retries for a few seconds.
+func (k *subjectKeys) scrubWAL(ctx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var busy, logFrames, checkpointed int
+		err := k.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed)
+		if err != nil {
+			return fmt.Errorf("ledger: erase subject key: checkpoint the WAL: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("ledger: erase subject key: the key is deleted but its old copy is still in keys.db-wal (a reader holds it); retry")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Unseal opens a sealed subject of an entry: its blind-index hash and
