@@ -32,8 +32,9 @@ was queued, so nothing acknowledged is lost.
 one part of a cluster over NATS JetStream and PostgreSQL (cluster.bus.driver:
 nats, cluster.store.driver: postgres; see docs/scale-out.md):
 
-  gateway   the ingest and read API; batches are published to the bus (or
-            spooled on local disk while the bus is down) before the 2xx
+  gateway   the ingest and read API, and the PostgreSQL and HTTP gateways
+            custos.yaml enables; events are published to the bus (or
+            spooled on local disk while the bus is down) before the answer
   detector  indexes and analyses its share of the bus partitions; serves
             /healthz, /readyz and /metrics on cluster.listen
   api       the gateway's API plus the ledger (run one)

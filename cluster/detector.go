@@ -20,6 +20,9 @@ type detector struct {
 	cfg      detect.Config
 	interval time.Duration
 	state    *sharedState
+	// suspend lists the rules whose alerts suspend their actor on every
+	// gateway node (alerts.suspend_rules).
+	suspend []string
 }
 
 func newDetector(n *Node, cfg config.Config) (*detector, error) {
@@ -28,7 +31,7 @@ func newDetector(n *Node, cfg config.Config) (*detector, error) {
 		return nil, fmt.Errorf("cluster: detect time zone: %w", err)
 	}
 	dc := DetectConfig(loc)
-	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots(), state: newSharedState()}, nil
+	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots(), state: newSharedState(), suspend: cfg.Alerts.SuspendRules}, nil
 }
 
 // refresh reloads relationships and the watchlist every stateRefresh
@@ -213,6 +216,9 @@ func (d *detector) work(ctx context.Context, p int) error {
 			if err := st.UpsertAlerts(ctx, detect.Records(alerts)); err != nil {
 				return err
 			}
+			if err := d.respond(ctx, alerts); err != nil {
+				return err
+			}
 			family := "actor"
 			if cross {
 				family = "cross"
@@ -233,4 +239,22 @@ func (d *detector) work(ctx context.Context, p int) error {
 		d.n.log.Warn("partition snapshot at hand-over failed; the next owner re-reads more", "partition", name, "err", serr)
 	}
 	return err
+}
+
+// respond suspends the actors of alerts whose rule is in
+// alerts.suspend_rules; gateway nodes pick the suspension up within
+// suspensionRefresh. Stored before the partition's position moves on, so a
+// crash repeats it (idempotent) rather than losing it.
+func (d *detector) respond(ctx context.Context, alerts []detect.Alert) error {
+	for _, a := range alerts {
+		if a.Actor == nil || !slices.Contains(d.suspend, a.Rule) {
+			continue
+		}
+		reason := "automatic response to alert " + a.ID + " (" + a.Rule + ")"
+		if err := d.n.Store.SuspendActor(ctx, *a.Actor, "custos", reason, time.Now()); err != nil {
+			return err
+		}
+		d.n.log.Warn("actor suspended by automatic response", "actor", *a.Actor, "alert", a.ID, "rule", a.Rule)
+	}
+	return nil
 }

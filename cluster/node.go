@@ -27,6 +27,7 @@ import (
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/policy"
+	"github.com/custos-dev/custos/server"
 	"github.com/custos-dev/custos/store/postgres"
 )
 
@@ -70,6 +71,8 @@ type Node struct {
 	ledgerDB     *sql.DB
 	ledgerUnlock func() // releases the cluster's ledger lock
 	det          *detector
+	postgresAddr string              // inline PostgreSQL gateway (gateway nodes)
+	httpGateway  *server.HTTPGateway // inline HTTP gateway (gateway nodes)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -195,8 +198,13 @@ func (n *Node) startGateway(runCtx context.Context) error {
 		}()
 	}
 	n.Publisher = p
+	pipeline := &ingest.Pipeline{Store: p, Index: index}
+	gs, err := n.startInlineGateways(runCtx, pipeline, index)
+	if err != nil {
+		return err
+	}
 	a := &api.Server{
-		Pipeline: &ingest.Pipeline{Store: p, Index: index},
+		Pipeline: pipeline,
 		History:  n.Store,
 		Feed:     n.Store,
 		Alerts:   n.Store,
@@ -207,19 +215,26 @@ func (n *Node) startGateway(runCtx context.Context) error {
 		MaxBatch: n.cfg.API.MaxBatch,
 		MaxBody:  n.cfg.API.MaxBodyBytes,
 	}
-	// Relationships and the watchlist go to PostgreSQL, where every
-	// detector loads them from; the handlers' in-memory tables are per
-	// request (a gateway decides nothing on them).
+	// Relationships and the watchlist go to PostgreSQL, where every node
+	// loads them from. With inline gateways on this node they count here
+	// at once; otherwise the handlers' in-memory tables are per request (a
+	// node without gateways decides nothing on them).
 	rels := policy.RelationshipHandler{Hash: index.Hash, Log: n.Store, Logger: n.log, MaxBatch: n.cfg.API.MaxBatch, MaxBody: n.cfg.API.MaxBodyBytes}
 	a.Handle("POST /api/v1/relationships", custos.ScopeIngest, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := rels
 		h.Store = policy.NewRelationships()
+		if gs != nil {
+			h.Store = gs.rel
+		}
 		h.ServeHTTP(w, r)
 	}))
 	watch := policy.WatchlistHandler{Hash: index.Hash, MaxBatch: n.cfg.API.MaxBatch, Log: n.Store}
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := watch
 		h.List = policy.NewWatchlist()
+		if gs != nil {
+			h.List = gs.watch
+		}
 		h.ServeHTTP(w, r)
 	}))
 	mux := http.NewServeMux()

@@ -63,7 +63,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	errc      chan error
 
-	httpGateway  *httpGateway // nil unless http_gateway.enabled (server/httpgw.go)
+	httpGateway  *HTTPGateway // nil unless http_gateway.enabled (server/httpgw.go)
 	postgresAddr string       // "" unless postgres.enabled (server/pgwire.go)
 	console      http.Handler // nil unless console.enabled (server/console.go)
 }

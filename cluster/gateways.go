@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/custos-dev/custos/blind"
+	"github.com/custos-dev/custos/ingest"
+	"github.com/custos-dev/custos/policy"
+	"github.com/custos-dev/custos/server"
+	"github.com/custos-dev/custos/store/postgres"
+)
+
+// suspensionRefresh is how often a gateway node reloads the suspended
+// actors: a suspension written by a detector stops the actor's requests
+// within this time.
+const suspensionRefresh = 2 * time.Second
+
+// gatewayState is what a gateway node's inline gateways decide on besides
+// the policy: the need-to-know table, the watchlist and the suspended
+// actors, loaded from PostgreSQL, where every node's API writes them and
+// every detector writes its automatic suspensions. Quotas are counted per
+// node (see docs/scale-out.md).
+type gatewayState struct {
+	rel       *policy.Relationships
+	watch     *policy.Watchlist
+	suspended atomic.Pointer[map[string]bool]
+}
+
+var _ policy.SuspensionChecker = (*gatewayState)(nil)
+
+func newGatewayState() *gatewayState {
+	g := &gatewayState{rel: policy.NewRelationships(), watch: policy.NewWatchlist()}
+	g.suspended.Store(&map[string]bool{})
+	return g
+}
+
+// Suspended implements policy.SuspensionChecker.
+func (g *gatewayState) Suspended(actor string) bool { return (*g.suspended.Load())[actor] }
+
+// load replaces the relationships and the watchlist with the stored ones.
+func (g *gatewayState) load(ctx context.Context, st *postgres.Store) error {
+	var rels []policy.Relationship
+	if err := st.Relationships(ctx, time.Now(), func(r policy.Relationship) { rels = append(rels, r) }); err != nil {
+		return err
+	}
+	entries, err := st.Watchlist(ctx)
+	if err != nil {
+		return err
+	}
+	if err := g.watch.Replace(entries); err != nil {
+		return err
+	}
+	g.rel.Replace(rels)
+	return nil
+}
+
+// loadSuspensions replaces the suspended set with the stored one.
+func (g *gatewayState) loadSuspensions(ctx context.Context, st *postgres.Store) error {
+	actors, err := st.SuspendedActors(ctx)
+	if err != nil {
+		return err
+	}
+	set := make(map[string]bool, len(actors))
+	for _, a := range actors {
+		set[a] = true
+	}
+	g.suspended.Store(&set)
+	return nil
+}
+
+// refresh reloads the suspensions every suspensionRefresh and the rest
+// every stateRefresh until ctx ends; a failed reload keeps what was
+// loaded before.
+func (g *gatewayState) refresh(ctx context.Context, n *Node) {
+	t := time.NewTicker(suspensionRefresh)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := g.loadSuspensions(ctx, n.Store); err != nil && ctx.Err() == nil {
+			n.log.Warn("reloading suspensions failed; keeping the previous ones", "err", err)
+		}
+		if time.Since(last) < stateRefresh {
+			continue
+		}
+		last = time.Now()
+		if err := g.load(ctx, n.Store); err != nil && ctx.Err() == nil {
+			n.log.Warn("reloading relationships and watchlist failed; keeping the previous ones", "err", err)
+		}
+	}
+}
+
+// startInlineGateways runs the PostgreSQL and HTTP gateways that
+// custos.yaml enables on this gateway node, with the same decision core as
+// the embedded server: the policy file (watched and reloaded), the
+// catalogue, quotas and the masking key from data_dir (the same on every
+// node). Their events go through p, to the bus. It returns the state the
+// node's API handlers should update too (nil when no gateway is enabled).
+func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, index *blind.Index) (*gatewayState, error) {
+	cfg := n.cfg
+	if !cfg.Postgres.Enabled && !cfg.HTTPGateway.Enabled {
+		return nil, nil
+	}
+	gs := newGatewayState()
+	ctx, cancel := context.WithTimeout(runCtx, 30*time.Second)
+	defer cancel()
+	if err := gs.load(ctx, n.Store); err != nil {
+		return nil, fmt.Errorf("cluster: load relationships and watchlist: %w", err)
+	}
+	if err := gs.loadSuspensions(ctx, n.Store); err != nil {
+		return nil, fmt.Errorf("cluster: load suspensions: %w", err)
+	}
+	dec, err := server.NewDecisions(cfg, gs.rel, gs.watch, n.log)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	dec.Policy.Suspensions = gs
+	deps := server.GatewayDeps{DataDir: cfg.DataDir, Pipeline: p, Index: index, Decisions: dec, Log: n.log}
+	run := server.Running{WG: &n.wg, Errc: n.errc}
+	if cfg.Postgres.Enabled {
+		if n.postgresAddr, err = server.ServePostgres(runCtx, cfg.Postgres, deps, run); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	if cfg.HTTPGateway.Enabled {
+		if n.httpGateway, err = server.ServeHTTPGateway(runCtx, cfg.HTTPGateway, deps, run); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		gs.refresh(runCtx, n)
+	}()
+	if path := cfg.Policy.File; path != "" {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			server.WatchPolicy(runCtx, dec.Policy.Policies, path, dec.PolicyStamp, 2*time.Second, func(err error) {
+				if err != nil {
+					n.log.Error("policy file rejected; the last good policy stays in force", "file", path, "err", err)
+					return
+				}
+				n.log.Info("policy reloaded", "file", path)
+			})
+		}()
+	}
+	return gs, nil
+}
+
+// PostgresAddr is the PostgreSQL gateway's address ("" when disabled).
+func (n *Node) PostgresAddr() string { return n.postgresAddr }
+
+// HTTPGatewayURL is the HTTP gateway's base URL ("" when disabled).
+func (n *Node) HTTPGatewayURL() string {
+	if n.httpGateway == nil {
+		return ""
+	}
+	return n.httpGateway.URL()
+}

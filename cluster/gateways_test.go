@@ -1,0 +1,179 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/config"
+	"github.com/custos-dev/custos/detect"
+	"github.com/custos-dev/custos/pgwire"
+	"github.com/custos-dev/custos/sim"
+)
+
+// TestInlineGateways runs the PostgreSQL and HTTP gateways on a cluster
+// gateway node, with a detector: answers are masked by the policy file,
+// every access reaches the index through the bus, a relationship posted to
+// the node's API counts at once, and a honeytoken hit through the HTTP
+// gateway makes the detector suspend the actor (alerts.suspend_rules), which
+// the gateway then enforces.
+func TestInlineGateways(t *testing.T) {
+	pgDSN, _, stream := services(t, 2)
+	ctx := context.Background()
+	schema := pgDSN[strings.LastIndex(pgDSN, "=")+1:]
+	up, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	need(t, "PostgreSQL", err)
+	if _, err := up.Exec(ctx, "CREATE TABLE "+schema+".passengers (id int, phone text); INSERT INTO "+schema+".passengers VALUES (1, '13812345678')"); err != nil {
+		t.Fatal(err)
+	}
+	up.Close(ctx)
+
+	honey := "11010119900101001" + string(sim.CNIDCheck("11010119900101001"))
+	booked := "11010119900307123" + string(sim.CNIDCheck("11010119900307123"))
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		id := strings.TrimPrefix(r.URL.Path, "/passengers/")
+		fmt.Fprintf(w, `{"passenger":{"id_number":%q,"mobile":"13912345678","seat":"12A"}}`, id)
+	}))
+	defer app.Close()
+
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	cat := filepath.Join(dir, "catalog.yaml")
+	os.WriteFile(pol, []byte(`version: 1
+rules:
+  - id: own-passengers
+    match: {systems: [web]}
+    when: 'has_relationship(actor, subject, "booking")'
+    decision: mask
+  - id: need-to-know
+    match: {systems: [web]}
+    when: 'subject != ""'
+    decision: deny
+  - id: agents-masked
+    match: {roles: [agent]}
+    decision: mask
+`), 0o600)
+	os.WriteFile(cat, []byte("version: 1\nresources:\n  - system: pss\n    table: "+schema+".passengers\n    columns:\n      phone: {type: cn_mobile, subject_key: true}\n"), 0o600)
+	v, err := pgwire.NewVerifier("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	cfg := inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) {
+		c.Policy.File, c.Policy.Catalog = pol, cat
+		c.Alerts.SuspendRules = []string{detect.RuleHoneytoken}
+		c.Postgres.Enabled = true
+		c.Postgres.Listen = "127.0.0.1:0"
+		c.Postgres.System = "pss"
+		c.Postgres.Upstream = config.PostgresUpstream{Address: "127.0.0.1:5432", Database: "test", SSLMode: "disable"}
+		c.Postgres.Credentials = []config.PostgresCredential{{Role: "agent", User: "postgres"}}
+		c.Postgres.Users = []config.PostgresUser{{Name: "alice", Verifier: v, Roles: []string{"agent"}}}
+		c.HTTPGateway = config.DefaultHTTPGateway()
+		c.HTTPGateway.Enabled = true
+		c.HTTPGateway.Listen = "127.0.0.1:0"
+		c.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "web",
+			Endpoints: []config.HTTPEndpoint{{Pattern: "GET /passengers/{id}", Subjects: []config.HTTPSubjectParam{{Path: "id", Type: "cn_id"}}}}}}
+		c.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+	})
+	gw, err := Start(ctx, cfg, RoleGateway, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close(ctx)
+	dc := cfg
+	dc.Cluster.NodeID = "d0"
+	dc.Cluster.Listen = "127.0.0.1:0"
+	det, err := Start(ctx, dc, RoleDetector, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer det.Close(ctx)
+
+	// PostgreSQL gateway: masked by provenance, recorded in the index.
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://alice:pw@%s/test?sslmode=disable", gw.PostgresAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phone string
+	err = conn.QueryRow(ctx, "SELECT phone FROM "+schema+".passengers WHERE id = 1").Scan(&phone)
+	conn.Close(ctx)
+	if err != nil || phone != "138****5678" {
+		t.Fatalf("through the gateway node: %q, %v", phone, err)
+	}
+	waitUntil(t, 20*time.Second, "postgres access indexed", func() (bool, string) {
+		evs, err := gw.Store.ActorAccesses(ctx, "alice", custos.Query{})
+		return err == nil && len(evs) == 1 && evs[0].Channel == custos.ChannelPostgres, fmt.Sprint(len(evs), err)
+	})
+
+	// HTTP gateway: need-to-know from a relationship posted to the node.
+	get := func(actor, id string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/passengers/"+id, nil)
+		req.Header.Set("X-Remote-User", actor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("emp-7", booked); code != http.StatusForbidden {
+		t.Fatalf("without a booking: %d, want 403", code)
+	}
+	secret, hash, _ := custos.NewTokenSecret()
+	gw.Store.CreateToken(ctx, custos.Token{ID: hash[:12], Name: "t", Scopes: []custos.Scope{custos.ScopeIngest, custos.ScopeAdmin}, Hash: hash})
+	post := func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+gw.Addr()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+	post("/api/v1/relationships", `[{"actor":"emp-7","subject":{"type":"cn_id","value":"`+booked+`"},"kind":"booking"},{"actor":"emp-7","subject":{"type":"cn_id","value":"`+honey+`"},"kind":"booking"}]`)
+	code, body := get("emp-7", booked)
+	if code != http.StatusOK || strings.Contains(body, booked) || strings.Contains(body, "13912345678") || !strings.Contains(body, `"seat":"12A"`) {
+		t.Fatalf("with a booking: %d %s", code, body)
+	}
+
+	// A honeytoken listed through the API: the next access to it raises
+	// the detector's alert, which suspends the actor on the gateway node.
+	post("/api/v1/watchlist", `[{"subject":{"type":"cn_id","value":"`+honey+`"},"kind":"honeytoken"}]`)
+	waitUntil(t, 20*time.Second, "detector loaded the watchlist", func() (bool, string) {
+		w, err := metric("http://"+det.Addr()+"/metrics", "custos_detect_watchlist_entries")
+		return w == 1, fmt.Sprint(w, err)
+	})
+	if code, _ := get("emp-7", honey); code != http.StatusOK {
+		t.Fatalf("honeytoken access: %d (the insider must not be warned)", code)
+	}
+	waitUntil(t, 30*time.Second, "actor suspended and refused", func() (bool, string) {
+		code, _ := get("emp-7", booked)
+		return code == http.StatusForbidden, fmt.Sprint(code)
+	})
+	if code, _ := get("emp-8", "11010119900307125"+string(sim.CNIDCheck("11010119900307125"))); code != http.StatusForbidden {
+		t.Errorf("another actor without a booking: %d", code)
+	}
+	sus, err := gw.Store.SuspendedActors(ctx)
+	if err != nil || len(sus) != 1 || sus[0] != "emp-7" {
+		t.Errorf("suspended: %v %v", sus, err)
+	}
+}

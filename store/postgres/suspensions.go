@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/custos-dev/custos"
+)
+
+// SuspendActor records that actor is suspended, by whom and why. An actor
+// already suspended keeps its first suspension: detectors on several
+// nodes may report the same alert.
+func (s *Store) SuspendActor(ctx context.Context, actor, by, reason string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO suspensions (actor, by, reason, time) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (actor) DO NOTHING`, actor, by, reason, at.UnixNano())
+	if err != nil {
+		return fmt.Errorf("postgres: suspend actor: %w", err)
+	}
+	return nil
+}
+
+// LiftSuspension ends actor's suspension; custos.ErrNotFound if there was
+// none.
+func (s *Store) LiftSuspension(ctx context.Context, actor string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM suspensions WHERE actor = $1`, actor)
+	if err != nil {
+		return fmt.Errorf("postgres: lift suspension: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: lift suspension: %w", custos.ErrNotFound)
+	}
+	return nil
+}
+
+// SuspendedActors lists the suspended actors.
+func (s *Store) SuspendedActors(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT actor FROM suspensions ORDER BY actor`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: suspended actors: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("postgres: suspended actors: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: suspended actors: %w", err)
+	}
+	return out, nil
+}
