@@ -87,30 +87,119 @@ func newDetection(ctx context.Context, st *sqlite.Store, dataDir string, loc *ti
 func (d *detection) snapshotPath() string { return filepath.Join(d.dir, "engine.snapshot") }
 func (d *detection) offsetsPath() string  { return filepath.Join(d.dir, "engine.offsets") }
 
-// consumer is the bus consumer feeding the engine.
+// consumer is the bus consumer feeding the engine. The bus hands over the
+// access and login streams in alternate batches of up to a thousand, so
+// during a backfill one stream can be days ahead of the other; the engine
+// needs one stream in event time (a login that takes an account over must
+// come before the accesses made with it). So every batch is merged with
+// the other stream's stored events up to its own events' times, read
+// from the store; the bus later delivers those again, and events the
+// engine has already seen (at or below covered) are skipped.
 func (d *detection) consumer() local.Consumer {
 	return local.Consumer{
 		Name: detectConsumer,
 		Access: func(ctx context.Context, evs []custos.StoredAccess) error {
 			var alerts []detect.Alert
+			logins := lookahead[custos.StoredLogin]{since: d.store.LoginsSince}
 			for i := range evs {
+				if evs[i].Seq <= d.coveredAt(false) {
+					continue
+				}
+				err := logins.until(ctx, evs[i].Time, d.coveredAt(true), func(l *custos.StoredLogin) (int64, time.Time) { return l.Seq, l.Time }, func(l *custos.StoredLogin) {
+					alerts = append(alerts, d.engine.ProcessLogin(&l.LoginEvent)...)
+					d.cover(true, l.Seq)
+				})
+				if err != nil {
+					return err
+				}
 				alerts = append(alerts, d.engine.ProcessAccess(&evs[i].AccessEvent)...)
+				d.cover(false, evs[i].Seq)
 			}
-			d.mu.Lock()
-			d.covered.Access = evs[len(evs)-1].Seq
-			d.mu.Unlock()
 			return d.after(ctx, alerts)
 		},
 		Logins: func(ctx context.Context, evs []custos.StoredLogin) error {
 			var alerts []detect.Alert
+			accesses := lookahead[custos.StoredAccess]{since: d.store.AccessSince}
 			for i := range evs {
+				if evs[i].Seq <= d.coveredAt(true) {
+					continue
+				}
+				err := accesses.until(ctx, evs[i].Time, d.coveredAt(false), func(a *custos.StoredAccess) (int64, time.Time) { return a.Seq, a.Time }, func(a *custos.StoredAccess) {
+					alerts = append(alerts, d.engine.ProcessAccess(&a.AccessEvent)...)
+					d.cover(false, a.Seq)
+				})
+				if err != nil {
+					return err
+				}
 				alerts = append(alerts, d.engine.ProcessLogin(&evs[i].LoginEvent)...)
+				d.cover(true, evs[i].Seq)
 			}
-			d.mu.Lock()
-			d.covered.Logins = evs[len(evs)-1].Seq
-			d.mu.Unlock()
 			return d.after(ctx, alerts)
 		},
+	}
+}
+
+// coveredAt returns the last sequence number of the login (or access)
+// stream the engine has seen; cover moves it.
+func (d *detection) coveredAt(login bool) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if login {
+		return d.covered.Logins
+	}
+	return d.covered.Access
+}
+
+func (d *detection) cover(login bool, seq int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if login {
+		d.covered.Logins = seq
+	} else {
+		d.covered.Access = seq
+	}
+}
+
+// lookaheadBatch is how many of the other stream's events a batch reads
+// at a time for the merge.
+const lookaheadBatch = 256
+
+// lookahead reads one stream from the store, a few events at a time,
+// for merging into a batch of the other.
+type lookahead[E any] struct {
+	since func(context.Context, int64, int) ([]E, error)
+	buf   []E
+	dry   bool // the store had no more when last read
+	after int64
+}
+
+// until hands fn, in stream order, the stream's events after seq (the
+// covered position when the batch started) whose time is not after t.
+func (l *lookahead[E]) until(ctx context.Context, t time.Time, seq int64, at func(*E) (int64, time.Time), fn func(*E)) error {
+	if l.after < seq {
+		l.after = seq
+	}
+	for {
+		if len(l.buf) == 0 {
+			if l.dry {
+				return nil
+			}
+			evs, err := l.since(ctx, l.after, lookaheadBatch)
+			if err != nil {
+				return fmt.Errorf("detect: merge streams: %w", err)
+			}
+			l.buf, l.dry = evs, len(evs) < lookaheadBatch
+			if len(evs) == 0 {
+				return nil
+			}
+		}
+		n, et := at(&l.buf[0])
+		if et.After(t) {
+			return nil
+		}
+		fn(&l.buf[0])
+		l.after = n
+		l.buf = l.buf[1:]
 	}
 }
 
