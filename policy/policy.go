@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -231,6 +232,10 @@ func compile(name string, data []byte, opts Options) (*Policy, []Problem) {
 	c.ast = f
 	var doc document
 	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
+		c.unknownFields(f.Docs[0].Body, reflect.TypeFor[document]())
+		if c.failed() {
+			return nil, c.problems
+		}
 		if err := decodeNode(f.Docs[0].Body, &doc); err != nil {
 			c.yamlErr(err)
 			return nil, c.problems

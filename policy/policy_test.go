@@ -408,3 +408,41 @@ func TestRestrictedActorNeedsApproval(t *testing.T) {
 		t.Errorf("other actor: %+v", d)
 	}
 }
+
+// TestLintReportsEveryUnknownField: all misspelt keys of a file are
+// reported at once, nested ones included, each at its own position.
+func TestLintReportsEveryUnknownField(t *testing.T) {
+	doc := `version: 1
+nmae: x
+defaults:
+  sensitiv: deny
+  categories: {contact: allow}
+rules:
+  - id: a
+    decision: allow
+    match: {role: [agent], systems: [pss]}
+  - {id: b, decision: deny, wehn: "hour < 8"}
+quotas:
+  - id: q
+    subjects: 2
+    window: 1h
+    on_exeed: deny
+`
+	var got []string
+	for _, p := range Lint("p.yaml", []byte(doc), Options{}) {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`p.yaml:2:1: error: unknown field "nmae"`,
+		`p.yaml:4:3: error: unknown field "sensitiv"`,
+		`p.yaml:9:13: error: unknown field "role"`,
+		`p.yaml:10:29: error: unknown field "wehn"`,
+		`p.yaml:15:5: error: unknown field "on_exeed"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("lint:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := Parse("p.yaml", []byte(doc), Options{}); err == nil {
+		t.Error("policy with unknown fields loaded")
+	}
+}
