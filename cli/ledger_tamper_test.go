@@ -275,6 +275,32 @@ func (c cliLedger) removeBundle(t *testing.T, root *sql.DB, n uint64) {
 	}
 }
 
+// flipTileByte flips byte off of hash tile level/index (p nodes when
+// partial).
+func (c cliLedger) flipTileByte(t *testing.T, root *sql.DB, level, index uint64, p uint8, off int) {
+	t.Helper()
+	path := filepath.Join(c.dir(), "log", layout.TilePath(level, index, p))
+	var raw []byte
+	var err error
+	if c.db == "" {
+		raw, err = os.ReadFile(path)
+	} else {
+		err = root.QueryRow("SELECT nodes FROM "+c.db+".Subtree WHERE level = ? AND `index` = ?", level, index).Scan(&raw)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[off] ^= 0x01
+	if c.db == "" {
+		err = os.WriteFile(path, raw, 0o644)
+	} else {
+		_, err = root.Exec("UPDATE "+c.db+".Subtree SET nodes = ? WHERE level = ? AND `index` = ?", raw, level, index)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (c cliLedger) checkpoint(t *testing.T, root *sql.DB) []byte {
 	t.Helper()
 	var raw []byte
@@ -432,6 +458,14 @@ func testLedgerTamperCLI(t *testing.T, driver string) {
 			tamper: func(t *testing.T, c cliLedger) { c.removeBundle(t, root, 1) },
 			flags:  []string{"--key", keyFile},
 			want:   "entry 256: entry bundle 1 unreadable",
+		},
+		{
+			// Node 1 of the level-1 tile is the root of entries [256, 512):
+			// the entries are intact, their inclusion proofs would not be.
+			name:   "damage a higher hash tile",
+			tamper: func(t *testing.T, c cliLedger) { c.flipTileByte(t, root, 1, 0, 2, 40) },
+			flags:  []string{"--key", keyFile},
+			want:   "entry 256: level-1 hash tile 0, node 1, differs from the hash of entries [256, 512) recomputed from the log",
 		},
 		{
 			name: "edit the leaf index",

@@ -176,6 +176,23 @@ func TestTamper(t *testing.T) {
 			leaf: 256, want: "unreadable",
 		},
 		{
+			name: "damage a higher hash tile",
+			tamper: func(t *testing.T, dir string) {
+				// Node 1 of the level-1 tile: the root of entries [256, 512).
+				p := filepath.Join(dir, logDirName, layout.TilePath(1, 0, 2))
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b[40] ^= 0x01
+				if err := os.WriteFile(p, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			opts: VerifyOptions{LogKey: fx.vkey},
+			leaf: 256, want: "level-1 hash tile 0, node 1, differs from the hash of entries [256, 512)",
+		},
+		{
 			name: "edit the leaf index",
 			tamper: func(t *testing.T, dir string) {
 				db, err := sql.Open("sqlite", filepath.Join(dir, indexName))

@@ -257,6 +257,9 @@ type scan struct {
 	workers int
 	ix      *index
 	store   *storeCursor
+	// level1 holds the root of every full bundle's 256 leaves, in order:
+	// the nodes the level-1 hash tiles must hold.
+	level1 [][]byte
 }
 
 type bundleResult struct {
@@ -406,7 +409,13 @@ func (s *scan) run() error {
 				s.rep.add(int64(br.err.Leaf), "%v", br.err.Err)
 				return s.finishIndex(ixDone, &ixErr, cancel)
 			}
+			if len(br.hashes) == layout.EntryBundleWidth {
+				s.level1 = append(s.level1, perfectRoot(br.hashes))
+			}
 		}
+	}
+	if err := s.checkHigherTiles(ctx); err != nil {
+		return err
 	}
 	root := hasher.EmptyRoot()
 	if s.size > 0 {
@@ -519,4 +528,59 @@ func parseUnverified(raw []byte) *log.Checkpoint {
 		return nil
 	}
 	return cp
+}
+
+// perfectRoot is the Merkle root of a power-of-two number of hashes.
+func perfectRoot(hashes [][]byte) []byte {
+	level := hashes
+	for len(level) > 1 {
+		next := make([][]byte, len(level)/2)
+		for i := range next {
+			next[i] = rfc6962.DefaultHasher.HashChildren(level[2*i], level[2*i+1])
+		}
+		level = next
+	}
+	return level[0]
+}
+
+// checkHigherTiles compares the hash tiles above level 0 with the nodes
+// recomputed from the entries. The root check already proves the entries;
+// a damaged higher tile would make Tessera hand out inclusion and
+// consistency proofs that do not verify, so it is named too, at the first
+// entry whose proofs it breaks.
+func (s *scan) checkHigherTiles(ctx context.Context) error {
+	nodes := s.level1
+	for level := uint64(1); len(nodes) > 0; level++ {
+		span := uint64(1) << (layout.TileHeight * level) // leaves under one node of this level
+		for i := uint64(0); i*layout.TileWidth < uint64(len(nodes)); i++ {
+			want := nodes[i*layout.TileWidth : min((i+1)*layout.TileWidth, uint64(len(nodes)))]
+			first := int64(i * layout.TileWidth * span)
+			read := func(ctx context.Context, idx uint64, p uint8) ([]byte, error) {
+				return s.f.ReadTile(ctx, level, idx, p)
+			}
+			raw, err := readPartial(ctx, read, i, layout.PartialTileSize(level, i, s.size))
+			if err != nil {
+				s.rep.add(first, "level-%d hash tile %d unreadable (%v): inclusion proofs for these entries cannot be built", level, i, err)
+				return nil
+			}
+			var tile api.HashTile
+			if err := tile.UnmarshalText(raw); err != nil || len(tile.Nodes) < len(want) {
+				s.rep.add(first, "level-%d hash tile %d damaged: inclusion proofs for these entries cannot be built", level, i)
+				return nil
+			}
+			for j, h := range want {
+				if !bytes.Equal(tile.Nodes[j], h) {
+					from := uint64(first) + uint64(j)*span
+					s.rep.add(int64(from), "level-%d hash tile %d, node %d, differs from the hash of entries [%d, %d) recomputed from the log: inclusion proofs for them would not verify", level, i, j, from, from+span)
+					return nil
+				}
+			}
+		}
+		var next [][]byte
+		for k := 0; k+layout.TileWidth <= len(nodes); k += layout.TileWidth {
+			next = append(next, perfectRoot(nodes[k:k+layout.TileWidth]))
+		}
+		nodes = next
+	}
+	return nil
 }
