@@ -172,6 +172,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 			s.watchPolicy(runCtx, 2*time.Second)
 		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.upkeep(runCtx, upkeepEvery)
+	}()
 	if s.Ledger != nil {
 		// The ledger follows the store by sequence number on its own: it
 		// resumes from what the log holds, not from a bus offset.
