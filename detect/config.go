@@ -119,6 +119,7 @@ type Config struct {
 	EscalateRisk    float64
 	EscalateRules   int
 	IncidentGap     time.Duration // a match this long after the last one opens a new alert
+	ReportEvery     time.Duration // an open incident's state is returned at least this often (event time)
 	MaxActors       int
 	MaxSources      int
 	IdleEvict       time.Duration
@@ -171,6 +172,7 @@ func DefaultConfig() Config {
 		EscalateRisk:    90,
 		EscalateRules:   3,
 		IncidentGap:     24 * time.Hour,
+		ReportEvery:     10 * time.Minute,
 		MaxActors:       200000,
 		MaxSources:      200000,
 		IdleEvict:       45 * 24 * time.Hour,

@@ -86,9 +86,14 @@ type Engine struct {
 	sources           map[string]*sourceState
 	docs              map[uint64][]docEntry
 	incidents         map[string]*Alert
-	peers             map[string]*peerStats
-	compromised       map[string]compromise
-	out               []Alert
+	// reported is the LastSeen (unix ns) of each incident's latest
+	// returned state: an update is returned at least every ReportEvery
+	// of event time, so that a stored alert does not lag its incident
+	// by more.
+	reported    map[string]int64
+	peers       map[string]*peerStats
+	compromised map[string]compromise
+	out         []Alert
 }
 
 // New returns an engine with cfg (start from DefaultConfig).
@@ -125,6 +130,7 @@ func (e *Engine) reset() {
 	e.sources = map[string]*sourceState{}
 	e.docs = map[uint64][]docEntry{}
 	e.incidents = map[string]*Alert{}
+	e.reported = map[string]int64{}
 	e.peers = map[string]*peerStats{}
 	e.compromised = map[string]compromise{}
 }
@@ -238,6 +244,7 @@ func (e *Engine) sweep(at time.Time) {
 	for k, a := range e.incidents {
 		if at.Sub(a.LastSeen) > e.cfg.IncidentGap {
 			delete(e.incidents, k)
+			delete(e.reported, k)
 		}
 	}
 	for k, c := range e.compromised {
@@ -364,8 +371,8 @@ func (e *Engine) crossAccess(ev *custos.AccessEvent) {
 			inc.LastSeen = t
 			inc.Events++
 			inc.addEvidence(ev.ID, mark(firstSubject(ev)))
-			if inc.Events&(inc.Events-1) == 0 {
-				e.out = append(e.out, clone(inc))
+			if inc.Events&(inc.Events-1) == 0 || e.stale(cp.Key, inc) {
+				e.report(cp.Key, inc)
 			}
 		}
 	}
@@ -974,8 +981,8 @@ func (e *Engine) fireOn(key string, risk bool, rule string, sev Severity, actor,
 		if observed > inc.Observed {
 			inc.Observed = observed
 		}
-		if changed || inc.Events&(inc.Events-1) == 0 {
-			e.out = append(e.out, clone(inc))
+		if changed || inc.Events&(inc.Events-1) == 0 || e.stale(key, inc) {
+			e.report(key, inc)
 		}
 		return key
 	}
@@ -993,8 +1000,20 @@ func (e *Engine) fireOn(key string, risk bool, rule string, sev Severity, actor,
 		}
 	}
 	e.incidents[key] = inc
-	e.out = append(e.out, clone(inc))
+	e.report(key, inc)
 	return key
+}
+
+// stale says whether an incident has moved on by ReportEvery of event
+// time since its state was last returned.
+func (e *Engine) stale(key string, inc *Alert) bool {
+	return e.cfg.ReportEvery > 0 && inc.LastSeen.UnixNano()-e.reported[key] >= int64(e.cfg.ReportEvery)
+}
+
+// report returns an incident's current state from this Process call.
+func (e *Engine) report(key string, inc *Alert) {
+	e.reported[key] = inc.LastSeen.UnixNano()
+	e.out = append(e.out, clone(inc))
 }
 
 // addRisk adds an alert's points to its actor's decayed risk and

@@ -141,3 +141,31 @@ func TestBulkThresholds(t *testing.T) {
 		}
 	}
 }
+
+// TestReturnedIncidentKeepsUp: updates of an incident are returned at
+// powers of two of its event count and whenever ReportEvery (10 min) of
+// event time has passed since the last one, so the latest returned state
+// — what the server stores — lags the incident by less than that.
+func TestReturnedIncidentKeepsUp(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Relations = relSet{}
+	e := New(cfg)
+	// 50 unrelated look-ups a minute apart: no_relationship from the 5th.
+	evs := reads("a1", "agent", "u", t0, 50, time.Minute, time.Minute)
+	var last Alert
+	returned := 0
+	for _, a := range run(e, evs) {
+		if a.Rule == RuleNoRelationship {
+			last = a
+			returned++
+		}
+	}
+	if lag := evs[len(evs)-1].Time().Sub(last.LastSeen); lag >= cfg.ReportEvery || last.Events < 40 {
+		t.Fatalf("latest returned state: %d events, last seen %v before the incident's last event", last.Events, lag)
+	}
+	// Not every event: 46 matches, returned at 1, 2, 4, 8, 16, 32 and
+	// every 10 minutes.
+	if returned > 12 {
+		t.Fatalf("%d updates returned for 46 matching events", returned)
+	}
+}

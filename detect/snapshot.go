@@ -30,6 +30,7 @@ type snapshot struct {
 	// AccessAt and LoginAt are the two streams' clocks (zero in
 	// snapshots of older builds: the first events set them).
 	AccessAt, LoginAt time.Time
+	Reported          map[string]int64
 }
 
 // Snapshot writes the engine's state to w. Events processed after a
@@ -38,7 +39,7 @@ type snapshot struct {
 func (e *Engine) Snapshot(w io.Writer) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised, e.accessAt, e.loginAt}
+	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised, e.accessAt, e.loginAt, e.reported}
 	if err := gob.NewEncoder(w).Encode(&s); err != nil {
 		return fmt.Errorf("detect: snapshot: %w", err)
 	}
@@ -70,6 +71,7 @@ func (e *Engine) Restore(r io.Reader) error {
 	copyInto(e.incidents, s.Incidents)
 	copyInto(e.peers, s.Peers)
 	copyInto(e.compromised, s.Compromised)
+	copyInto(e.reported, s.Reported)
 	return nil
 }
 
