@@ -297,3 +297,33 @@ func TestHandler(t *testing.T) {
 		t.Errorf("revoke: %d %v", code, out)
 	}
 }
+
+// TestEligibleApproverCannotApproveOwn: an approver who files a request is
+// still its requester: neither approving nor counting towards break-glass.
+func TestEligibleApproverCannotApproveOwn(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	for _, kind := range []Kind{KindUnmask, KindBreakGlass} {
+		req, err := s.Submit(ctx, sup1, NewRequest{Kind: kind, Scope: Scope{System: "pss"}, Reason: "checking a disputed refund, INC-90"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Approve(ctx, sup1, req.ID, "mine"); !errors.Is(err, ErrSelfApproval) {
+			t.Errorf("%s: eligible requester approved own request: %v", kind, err)
+		}
+		if _, err := s.Deny(ctx, sup1, req.ID, "mine"); !errors.Is(err, ErrSelfApproval) {
+			t.Errorf("%s: requester denied own request: %v", kind, err)
+		}
+		got, err := s.Approve(ctx, sup2, req.ID, "confirmed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := StatusGranted
+		if kind == KindBreakGlass {
+			want = StatusPending // two approvers other than the requester
+		}
+		if got.Status != want {
+			t.Errorf("%s: status %s after one other approver, want %s", kind, got.Status, want)
+		}
+	}
+}
