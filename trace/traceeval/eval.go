@@ -122,6 +122,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return nil, err
 			}
 			score(cells[ScenarioExportFP], rep.Exports, rep.ExportVerdict, o.exports[x].ID, res.Threshold, func(s trace.Suspect) bool { return s.Actor == truthActor })
+			if dbg := cfg.Debug; dbg != nil && (len(rep.Exports) == 0 || rep.Exports[0].ID != o.exports[x].ID) {
+				fmt.Fprintf(dbg, "FP MISS size=%d x=%s truth=%s tr=%+v known=%d unknown=%d canaries=%d verdict=%s\n", size, o.exports[x].ID, truthActor, tr, rep.Known, rep.Unknown, rep.Canaries, rep.ExportVerdict)
+				for _, s := range rep.Exports[:min(3, len(rep.Exports))] {
+					fmt.Fprintf(dbg, "   export %s (%s) P=%.4f score=%.2f matched=%d excl=%d canaries=%d confirmed=%v wm=%+v\n", s.ID, s.Actor, s.Probability, s.Score, s.Matched, s.Exclusive, s.Canaries, s.Confirmed, s.Watermark)
+				}
+			}
 			rep, err = idx.Trace(ctx, bytes.NewReader(data), name)
 			if err != nil {
 				return nil, err
