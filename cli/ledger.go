@@ -24,9 +24,10 @@ func newLedgerCmd(e *env) *cobra.Command {
 tree in <data>/ledger, with signed checkpoints). 'verify' recomputes the
 tree and names the first entry that differs; 'proof' prints an inclusion
 proof for one event; 'checkpoint' prints the latest signed checkpoint, to
-keep somewhere the operator cannot edit and pass back with --from.`,
+keep somewhere the operator cannot edit and pass back with --from; 'key'
+prints the verifier key to keep the same way and pass back with --key.`,
 	}
-	cmd.AddCommand(newLedgerVerifyCmd(e), newLedgerProofCmd(e), newLedgerCheckpointCmd(e))
+	cmd.AddCommand(newLedgerVerifyCmd(e), newLedgerProofCmd(e), newLedgerCheckpointCmd(e), newLedgerKeyCmd(e))
 	return cmd
 }
 
@@ -222,6 +223,35 @@ func newLedgerCheckpointCmd(e *env) *cobra.Command {
 			}
 			_, err = e.stdout.Write(b)
 			return err
+		},
+	}
+	flags.register(cmd)
+	return cmd
+}
+
+func newLedgerKeyCmd(e *env) *cobra.Command {
+	var flags configFlags
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Print the ledger's verifier key (creating the signing key if the ledger has none yet)",
+		Long: `Prints the note verifier key of the ledger's checkpoints. Keep a copy
+outside the data directory (another host, a ticket, paper) and pass it to
+'custos ledger verify --key': an operator who can edit the data directory
+can replace <data>/ledger/signer.pub along with a forged log. Run it right
+after 'custos init' so that the copy exists before the first event; the
+signing key is created then if it does not exist yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, _, err := ledgerDir(&flags)
+			if err != nil {
+				return err
+			}
+			vkey, err := ledger.CreateKey(dir, "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, vkey)
+			return nil
 		},
 	}
 	flags.register(cmd)

@@ -132,3 +132,22 @@ func TestLedgerVerifyMySQL(t *testing.T) {
 		t.Fatalf("verify --mysql of an edited log: %v\n%s", err, out)
 	}
 }
+
+func TestLedgerKey(t *testing.T) {
+	data := t.TempDir()
+	first, err := runLedgerCmd(t, "key", "--data", data)
+	if err != nil || !strings.HasPrefix(first, "custos.ledger+") {
+		t.Fatalf("key: %v\n%s", err, first)
+	}
+	if again, err := runLedgerCmd(t, "key", "--data", data); err != nil || again != first {
+		t.Fatalf("key printed %q then %q (%v): the key must be created once", first, again, err)
+	}
+	l, err := ledger.Open(t.Context(), filepath.Join(data, "ledger"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	if l.VerifierKey() != strings.TrimSpace(first) {
+		t.Fatalf("the ledger signs with %s, the printed key is %s", l.VerifierKey(), first)
+	}
+}

@@ -120,3 +120,19 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// CreateKey creates the ledger's ed25519 checkpoint signing key in dir
+// if it has none (an existing key is kept) and returns the verifier key.
+// It lets the key exist before the first event, so that the operator can
+// keep a copy of the verifier key apart from the data directory from the
+// start (an empty origin means DefaultOrigin).
+func CreateKey(dir, origin string) (string, error) {
+	if origin == "" {
+		origin = DefaultOrigin
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("ledger: create %s: %w", dir, err)
+	}
+	_, vkey, err := loadOrCreateKey(dir, signerKeyName, signerPubName, origin)
+	return vkey, err
+}
