@@ -12,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/store/sqlite"
+	"github.com/custos-dev/custos/store/storetest"
 )
 
 const crashDirEnv = "CUSTOS_LEDGER_CRASH_DIR"
@@ -165,4 +169,160 @@ func testCrash(t *testing.T, mysqlDB string) {
 		}
 	}
 	t.Logf("%d acknowledged events all present in a ledger of %d", len(acked), size)
+}
+
+// TestCrashFollowChild is the child of TestCrashFollow: two goroutines
+// store access events (the gateway's durable spool) and print "ack RUN G
+// FROM TO" once the store has them, while the ledger follows the store,
+// until the process is killed.
+func TestCrashFollowChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv + "_FOLLOW")
+	if dir == "" {
+		t.Skip("child process of TestCrashFollow")
+	}
+	run := os.Getenv(crashDirEnv + "_RUN")
+	fail := func(what string, err error) {
+		fmt.Println(what, "failed:", err)
+		os.Exit(1)
+	}
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "store"))
+	if err != nil {
+		fail("store", err)
+	}
+	l, err := Open(ctx, filepath.Join(dir, "ledger"), testOptions(nil))
+	if err != nil {
+		fail("open", err)
+	}
+	go func() {
+		if err := l.Follow(ctx, st, 5*time.Millisecond); err != nil {
+			fail("follow", err)
+		}
+	}()
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n += 100 {
+				events := make([]custos.AccessEvent, 100)
+				for i := range events {
+					id := fmt.Sprintf("f-%s-%d-%d", run, g, n+i)
+					events[i] = storetest.Access(id, t0.Add(time.Duration(n+i)*time.Millisecond), "agent-1", fmt.Sprintf("11010119900307%04d", (n+i)%10000))
+				}
+				if _, err := st.AppendAccess(ctx, events); err != nil {
+					fail("store append", err)
+				}
+				mu.Lock()
+				fmt.Fprintf(out, "ack %s %d %d %d\n", run, g, n, n+100)
+				out.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestCrashFollow is the "no access without a record" promise under
+// SIGKILL: events acknowledged by the store (the durable spool a gateway
+// waits for) while the ledger was following it must all be in the ledger
+// once it restarts and catches up, and the ledger must verify against the
+// store.
+func TestCrashFollow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes")
+	}
+	dir := t.TempDir()
+	var acked []string
+	for run := range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashFollowChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashDirEnv+"_FOLLOW="+dir, fmt.Sprintf("%s_RUN=%d", crashDirEnv, run))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		start := time.Now()
+		n := 0
+		killAt := 1000 + rand.IntN(3000)
+		collect := func(line string) bool {
+			var r, g, from, to int
+			if _, err := fmt.Sscanf(line, "ack %d %d %d %d", &r, &g, &from, &to); err != nil {
+				return false
+			}
+			for i := from; i < to; i++ {
+				acked = append(acked, fmt.Sprintf("f-%d-%d-%d", r, g, i))
+			}
+			n += to - from
+			return true
+		}
+		for sc.Scan() {
+			if !collect(sc.Text()) {
+				t.Fatalf("child: %s", sc.Text())
+			}
+			if n >= killAt || time.Since(start) > 5*time.Second {
+				break
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for sc.Scan() {
+			collect(sc.Text())
+		}
+		cmd.Wait()
+		t.Logf("run %d: killed after %d stored events", run, n)
+	}
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l := openLedger(t, filepath.Join(dir, "ledger"), nil)
+	lag, err := l.MeasureLag(ctx, st, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the kills the ledger trails the store by %d events", lag.PendingAccess)
+	for {
+		n, err := l.CatchUp(ctx, st, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	size, _ := l.Size(ctx)
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, filepath.Join(dir, "ledger"), VerifyOptions{Store: st})
+	if !rep.Intact() || rep.Size != size || len(rep.Notes) > 1 {
+		t.Fatalf("after crashes: size %d, report %+v", size, rep)
+	}
+	ix, err := openIndex(filepath.Join(dir, "ledger", indexName), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	known, err := ix.known(ctx, acked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range acked {
+		if !known[id] {
+			t.Fatalf("event %s was acknowledged by the store but is missing from the ledger", id)
+		}
+	}
+	if size < uint64(len(acked)) {
+		t.Fatalf("ledger of %d entries for %d acknowledged events", size, len(acked))
+	}
+	t.Logf("%d acknowledged events all in a ledger of %d", len(acked), size)
 }
