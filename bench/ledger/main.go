@@ -97,7 +97,7 @@ func main() {
 	runVerify(ctx, ldir, *verifyRuns, *verifyProfile)
 
 	if *mysqlEvents > 0 {
-		check(benchMySQL(ctx, filepath.Join(*dir, "mysql"), *mysqlDSN, *mysqlEvents, *batch, *writers))
+		check(benchMySQL(ctx, filepath.Join(*dir, "mysql"), *mysqlDSN, *mysqlEvents, *batch, *writers, *peerEvents))
 	}
 
 	if *follow > 0 {
@@ -135,24 +135,33 @@ func cpuTime() time.Duration {
 
 // benchMySQL appends n events to a ledger whose log is on MariaDB/MySQL
 // (Tessera's MySQL driver), then verifies it.
-func benchMySQL(ctx context.Context, dir, dsn string, n, batch, writers int) error {
+func benchMySQL(ctx context.Context, dir, dsn string, n, batch, writers, peer int) error {
 	root, err := sql.Open("mysql", dsn)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	name := fmt.Sprintf("custos_ledger_bench_%d", time.Now().Unix())
-	if _, err := root.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return err
+	tempDB := func(suffix string) (*sql.DB, func(), error) {
+		name := fmt.Sprintf("custos_ledger_bench_%d_%s", time.Now().Unix(), suffix)
+		if _, err := root.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+			return nil, nil, err
+		}
+		db, err := sql.Open("mysql", dsn+name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { db.Close(); root.ExecContext(ctx, "DROP DATABASE "+name) }, nil
 	}
-	defer root.ExecContext(ctx, "DROP DATABASE "+name)
-	db, err := sql.Open("mysql", dsn+name)
+	db, drop, err := tempDB("ledger")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer drop()
+	// A committed append is only durable on the server's disk when InnoDB
+	// flushes its log at every commit (1); say which it was.
 	var version string
-	db.QueryRowContext(ctx, "SELECT version()").Scan(&version)
+	var flush int
+	db.QueryRowContext(ctx, "SELECT version(), @@innodb_flush_log_at_trx_commit").Scan(&version, &flush)
 	l, err := ledger.Open(ctx, dir, ledger.Options{CheckpointInterval: time.Second, MySQL: db})
 	if err != nil {
 		return err
@@ -169,7 +178,23 @@ func benchMySQL(ctx context.Context, dir, dsn string, n, batch, writers int) err
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ledger.Append  %9d events  %8.0f events/s  (MySQL driver on %s, batch %d, %d writers)\n", n, float64(n)/took.Seconds(), version, batch, writers)
+	fmt.Printf("ledger.Append  %9d events  %8.0f events/s  (MySQL driver on %s, innodb_flush_log_at_trx_commit=%d, batch %d, %d writers, checkpoint every 1s)\n", n, float64(n)/took.Seconds(), version, flush, batch, writers)
+	if peer = min(peer, n); peer > 0 {
+		pdb, pdrop, err := tempDB("raw")
+		if err != nil {
+			return err
+		}
+		defer pdrop()
+		driver, err := ledger.OpenMySQLLog(ctx, pdb)
+		if err != nil {
+			return err
+		}
+		rate, err := appendRawTo(ctx, driver, peer, batch, writers)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("raw tessera    %9d events  %8.0f events/s  (MySQL driver, same entries, same batching, no index)\n", peer, rate)
+	}
 	storage, err := ledger.OpenMySQLLog(ctx, db)
 	if err != nil {
 		return err
@@ -243,15 +268,25 @@ func appendLedger(ctx context.Context, dir string, n, batch, writers int) (float
 func appendRaw(ctx context.Context, dir string, n, batch, writers int) (float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops Tessera's background publisher
+	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	if err != nil {
+		return 0, err
+	}
+	return appendRawTo(ctx, driver, n, batch, writers)
+}
+
+// appendRawTo appends the same entries as the ledger through Tessera's
+// appender on driver directly, with the ledger's batching and a
+// checkpoint every second: the peer that shows what the ledger's own
+// layer costs.
+func appendRawTo(ctx context.Context, driver tessera.Driver, n, batch, writers int) (float64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops Tessera's background publisher
 	skey, _, err := note.GenerateKey(rand.Reader, "bench")
 	if err != nil {
 		return 0, err
 	}
 	signer, err := note.NewSigner(skey)
-	if err != nil {
-		return 0, err
-	}
-	driver, err := posix.New(ctx, posix.Config{Path: dir})
 	if err != nil {
 		return 0, err
 	}
