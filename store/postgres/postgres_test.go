@@ -231,3 +231,14 @@ func TestLock(t *testing.T) {
 	}
 	u()
 }
+
+func TestExports(t *testing.T) {
+	storetest.RunExports(t, func(t *testing.T) storetest.ExportStore {
+		s, err := Open(context.Background(), freshSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
