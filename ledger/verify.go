@@ -268,6 +268,7 @@ type bundleResult struct {
 	hashes  [][]byte
 	heads   []recordHead
 	tile    [][]byte // stored level-0 leaf hashes
+	root    []byte   // root of the bundle's leaves when it is full (a level-1 tile node)
 	err     *entryError
 	headErr map[int]error
 }
@@ -409,8 +410,8 @@ func (s *scan) run() error {
 				s.rep.add(int64(br.err.Leaf), "%v", br.err.Err)
 				return s.finishIndex(ixDone, &ixErr, cancel)
 			}
-			if len(br.hashes) == layout.EntryBundleWidth {
-				s.level1 = append(s.level1, perfectRoot(br.hashes))
+			if br.root != nil {
+				s.level1 = append(s.level1, br.root)
 			}
 		}
 	}
@@ -498,6 +499,10 @@ func (s *scan) readBundle(ctx context.Context, b uint64) bundleResult {
 			br.headErr[i] = err
 		}
 		br.heads[i] = h
+	}
+	if len(entries) == layout.EntryBundleWidth {
+		// Hashed here, in parallel, not on the ordered path.
+		br.root = perfectRoot(br.hashes)
 	}
 	if uint64(len(entries)) < want {
 		br.err = &entryError{Leaf: first + uint64(len(entries)), Err: fmt.Errorf("missing: bundle %d holds %d entries, the checkpoint needs %d (deleted or truncated)", b, len(entries), want)}
