@@ -102,7 +102,8 @@ type Config struct {
 	ExportMinRows   int64   // rows below which after-hours exports are ignored
 	BulkResultRows  int64   // rows of one read or search result that count as an export after hours
 	DormantAfter    time.Duration
-	DocReuse        int // registrations on one ID document within DocWindow
+	DormantKeep     time.Duration // how long an evicted actor's last activity is remembered
+	DocReuse        int           // registrations on one ID document within DocWindow
 	DocWindow       time.Duration
 	DocsPerHour     int // distinct documents one agent registers per hour
 	SessionKM       float64
@@ -156,6 +157,7 @@ func DefaultConfig() Config {
 		ExportMinRows:   100,
 		BulkResultRows:  1000,
 		DormantAfter:    30 * 24 * time.Hour,
+		DormantKeep:     400 * 24 * time.Hour,
 		DocReuse:        3,
 		DocWindow:       30 * 24 * time.Hour,
 		DocsPerHour:     6,

@@ -90,7 +90,10 @@ type Engine struct {
 	// returned state: an update is returned at least every ReportEvery
 	// of event time, so that a stored alert does not lag its incident
 	// by more.
-	reported    map[string]int64
+	reported map[string]int64
+	// idle remembers when evicted actors were last seen (unix ns), so
+	// that an account back after months is still a dormant account.
+	idle        map[string]int64
 	peers       map[string]*peerStats
 	compromised map[string]compromise
 	out         []Alert
@@ -131,6 +134,7 @@ func (e *Engine) reset() {
 	e.docs = map[uint64][]docEntry{}
 	e.incidents = map[string]*Alert{}
 	e.reported = map[string]int64{}
+	e.idle = map[string]int64{}
 	e.peers = map[string]*peerStats{}
 	e.compromised = map[string]compromise{}
 }
@@ -222,7 +226,7 @@ func (e *Engine) sweep(at time.Time) {
 	now := at.UnixNano()
 	for id, a := range e.actors {
 		if at.Sub(a.LastSeen) > e.cfg.IdleEvict && at.Sub(a.LoginAt) > e.cfg.IdleEvict {
-			delete(e.actors, id)
+			e.forget(id, a)
 			continue
 		}
 		for sid, s := range a.Sessions {
@@ -252,6 +256,20 @@ func (e *Engine) sweep(at time.Time) {
 			delete(e.compromised, k)
 		}
 	}
+	for id, last := range e.idle {
+		if now-last > int64(e.cfg.DormantKeep) {
+			delete(e.idle, id)
+		}
+	}
+}
+
+// forget evicts an actor, keeping when it was last seen (up to MaxActors
+// of those) for the dormant-account rule.
+func (e *Engine) forget(id string, a *actorState) {
+	delete(e.actors, id)
+	if !a.LastSeen.IsZero() && e.cfg.DormantKeep > 0 && len(e.idle) < e.cfg.MaxActors {
+		e.idle[id] = a.LastSeen.UnixNano()
+	}
 }
 
 func (e *Engine) actor(id string, t time.Time) *actorState {
@@ -261,6 +279,10 @@ func (e *Engine) actor(id string, t time.Time) *actorState {
 			e.evictOldestActors()
 		}
 		a = &actorState{Day: e.dayOf(t), Categories: map[string]bool{}}
+		if last, ok := e.idle[id]; ok {
+			a.LastSeen = time.Unix(0, last)
+			delete(e.idle, id)
+		}
 		e.actors[id] = a
 	}
 	return a
@@ -279,7 +301,7 @@ func (e *Engine) evictOldestActors() {
 	}
 	slices.SortFunc(all, func(x, y kv) int { return x.t.Compare(y.t) })
 	for _, x := range all[:len(all)/10+1] {
-		delete(e.actors, x.id)
+		e.forget(x.id, e.actors[x.id])
 	}
 }
 

@@ -169,3 +169,43 @@ func TestReturnedIncidentKeepsUp(t *testing.T) {
 		t.Fatalf("%d updates returned for 46 matching events", returned)
 	}
 }
+
+// TestStateStaysBounded: the actor table never passes MaxActors (the
+// least recently seen tenth goes), and an actor idle for longer than
+// IdleEvict is dropped at the next day's sweep, with its sessions — but
+// when it was last seen is kept, so its return is a dormant account.
+func TestStateStaysBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxActors = 100
+	e := New(cfg)
+	var evs []Event
+	for k := 0; k < 1000; k++ {
+		ev := access(fmt.Sprintf("x%d", k), fmt.Sprintf("emp-%d", k), t0.Add(time.Duration(k)*time.Second), custos.ActionRead, subj(fmt.Sprintf("1101011990%08d", k)))
+		evs = append(evs, Event{Access: ev})
+	}
+	run(e, evs)
+	if st := e.Stats(); st.Actors > cfg.MaxActors || st.Actors < cfg.MaxActors*8/10 {
+		t.Fatalf("%d actors held, MaxActors %d", st.Actors, cfg.MaxActors)
+	}
+
+	e = New(DefaultConfig())
+	run(e, []Event{{Access: access("old", "emp-old", t0, custos.ActionRead, subj("110101199000000001"))}})
+	late := t0.Add(DefaultConfig().IdleEvict + 48*time.Hour)
+	run(e, []Event{{Access: access("new", "emp-new", late, custos.ActionRead, subj("110101199000000002"))}})
+	if st := e.Stats(); st.Actors != 1 || st.Sessions != 1 {
+		t.Fatalf("after %v idle: %+v, want only the new actor and its session", DefaultConfig().IdleEvict, st)
+	}
+	got := run(e, []Event{{Access: access("back", "emp-old", late.Add(time.Hour), custos.ActionRead, subj("110101199000000003"))}})
+	if r := rulesOf(got); !slices.Equal(r, []string{RuleDormant}) || got[0].Observed < 47 {
+		t.Fatalf("evicted actor back after %v: %v", late.Sub(t0), got)
+	}
+	// Much later still, the memory of the actor is gone too.
+	e = New(DefaultConfig())
+	run(e, []Event{{Access: access("old", "emp-old", t0, custos.ActionRead, subj("110101199000000001"))}})
+	later := t0.Add(DefaultConfig().IdleEvict + DefaultConfig().DormantKeep + 48*time.Hour)
+	run(e, []Event{{Access: access("mid", "emp-new", t0.Add(DefaultConfig().IdleEvict+24*time.Hour), custos.ActionRead, subj("110101199000000002"))}})
+	run(e, []Event{{Access: access("new", "emp-new", later, custos.ActionRead, subj("110101199000000002"))}})
+	if got := run(e, []Event{{Access: access("back", "emp-old", later.Add(time.Hour), custos.ActionRead, subj("110101199000000003"))}}); len(got) != 0 {
+		t.Fatalf("actor back after %v: %v", later.Sub(t0), rulesOf(got))
+	}
+}

@@ -31,6 +31,7 @@ type snapshot struct {
 	// snapshots of older builds: the first events set them).
 	AccessAt, LoginAt time.Time
 	Reported          map[string]int64
+	Idle              map[string]int64
 }
 
 // Snapshot writes the engine's state to w. Events processed after a
@@ -39,7 +40,7 @@ type snapshot struct {
 func (e *Engine) Snapshot(w io.Writer) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised, e.accessAt, e.loginAt, e.reported}
+	s := snapshot{snapshotVersion, e.now, e.day, e.actors, e.sources, e.docs, e.incidents, e.peers, e.compromised, e.accessAt, e.loginAt, e.reported, e.idle}
 	if err := gob.NewEncoder(w).Encode(&s); err != nil {
 		return fmt.Errorf("detect: snapshot: %w", err)
 	}
@@ -72,6 +73,7 @@ func (e *Engine) Restore(r io.Reader) error {
 	copyInto(e.peers, s.Peers)
 	copyInto(e.compromised, s.Compromised)
 	copyInto(e.reported, s.Reported)
+	copyInto(e.idle, s.Idle)
 	return nil
 }
 
