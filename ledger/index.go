@@ -162,7 +162,56 @@ func (ix *index) lookup(ctx context.Context, id string) (indexRow, error) {
 	return r, nil
 }
 
-// known returns the subset of ids that already have a leaf.
+// kindID names an event: IDs are unique per kind only (they come from
+// ingest clients, and each kind has its own ID space in the store).
+type kindID struct{ Kind, ID string }
+
+// knownKinds returns the subset of events that already have a leaf.
+func (ix *index) knownKinds(ctx context.Context, evs []kindID) (map[kindID]bool, error) {
+	found := make(map[kindID]bool)
+	const chunk = 500
+	for start := 0; start < len(evs); start += chunk {
+		part := evs[start:min(start+chunk, len(evs))]
+		args := make([]any, len(part))
+		for i, e := range part {
+			args[i] = e.ID
+		}
+		q := `SELECT kind, id FROM leaves WHERE id IN (?` + strings.Repeat(",?", len(part)-1) + `)`
+		rows, err := ix.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: index known: %w", err)
+		}
+		for rows.Next() {
+			var e kindID
+			if err := rows.Scan(&e.Kind, &e.ID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[e] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+// lookupKind finds the leaf of the event of that kind and ID.
+func (ix *index) lookupKind(ctx context.Context, kind, id string) (indexRow, error) {
+	r := indexRow{ID: id, Kind: kind}
+	var leaf int64
+	err := ix.db.QueryRowContext(ctx, `SELECT leaf, seq FROM leaves WHERE id = ? AND kind = ? ORDER BY leaf LIMIT 1`, id, kind).Scan(&leaf, &r.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("ledger: index lookup: %w", err)
+	}
+	r.Leaf = uint64(leaf)
+	return r, nil
+}
+
+// known returns the subset of ids that already have a leaf, of any kind.
 func (ix *index) known(ctx context.Context, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool)
 	const chunk = 500

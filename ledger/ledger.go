@@ -78,7 +78,7 @@ type Ledger struct {
 	keys     *subjectKeys // data keys of subjects (crypto-shredding); nil for ledgers that predate it
 
 	mu      sync.Mutex
-	pending map[string]*pendingEntry
+	pending map[kindID]*pendingEntry
 
 	// Store positions the follower has appended up to.
 	accessSeq atomic.Int64
@@ -154,7 +154,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	l := &Ledger{
 		dir: dir, opts: opts, signer: signer, vkey: vkey, verifier: verifier,
 		add: appender.Add, reader: reader, shutdown: shutdown, ix: ix,
-		pending: make(map[string]*pendingEntry), cancelStorage: cancelStorage,
+		pending: make(map[kindID]*pendingEntry), cancelStorage: cancelStorage,
 	}
 	if err := l.reindex(ctx); err != nil {
 		l.closeStorage(ctx)
@@ -238,9 +238,10 @@ func (l *Ledger) reindex(ctx context.Context) error {
 // Append adds records to the log and returns each one's leaf index once
 // the entries are durable: written, fsync'd and integrated into the tree
 // (the signed checkpoint that covers them follows within
-// CheckpointInterval). It is idempotent by record ID: an ID already in
-// the ledger, or being appended by another call, is not appended again and
-// gets its existing leaf.
+// CheckpointInterval). It is idempotent by record kind and ID: a record
+// already in the ledger, or being appended by another call, is not
+// appended again and gets its existing leaf. (IDs are unique per kind
+// only: an access and a login may share one, and both get an entry.)
 func (l *Ledger) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 	wait, err := l.appendAsync(ctx, recs)
 	if err != nil {
@@ -267,17 +268,18 @@ func (l *Ledger) appendAsync(ctx context.Context, recs []Record) (func() ([]uint
 	// waits for this one instead of appending a duplicate.
 	owned := make([]*pendingEntry, len(recs))
 	waits := make(map[int]*pendingEntry)
-	var claimIDs []string
+	var claimed []kindID
 	l.mu.Lock()
 	for i, r := range recs {
-		if p, ok := l.pending[r.ID]; ok {
+		k := kindID{r.Kind, r.ID}
+		if p, ok := l.pending[k]; ok {
 			waits[i] = p
 			continue
 		}
 		p := &pendingEntry{done: make(chan struct{})}
-		l.pending[r.ID] = p
+		l.pending[k] = p
 		owned[i] = p
-		claimIDs = append(claimIDs, r.ID)
+		claimed = append(claimed, k)
 	}
 	l.mu.Unlock()
 	release := func(err error) {
@@ -289,22 +291,22 @@ func (l *Ledger) appendAsync(ctx context.Context, recs []Record) (func() ([]uint
 			if p.err == nil && err != nil {
 				p.err = err
 			}
-			delete(l.pending, recs[i].ID)
+			delete(l.pending, kindID{recs[i].Kind, recs[i].ID})
 			close(p.done)
 		}
 		l.mu.Unlock()
 	}
-	known, err := l.ix.known(ctx, claimIDs)
+	known, err := l.ix.knownKinds(ctx, claimed)
 	if err != nil {
 		release(err)
 		return nil, err
 	}
 	futures := make([]tessera.IndexFuture, len(recs))
 	for i, p := range owned {
-		if p == nil || !known[recs[i].ID] {
+		if p == nil || !known[kindID{recs[i].Kind, recs[i].ID}] {
 			continue
 		}
-		row, err := l.ix.lookup(ctx, recs[i].ID)
+		row, err := l.ix.lookupKind(ctx, recs[i].Kind, recs[i].ID)
 		if err != nil {
 			release(err)
 			return nil, err
@@ -313,7 +315,7 @@ func (l *Ledger) appendAsync(ctx context.Context, recs []Record) (func() ([]uint
 	}
 	l.addMu.Lock()
 	for i, p := range owned {
-		if p != nil && !known[recs[i].ID] {
+		if p != nil && !known[kindID{recs[i].Kind, recs[i].ID}] {
 			futures[i] = l.add(ctx, tessera.NewEntry(data[i]))
 		}
 	}

@@ -374,3 +374,30 @@ func TestReindexFillsGaps(t *testing.T) {
 		t.Fatalf("after reopen: %+v", rep)
 	}
 }
+
+// TestSameIDOtherKind: event IDs come from ingest clients and each kind
+// has its own ID space in the store, so an access and a login may share
+// an ID. Both must get an entry; the dedup is per kind.
+func TestSameIDOtherKind(t *testing.T) {
+	ctx := t.Context()
+	l := openLedger(t, filepath.Join(t.TempDir(), "ledger"), nil)
+	defer l.Close(ctx)
+	recs := []Record{
+		{Kind: KindAccess, ID: "evt-1", Seq: 1, Event: []byte(`{"a":1}`)},
+		{Kind: KindLogin, ID: "evt-1", Seq: 1, Event: []byte(`{"l":1}`)},
+	}
+	leaves, err := l.Append(ctx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaves[0] == leaves[1] {
+		t.Fatalf("an access and a login with the same ID got one entry (leaf %d)", leaves[0])
+	}
+	again, err := l.Append(ctx, recs)
+	if err != nil || again[0] != leaves[0] || again[1] != leaves[1] {
+		t.Fatalf("re-append: %v %v, want %v", again, err, leaves)
+	}
+	if size, _ := l.Size(ctx); size != 2 {
+		t.Fatalf("size %d, want 2", size)
+	}
+}
