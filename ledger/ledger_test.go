@@ -401,3 +401,36 @@ func TestSameIDOtherKind(t *testing.T) {
 		t.Fatalf("size %d, want 2", size)
 	}
 }
+
+// TestVerifyTreeEdges verifies logs whose sizes sit on tile boundaries,
+// where the higher hash tiles Verify checks are partial, full or absent.
+func TestVerifyTreeEdges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("appends 65,793 entries")
+	}
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "ledger")
+	l := openLedger(t, dir, nil)
+	size := 0
+	for _, want := range []int{1, 255, 256, 257, 65536, 65536 + 257} {
+		recs := make([]Record, want-size)
+		for i := range recs {
+			recs[i] = Record{Kind: "edge", ID: fmt.Sprintf("t-%06d", size+i), Event: []byte(`{}`)}
+		}
+		for len(recs) > 0 {
+			n := min(len(recs), 8192)
+			if _, err := l.Append(ctx, recs[:n]); err != nil {
+				t.Fatal(err)
+			}
+			recs = recs[n:]
+		}
+		size = want
+		waitCheckpoint(t, l)
+		if rep := mustVerify(t, dir, VerifyOptions{}); !rep.Intact() || rep.Size != uint64(size) {
+			t.Fatalf("size %d: %+v", size, rep)
+		}
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
