@@ -22,7 +22,8 @@ const suspensionRefresh = 2 * time.Second
 // the policy: the need-to-know table, the watchlist and the suspended
 // actors, loaded from PostgreSQL, where every node's API writes them and
 // every detector writes its automatic suspensions. Quotas are counted per
-// node (see docs/scale-out.md).
+// node (see docs/scale-out.md). Exports are fingerprinted and registered
+// in PostgreSQL (registry).
 type gatewayState struct {
 	rel       *policy.Relationships
 	watch     *policy.Watchlist
@@ -122,7 +123,12 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	dec.Policy.Suspensions = gs
-	deps := server.GatewayDeps{DataDir: cfg.DataDir, Pipeline: p, Index: index, Decisions: dec, Log: n.log}
+	fp, err := server.NewFingerprinter(cfg, index)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: export fingerprints: %w", err)
+	}
+	deps := server.GatewayDeps{DataDir: cfg.DataDir, Pipeline: p, Index: index, Decisions: dec, Log: n.log,
+		Exports: gatewayExports{registry: registry{Store: n.Store, watch: gs.watch}, fp: fp}}
 	run := server.Running{WG: &n.wg, Errc: n.errc}
 	if cfg.Postgres.Enabled {
 		if n.postgresAddr, err = server.ServePostgres(runCtx, cfg.Postgres, deps, run); err != nil {

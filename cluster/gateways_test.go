@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,10 +17,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/blind"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/detect"
+	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/pgwire"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/sim"
+	"github.com/custos-dev/custos/trace"
 )
 
 // TestInlineGateways runs the PostgreSQL and HTTP gateways on a cluster
@@ -41,7 +46,14 @@ func TestInlineGateways(t *testing.T) {
 
 	honey := "11010119900101001" + string(sim.CNIDCheck("11010119900101001"))
 	booked := "11010119900307123" + string(sim.CNIDCheck("11010119900307123"))
+	manifest := "name,id_number,mobile\n王伟," + booked + ",13812345678\n李娜,11010119800101" + "002" + string(sim.CNIDCheck("11010119800101002")) + ",13912345678\n张敏,44030619851212" + "002" + string(sim.CNIDCheck("44030619851212002")) + ",13712345678\n"
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/manifest.csv" {
+			w.Header().Set("Content-Type", "text/csv")
+			w.Header().Set("Content-Disposition", `attachment; filename="manifest.csv"`)
+			io.WriteString(w, manifest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		id := strings.TrimPrefix(r.URL.Path, "/passengers/")
 		fmt.Fprintf(w, `{"passenger":{"id_number":%q,"mobile":"13912345678","seat":"12A"}}`, id)
@@ -53,6 +65,9 @@ func TestInlineGateways(t *testing.T) {
 	cat := filepath.Join(dir, "catalog.yaml")
 	os.WriteFile(pol, []byte(`version: 1
 rules:
+  - id: supervisors-export
+    match: {systems: [web], roles: [supervisor], actions: [export]}
+    decision: allow
   - id: own-passengers
     match: {systems: [web]}
     when: 'has_relationship(actor, subject, "booking")'
@@ -74,6 +89,7 @@ rules:
 	cfg := inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) {
 		c.Policy.File, c.Policy.Catalog = pol, cat
 		c.Alerts.SuspendRules = []string{detect.RuleHoneytoken}
+		c.Export.CanaryPool = "demo"
 		c.Postgres.Enabled = true
 		c.Postgres.Listen = "127.0.0.1:0"
 		c.Postgres.System = "pss"
@@ -84,7 +100,10 @@ rules:
 		c.HTTPGateway.Enabled = true
 		c.HTTPGateway.Listen = "127.0.0.1:0"
 		c.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "web",
-			Endpoints: []config.HTTPEndpoint{{Pattern: "GET /passengers/{id}", Subjects: []config.HTTPSubjectParam{{Path: "id", Type: "cn_id"}}}}}}
+			Endpoints: []config.HTTPEndpoint{
+				{Pattern: "GET /passengers/{id}", Subjects: []config.HTTPSubjectParam{{Path: "id", Type: "cn_id"}}},
+				{Pattern: "GET /manifest.csv", Action: "export"},
+			}}}
 		c.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
 	})
 	gw, err := Start(ctx, cfg, RoleGateway, log)
@@ -158,9 +177,13 @@ rules:
 	// A honeytoken listed through the API: the next access to it raises
 	// the detector's alert, which suspends the actor on the gateway node.
 	post("/api/v1/watchlist", `[{"subject":{"type":"cn_id","value":"`+honey+`"},"kind":"honeytoken"}]`)
+	listed, err := gw.Store.Watchlist(ctx) // the honeytoken and the canary pool
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, 20*time.Second, "detector loaded the watchlist", func() (bool, string) {
 		w, err := metric("http://"+det.Addr()+"/metrics", "custos_detect_watchlist_entries")
-		return w == 1, fmt.Sprint(w, err)
+		return int(w) == len(listed), fmt.Sprint(w, len(listed), err)
 	})
 	if code, _ := get("emp-7", honey); code != http.StatusOK {
 		t.Fatalf("honeytoken access: %d (the insider must not be warned)", code)
@@ -175,5 +198,53 @@ rules:
 	sus, err := gw.Store.SuspendedActors(ctx)
 	if err != nil || len(sus) != 1 || sus[0] != "emp-7" {
 		t.Errorf("suspended: %v %v", sus, err)
+	}
+
+	// An export through the HTTP gateway: fingerprinted with a canary,
+	// registered in PostgreSQL before the file leaves, its canaries on the
+	// shared watchlist; a trace of the file against PostgreSQL names it.
+	req, _ := http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/manifest.csv", nil)
+	req.Header.Set("X-Remote-User", "sup-1")
+	req.Header.Set("X-Remote-Roles", "supervisor")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Count(string(file), "\n") != 5 {
+		t.Fatalf("export: %d %s", resp.StatusCode, file)
+	}
+	exs, err := gw.Store.ListExports(ctx, export.Query{Actor: "sup-1"})
+	if err != nil || len(exs) != 1 || len(exs[0].Canaries) == 0 || exs[0].Rows != 4 { // three passengers and a canary
+		t.Fatalf("registered exports: %+v, %v", exs, err)
+	}
+	watch, err := gw.Store.Watchlist(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	honeytokens := map[string]bool{}
+	for _, e := range watch {
+		if e.Kind == policy.WatchHoneytoken {
+			honeytokens[e.Subject] = true
+		}
+	}
+	for _, c := range exs[0].Canaries {
+		if !honeytokens[c.Hash] {
+			t.Errorf("canary %s of the export is not a honeytoken on the shared watchlist", c.Type)
+		}
+	}
+	key, err := blind.LoadKey(blind.KeyFile(cfg.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := blind.New(key)
+	tr := &trace.Tracer{Index: index, Source: gw.Store, Keyer: export.NewKeyer(key)}
+	rep, err := tr.Trace(ctx, bytes.NewReader(file), "leak.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Canaries == 0 || len(rep.Exports) == 0 || rep.Exports[0].ID != exs[0].ID {
+		t.Fatalf("trace against the cluster's registry: canaries %d, exports %+v", rep.Canaries, rep.Exports)
 	}
 }

@@ -237,6 +237,13 @@ func (n *Node) startGateway(runCtx context.Context) error {
 		}
 		h.ServeHTTP(w, r)
 	}))
+	reg := registry{Store: n.Store}
+	if gs != nil {
+		reg.watch = gs.watch
+	}
+	if err := n.exportRoutes(runCtx, a, index, reg); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", n.readyz)
 	mux.Handle("/", a.Handler())

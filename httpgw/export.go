@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 
@@ -105,9 +106,8 @@ func (g *Gateway) markXLSX(x *exchange, body []byte) ([]byte, *export.Export, er
 // they are taken from the inspection, not from the file).
 func (g *Gateway) fingerprint(x *exchange, header []string, rows [][]string, format string) (*export.Export, [][]string, error) {
 	t := export.Table{}
-	for _, name := range header {
-		typ, _ := pii.ColumnHint(name)
-		t.Columns = append(t.Columns, export.Column{Name: name, Type: typ})
+	for j, name := range header {
+		t.Columns = append(t.Columns, export.Column{Name: name, Type: columnType(name, rows, j)})
 	}
 	for _, row := range rows {
 		// Ragged rows are padded so every row has a cell per column.
@@ -142,4 +142,38 @@ func (g *Gateway) fingerprint(x *exchange, header []string, rows [][]string, for
 		}
 	}
 	return ex, t.Rows, nil
+}
+
+// columnType is the data type of column j: what its name says, else what
+// a strict majority of its first 200
+// filled values are. A header such as "id_number" says nothing
+// by itself, and an untyped column would be copied from a real row into a
+// canary record: a real person's ID number in a synthetic record, which
+// also hides the canary from a trace.
+func columnType(name string, rows [][]string, j int) custos.DataType {
+	if typ, ok := pii.ColumnHint(name); ok {
+		return typ
+	}
+	counts := map[custos.DataType]int{}
+	filled := 0
+	for _, row := range rows[:min(len(rows), 200)] {
+		if j >= len(row) || strings.TrimSpace(row[j]) == "" {
+			continue
+		}
+		filled++
+		if ms := pii.Classify(row[j]); len(ms) > 0 {
+			counts[ms[0].Type]++
+		}
+	}
+	var best custos.DataType
+	n := 0
+	for typ, c := range counts {
+		if c > n || c == n && typ < best {
+			best, n = typ, c
+		}
+	}
+	if 2*n <= filled { // a strict majority of the filled cells
+		return ""
+	}
+	return best
 }

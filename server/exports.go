@@ -8,6 +8,7 @@ import (
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/api"
 	"github.com/custos-dev/custos/blind"
+	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/policy"
 )
@@ -56,17 +57,7 @@ func (s *Server) exportRoutes(a *api.Server, index *blind.Index) error {
 	if err != nil {
 		return fmt.Errorf("server: export fingerprints: %w", err)
 	}
-	if fp.Pool != nil {
-		var pool []custos.Subject
-		for typ, values := range map[custos.DataType][]string{"cn_mobile": fp.Pool.Phones, "email": fp.Pool.Mailboxes} {
-			for _, v := range values {
-				if h, err := index.Hash(typ, v); err == nil {
-					pool = append(pool, custos.Subject{Type: typ, Hash: h})
-				}
-			}
-		}
-		s.listCanaries("(canary pool)", pool)
-	}
+	s.listCanaries("(canary pool)", PoolCanaries(fp, index))
 	h := &export.Handler{
 		Registry: s.Store, Hash: index.Hash, Log: s.log, MaxBody: s.cfg.API.MaxBodyBytes,
 		OnRegister: func(e export.Export) { s.listCanaries(e.ID, e.Canaries) },
@@ -76,16 +67,22 @@ func (s *Server) exportRoutes(a *api.Server, index *blind.Index) error {
 	return nil
 }
 
-// Fingerprinter returns the export fingerprinter the gateways use, built
-// from the export section of the configuration: watermark keys derived
-// from the blind-index key, the canary pool, order and variants.
+// Fingerprinter returns the export fingerprinter the gateways use
+// (NewFingerprinter).
 func (s *Server) Fingerprinter() (*export.Fingerprinter, error) {
-	key, err := blind.LoadKey(blind.KeyFile(s.cfg.DataDir))
+	return NewFingerprinter(s.cfg, s.Index)
+}
+
+// NewFingerprinter builds the export fingerprinter of cfg's export
+// section: watermark keys derived from the blind-index key in its data
+// directory, the canary pool, order and variants.
+func NewFingerprinter(cfg config.Config, index *blind.Index) (*export.Fingerprinter, error) {
+	key, err := blind.LoadKey(blind.KeyFile(cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
-	c := s.cfg.Export
-	f := &export.Fingerprinter{Keyer: export.NewKeyer(key), Hash: s.Index.Hash, CanaryEvery: c.CanaryEvery, Order: c.Order}
+	c := cfg.Export
+	f := &export.Fingerprinter{Keyer: export.NewKeyer(key), Hash: index.Hash, CanaryEvery: c.CanaryEvery, Order: c.Order}
 	for _, v := range c.Variants {
 		f.Variants = append(f.Variants, export.Variant(v))
 	}
@@ -99,4 +96,21 @@ func (s *Server) Fingerprinter() (*export.Fingerprinter, error) {
 		}
 	}
 	return f, nil
+}
+
+// PoolCanaries are the canary pool's own numbers and mailboxes, hashed:
+// honeytokens too, as nobody has a reason to look them up.
+func PoolCanaries(f *export.Fingerprinter, index *blind.Index) []custos.Subject {
+	if f.Pool == nil {
+		return nil
+	}
+	var pool []custos.Subject
+	for typ, values := range map[custos.DataType][]string{"cn_mobile": f.Pool.Phones, "email": f.Pool.Mailboxes} {
+		for _, v := range values {
+			if h, err := index.Hash(typ, v); err == nil {
+				pool = append(pool, custos.Subject{Type: typ, Hash: h})
+			}
+		}
+	}
+	return pool
 }
