@@ -37,7 +37,7 @@ nats, cluster.store.driver: postgres; see docs/scale-out.md):
             spooled on local disk while the bus is down) before the answer
   detector  indexes and analyses its share of the bus partitions; serves
             /healthz, /readyz and /metrics on cluster.listen
-  api       the gateway's API plus the ledger (run one)
+  api       the gateway's API plus approvals and the ledger (run one)
 
 The data directory must have been prepared with 'custos init' (detectors do
 not use it; gateways and the api node need its blind-index key, the same on

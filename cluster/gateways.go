@@ -18,6 +18,10 @@ import (
 // within this time.
 const suspensionRefresh = 2 * time.Second
 
+// sweepEvery is how often a gateway node drops quota counters with
+// nothing left in their window and expired relationships.
+const sweepEvery = time.Minute
+
 // gatewayState is what a gateway node's inline gateways decide on besides
 // the policy: the need-to-know table, the watchlist and the suspended
 // actors, loaded from PostgreSQL, where every node's API writes them and
@@ -28,6 +32,7 @@ type gatewayState struct {
 	rel       *policy.Relationships
 	watch     *policy.Watchlist
 	suspended atomic.Pointer[map[string]bool]
+	grants    grantView
 }
 
 var _ policy.SuspensionChecker = (*gatewayState)(nil)
@@ -58,8 +63,12 @@ func (g *gatewayState) load(ctx context.Context, st *postgres.Store) error {
 	return nil
 }
 
-// loadSuspensions replaces the suspended set with the stored one.
+// loadSuspensions replaces the suspended set and the approval grants with
+// the stored ones.
 func (g *gatewayState) loadSuspensions(ctx context.Context, st *postgres.Store) error {
+	if err := g.grants.load(ctx, st); err != nil {
+		return err
+	}
 	actors, err := st.SuspendedActors(ctx)
 	if err != nil {
 		return err
@@ -72,13 +81,13 @@ func (g *gatewayState) loadSuspensions(ctx context.Context, st *postgres.Store) 
 	return nil
 }
 
-// refresh reloads the suspensions every suspensionRefresh and the rest
-// every stateRefresh until ctx ends; a failed reload keeps what was
-// loaded before.
-func (g *gatewayState) refresh(ctx context.Context, n *Node) {
+// refresh reloads the suspensions and grants every suspensionRefresh and
+// the rest every stateRefresh, and sweeps e's quota counters, until ctx
+// ends; a failed reload keeps what was loaded before.
+func (g *gatewayState) refresh(ctx context.Context, n *Node, e *policy.Engine) {
 	t := time.NewTicker(suspensionRefresh)
 	defer t.Stop()
-	last := time.Now()
+	last, swept := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -86,7 +95,14 @@ func (g *gatewayState) refresh(ctx context.Context, n *Node) {
 		case <-t.C:
 		}
 		if err := g.loadSuspensions(ctx, n.Store); err != nil && ctx.Err() == nil {
-			n.log.Warn("reloading suspensions failed; keeping the previous ones", "err", err)
+			n.log.Warn("reloading suspensions and grants failed; keeping the previous ones", "err", err)
+		}
+		if time.Since(swept) >= sweepEvery {
+			swept = time.Now()
+			if pol := e.Policies.Policy(); e.Quotas != nil {
+				e.Quotas.Sweep(pol, swept)
+			}
+			g.rel.Prune()
 		}
 		if time.Since(last) < stateRefresh {
 			continue
@@ -110,19 +126,35 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 		return nil, nil
 	}
 	gs := newGatewayState()
+	if path := cfg.Policy.Relationships; path != "" {
+		// has_relationship also asks the business databases it names.
+		srcs, err := policy.LoadRelationshipSources(path, index.Hash, n.log)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		gs.rel.Sources = srcs.Checkers()
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			<-runCtx.Done()
+			if err := srcs.Close(); err != nil {
+				n.log.Warn("closing relationship sources", "err", err)
+			}
+		}()
+	}
 	ctx, cancel := context.WithTimeout(runCtx, 30*time.Second)
 	defer cancel()
 	if err := gs.load(ctx, n.Store); err != nil {
 		return nil, fmt.Errorf("cluster: load relationships and watchlist: %w", err)
 	}
 	if err := gs.loadSuspensions(ctx, n.Store); err != nil {
-		return nil, fmt.Errorf("cluster: load suspensions: %w", err)
+		return nil, fmt.Errorf("cluster: load suspensions and grants: %w", err)
 	}
 	dec, err := server.NewDecisions(cfg, gs.rel, gs.watch, n.log)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	dec.Policy.Suspensions = gs
+	dec.Policy.Suspensions, dec.Policy.Grants = gs, &gs.grants
 	fp, err := server.NewFingerprinter(cfg, index)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: export fingerprints: %w", err)
@@ -143,7 +175,7 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		gs.refresh(runCtx, n)
+		gs.refresh(runCtx, n, dec.Policy)
 	}()
 	if path := cfg.Policy.File; path != "" {
 		n.wg.Add(1)

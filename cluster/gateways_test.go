@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -247,4 +248,97 @@ rules:
 	if rep.Canaries == 0 || len(rep.Exports) == 0 || rep.Exports[0].ID != exs[0].ID {
 		t.Fatalf("trace against the cluster's registry: canaries %d, exports %+v", rep.Canaries, rep.Exports)
 	}
+}
+
+// TestClusterApprovals: an api node serves approvals from PostgreSQL (and a
+// second one refuses to); a grant given there lets a gateway node's HTTP
+// gateway release what the policy holds for approval.
+func TestClusterApprovals(t *testing.T) {
+	pgDSN, _, stream := services(t, 2)
+	ctx := context.Background()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"passenger":{"mobile":"13912345678"}}`)
+	}))
+	defer app.Close()
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	rules := filepath.Join(dir, "approvers.yaml")
+	os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: unmask-needs-approval\n    match: {systems: [web]}\n    decision: approval_required\n"), 0o600)
+	os.WriteFile(rules, []byte("rules:\n  - id: supervisors\n    kinds: [unmask]\n    approvers: [alice]\n"), 0o600)
+	log := slog.New(slog.DiscardHandler)
+	apiCfg := func() config.Config {
+		return inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) { c.Approvals.RulesFile, c.Ledger.Enabled = rules, false })
+	}
+	apiNode, err := Start(ctx, apiCfg(), RoleAPI, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer apiNode.Close(ctx)
+	if n, err := Start(ctx, apiCfg(), RoleAPI, log); err == nil {
+		n.Close(ctx)
+		t.Fatal("a second api node served approvals beside the first")
+	} else if !strings.Contains(err.Error(), "exactly one api node may serve approvals") {
+		t.Fatalf("second api node: %v", err)
+	}
+	gwCfg := inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) {
+		c.Policy.File = pol
+		c.HTTPGateway = config.DefaultHTTPGateway()
+		c.HTTPGateway.Enabled = true
+		c.HTTPGateway.Listen = "127.0.0.1:0"
+		c.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "web"}}
+		c.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+	})
+	gw, err := Start(ctx, gwCfg, RoleGateway, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close(ctx)
+	get := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/passengers/1", nil)
+		req.Header.Set("X-Remote-User", "carol")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(); code != http.StatusForbidden {
+		t.Fatalf("before the grant: %d, want 403", code)
+	}
+	token := func(name string) string {
+		secret, hash, _ := custos.NewTokenSecret()
+		if err := apiNode.Store.CreateToken(ctx, custos.Token{ID: hash[:12], Name: name, Scopes: []custos.Scope{custos.ScopeRead}, Hash: hash}); err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	carol, alice := token("carol"), token("alice")
+	call := func(secret, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+apiNode.Addr()+"/api/v1/approvals"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST approvals%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	body := call(carol, "", `{"kind":"unmask","scope":{"system":"web"},"reason":"passenger complaint INC-77 needs the full number"}`)
+	var req struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &req); err != nil || req.ID == "" {
+		t.Fatalf("request: %s", body)
+	}
+	call(alice, "/"+req.ID+"/approve", `{}`)
+	waitUntil(t, 10*time.Second, "grant honoured by the gateway node", func() (bool, string) {
+		code, body := get()
+		return code == http.StatusOK && strings.Contains(body, "13912345678"), fmt.Sprint(code, body)
+	})
 }

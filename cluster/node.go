@@ -70,9 +70,11 @@ type Node struct {
 	spool        *natsbus.Spool
 	ledgerDB     *sql.DB
 	ledgerUnlock func() // releases the cluster's ledger lock
-	det          *detector
-	postgresAddr string              // inline PostgreSQL gateway (gateway nodes)
-	httpGateway  *server.HTTPGateway // inline HTTP gateway (gateway nodes)
+	// approvalsUnlock releases the lock of the api node serving approvals.
+	approvalsUnlock func()
+	det             *detector
+	postgresAddr    string              // inline PostgreSQL gateway (gateway nodes)
+	httpGateway     *server.HTTPGateway // inline HTTP gateway (gateway nodes)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -126,7 +128,7 @@ func Start(ctx context.Context, cfg config.Config, role Role, log *slog.Logger) 
 	n.cancel = cancel
 	switch role {
 	case RoleGateway, RoleAPI:
-		if err := n.startGateway(runCtx); err != nil {
+		if err := n.startGateway(ctx, runCtx, role); err != nil {
 			return nil, err
 		}
 		if role == RoleAPI && cfg.Ledger.Enabled {
@@ -168,8 +170,9 @@ func Start(ctx context.Context, cfg config.Config, role Role, log *slog.Logger) 
 	return n, nil
 }
 
-// startGateway serves the API with a pipeline that publishes to the bus.
-func (n *Node) startGateway(runCtx context.Context) error {
+// startGateway serves the API with a pipeline that publishes to the bus,
+// the inline gateways custos.yaml enables and, on an api node, approvals.
+func (n *Node) startGateway(ctx, runCtx context.Context, role Role) error {
 	key, err := blind.LoadKey(blind.KeyFile(n.cfg.DataDir))
 	if err != nil {
 		return fmt.Errorf("cluster: %w (every gateway needs the cluster's blind-index key in its data_dir)", err)
@@ -243,6 +246,11 @@ func (n *Node) startGateway(runCtx context.Context) error {
 	}
 	if err := n.exportRoutes(runCtx, a, index, reg); err != nil {
 		return err
+	}
+	if role == RoleAPI {
+		if err := n.startApprovals(ctx, runCtx, a); err != nil {
+			return err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", n.readyz)
@@ -414,5 +422,8 @@ func (n *Node) closeResources() {
 	}
 	if n.ledgerUnlock != nil {
 		n.ledgerUnlock()
+	}
+	if n.approvalsUnlock != nil {
+		n.approvalsUnlock()
 	}
 }

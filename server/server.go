@@ -408,11 +408,15 @@ func (s *Server) registerLedgerMetrics(reg *prometheus.Registry) {
 	)
 }
 
-// approvalHandler serves the approval service over the API. The person
-// acting is the API token's holder (a token named after each approver).
-func (s *Server) approvalHandler() http.Handler {
+// approvalHandler serves the approval service over the API.
+func (s *Server) approvalHandler() http.Handler { return ApprovalHandler(s.Approvals) }
+
+// ApprovalHandler serves an approval service at /api/v1/approvals. The
+// person acting is the API token's holder (a token named after each
+// approver).
+func ApprovalHandler(svc *approval.Service) http.Handler {
 	return &approval.Handler{
-		Service: s.Approvals,
+		Service: svc,
 		Identity: func(r *http.Request) (approval.Identity, error) {
 			tok, ok := api.TokenFrom(r.Context())
 			if !ok {
