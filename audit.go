@@ -1,6 +1,8 @@
 package custos
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 )
@@ -41,4 +43,11 @@ func (e AuditEvent) Validate() error {
 		return fmt.Errorf("audit event %s: action: required", e.ID)
 	}
 	return nil
+}
+
+// NewAuditEvent is an audit event happening now, with a fresh random id.
+func NewAuditEvent(actor, action, object string, detail map[string]string) AuditEvent {
+	var b [12]byte
+	rand.Read(b[:])
+	return AuditEvent{ID: "aud_" + hex.EncodeToString(b[:]), Time: time.Now().UTC(), Actor: actor, Action: action, Object: object, Detail: detail}
 }

@@ -47,8 +47,18 @@ func (n *Node) startApprovals(ctx, runCtx context.Context, a *api.Server) error 
 	}
 	svc.Restore(reqs)
 	svc.Store, svc.Log = n.Store, n.log
+	// Every step is an audit event, in the ledger beside the accesses it
+	// governs.
 	svc.OnEvent = func(ctx context.Context, ev approval.Event) {
-		n.log.Info("approval", "type", ev.Type, "actor", ev.Actor, "request", ev.Request.ID, "kind", ev.Request.Kind, "status", ev.Request.Status)
+		detail := map[string]string{"kind": string(ev.Request.Kind), "status": string(ev.Request.Status), "requester": ev.Request.Requester}
+		if ev.Request.Rule != "" {
+			detail["rule"] = ev.Request.Rule
+		}
+		actor := ev.Actor
+		if actor == "" {
+			actor = "custos" // expiry
+		}
+		n.audit(ctx, actor, string(ev.Type), ev.Request.ID, detail)
 	}
 	h := server.ApprovalHandler(svc)
 	a.Handle("/api/v1/approvals", custos.ScopeRead, h)

@@ -251,9 +251,14 @@ func (d *detector) respond(ctx context.Context, alerts []detect.Alert) error {
 			continue
 		}
 		reason := "automatic response to alert " + a.ID + " (" + a.Rule + ")"
-		if err := d.n.Store.SuspendActor(ctx, *a.Actor, "custos", reason, time.Now()); err != nil {
+		fresh, err := d.n.Store.SuspendActor(ctx, *a.Actor, "custos", reason, time.Now())
+		if err != nil {
 			return err
 		}
+		if !fresh {
+			continue // suspended already (an incident's alert is reported again as it grows)
+		}
+		d.n.audit(ctx, "custos", "actor.suspended", *a.Actor, map[string]string{"alert": a.ID, "rule": a.Rule})
 		d.n.log.Warn("actor suspended by automatic response", "actor", *a.Actor, "alert", a.ID, "rule", a.Rule)
 	}
 	return nil

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -182,11 +183,15 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 		go func() {
 			defer n.wg.Done()
 			server.WatchPolicy(runCtx, dec.Policy.Policies, path, dec.PolicyStamp, 2*time.Second, func(err error) {
+				file := filepath.Base(path)
 				if err != nil {
 					n.log.Error("policy file rejected; the last good policy stays in force", "file", path, "err", err)
+					n.audit(runCtx, "custos", "policy.rejected", file, map[string]string{"error": err.Error(), "node": n.ID})
 					return
 				}
+				p := dec.Policy.Policies.Policy()
 				n.log.Info("policy reloaded", "file", path)
+				n.audit(runCtx, "custos", "policy.reloaded", file, map[string]string{"name": p.Name(), "rules": fmt.Sprint(len(p.Rules())), "node": n.ID})
 			})
 		}()
 	}

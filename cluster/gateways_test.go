@@ -200,6 +200,9 @@ rules:
 	if err != nil || len(sus) != 1 || sus[0] != "emp-7" {
 		t.Errorf("suspended: %v %v", sus, err)
 	}
+	// The watchlist change and the suspension are audit events, which the
+	// api node's ledger follows.
+	wantAudit(t, gw, "watchlist.changed", "actor.suspended")
 
 	// An export through the HTTP gateway: fingerprinted with a canary,
 	// registered in PostgreSQL before the file leaves, its canaries on the
@@ -341,4 +344,23 @@ func TestClusterApprovals(t *testing.T) {
 		code, body := get()
 		return code == http.StatusOK && strings.Contains(body, "13912345678"), fmt.Sprint(code, body)
 	})
+	wantAudit(t, apiNode, "approval.requested", "approval.approved")
+}
+
+// wantAudit checks that the cluster's audit stream holds these actions.
+func wantAudit(t *testing.T, n *Node, actions ...string) {
+	t.Helper()
+	got, err := n.Store.AuditSince(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range got {
+		seen[a.Action] = true
+	}
+	for _, a := range actions {
+		if !seen[a] {
+			t.Errorf("no %s audit event among %v", a, seen)
+		}
+	}
 }

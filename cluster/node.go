@@ -231,7 +231,7 @@ func (n *Node) startGateway(ctx, runCtx context.Context, role Role) error {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	watch := policy.WatchlistHandler{Hash: index.Hash, MaxBatch: n.cfg.API.MaxBatch, Log: n.Store}
+	watch := policy.WatchlistHandler{Hash: index.Hash, MaxBatch: n.cfg.API.MaxBatch, Log: watchLog{n}}
 	a.Handle("POST /api/v1/watchlist", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := watch
 		h.List = policy.NewWatchlist()

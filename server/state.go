@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"strconv"
@@ -77,9 +75,7 @@ func (s *Server) refreshDetectionWatchlist() {
 // audit records an action on Custos itself; it reaches the ledger like
 // any event. A failure is logged, not returned: the action has happened.
 func (s *Server) audit(ctx context.Context, actor, action, object string, detail map[string]string) {
-	var b [12]byte
-	rand.Read(b[:])
-	ev := custos.AuditEvent{ID: "aud_" + hex.EncodeToString(b[:]), Time: time.Now().UTC(), Actor: actor, Action: action, Object: object, Detail: detail}
+	ev := custos.NewAuditEvent(actor, action, object, detail)
 	if err := s.Store.AppendAudit(context.WithoutCancel(ctx), []custos.AuditEvent{ev}); err != nil {
 		s.log.Error("audit event not stored", "action", action, "err", err)
 	}

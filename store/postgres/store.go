@@ -24,6 +24,7 @@ const (
 	lockMigrate int64 = 0x637573746f7301 // "custos" 1
 	lockAccess  int64 = 0x637573746f7302
 	lockLogins  int64 = 0x637573746f7303
+	lockAudit   int64 = 0x637573746f7304
 )
 
 // Store is the PostgreSQL custos.EventStore. It is safe for concurrent use

@@ -8,16 +8,16 @@ import (
 	"github.com/custos-dev/custos"
 )
 
-// SuspendActor records that actor is suspended, by whom and why. An actor
-// already suspended keeps its first suspension: detectors on several
-// nodes may report the same alert.
-func (s *Store) SuspendActor(ctx context.Context, actor, by, reason string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO suspensions (actor, by, reason, time) VALUES ($1, $2, $3, $4)
+// SuspendActor records that actor is suspended, by whom and why, and
+// reports whether this suspended it. An actor already suspended keeps its
+// first suspension: an incident's alert is reported again as it grows.
+func (s *Store) SuspendActor(ctx context.Context, actor, by, reason string, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO suspensions (actor, by, reason, time) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (actor) DO NOTHING`, actor, by, reason, at.UnixNano())
 	if err != nil {
-		return fmt.Errorf("postgres: suspend actor: %w", err)
+		return false, fmt.Errorf("postgres: suspend actor: %w", err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // LiftSuspension ends actor's suspension; custos.ErrNotFound if there was

@@ -18,9 +18,10 @@ func TestSuspensions(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	for _, a := range []string{"emp-2", "emp-1", "emp-2"} { // a repeat is kept once
-		if err := s.SuspendActor(ctx, a, "custos", "automatic response to alert x", at); err != nil {
-			t.Fatal(err)
+	for i, a := range []string{"emp-2", "emp-1", "emp-2"} { // a repeat is kept once
+		fresh, err := s.SuspendActor(ctx, a, "custos", "automatic response to alert x", at)
+		if err != nil || fresh != (i < 2) {
+			t.Fatalf("suspend %s: %v, %v", a, fresh, err)
 		}
 	}
 	got, err := s.SuspendedActors(ctx)
