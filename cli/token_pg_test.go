@@ -20,28 +20,7 @@ import (
 // token create` writes the token where the cluster's gateways look it up.
 func TestTokenCreatePostgres(t *testing.T) {
 	ctx := context.Background()
-	admin := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		if os.Getenv("CUSTOS_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("PostgreSQL not available: %v", err)
-	}
-	b := make([]byte, 5)
-	rand.Read(b)
-	schema := "custos_cli_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), admin); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	dsn := admin + "&search_path=" + schema
+	dsn := pgSchema(t)
 	cfgPath := filepath.Join(t.TempDir(), "custos.yaml")
 	yaml := "data_dir: " + t.TempDir() + "\ncluster:\n  store:\n    driver: postgres\n    dsn: \"" + dsn + "\"\n"
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
@@ -74,4 +53,33 @@ func TestTokenCreatePostgres(t *testing.T) {
 	if code, _, _ = run(t, "token", "revoke", "-c", cfgPath, tok.ID); code == 0 {
 		t.Error("revoking an unknown token succeeded")
 	}
+}
+
+// pgSchema creates a PostgreSQL schema for the test, dropped in cleanup,
+// and returns a DSN that uses it.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	admin := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		if os.Getenv("CUSTOS_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("PostgreSQL: %v", err)
+		}
+		t.Skipf("PostgreSQL not available: %v", err)
+	}
+	b := make([]byte, 5)
+	rand.Read(b)
+	schema := "custos_cli_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), admin); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	return admin + "&search_path=" + schema
 }

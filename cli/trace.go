@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custos-dev/custos/blind"
+	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/ledger"
+	"github.com/custos-dev/custos/store/postgres"
 	"github.com/custos-dev/custos/store/sqlite"
 	"github.com/custos-dev/custos/trace"
 	"github.com/custos-dev/custos/trace/traceeval"
@@ -35,13 +39,15 @@ func newTraceCmd(e *env) *cobra.Command {
 		Long: `Reads a leaked file — CSV/TSV (any header, any column order), XLSX, JSON or
 NDJSON, a plain text dump or a pasted chat log ('-' reads standard input)
 — finds the ID numbers, phone numbers, e-mail addresses and other
-identifiers in it, and asks the data directory's export registry and
-access index who held those people. Exports and actors are ranked by a
-guilt model in the spirit of Papadimitriou & Garcia-Molina (2011): a person
-many colleagues saw weighs little, one only the suspect saw weighs a lot,
-and a suspect who held only part of the file is discounted by the share
-they did not hold (records nobody here held count against no one). Canary
-records and watermarks of fingerprinted exports confirm a source.
+identifiers in it, and asks the export registry and access index who
+held those people: the data directory's, or the cluster's PostgreSQL
+store when custos.yaml selects one (cluster.store.driver: postgres).
+Exports and actors are ranked by a guilt model in the spirit of
+Papadimitriou & Garcia-Molina (2011): a person many colleagues saw weighs
+little, one only the suspect saw weighs a lot, and a suspect who held only
+part of the file is discounted by the share they did not hold (records
+nobody here held count against no one). Canary records and watermarks of
+fingerprinted exports confirm a source.
 
 --before TIME (RFC 3339, or a date meaning its midnight UTC) counts only
 accesses and exports before TIME, typically when the leak was found: a
@@ -78,18 +84,13 @@ See docs/tracing.md.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(e.ctx, cfg.DataDir)
+			src, closeSrc, err := traceSource(e.ctx, cfg)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			lk, err := st.Lookup(e.ctx)
-			if err != nil {
-				return err
-			}
-			defer lk.Close()
+			defer closeSrc()
 			tr := &trace.Tracer{
-				Index: index, Source: lk, Keyer: export.NewKeyer(key),
+				Index: index, Source: src, Keyer: export.NewKeyer(key),
 				NoFingerprints: noFP, Threshold: threshold, Prior: prior, Suspects: suspects, Before: cutoff,
 			}
 			if proofs {
@@ -97,7 +98,18 @@ See docs/tracing.md.`,
 				if err != nil {
 					return err
 				}
-				tr.Proof = func(ctx context.Context, id string) (any, error) { return ledger.ProveEvent(ctx, dir, id) }
+				var logSrc ledger.Fetcher // the POSIX log in dir
+				if l := cfg.Cluster.Ledger; l.Driver == "mysql" {
+					db, err := sql.Open("mysql", l.DSN)
+					if err != nil {
+						return errors.New("cluster.ledger.dsn: invalid mysql dsn")
+					}
+					defer db.Close()
+					if logSrc, err = ledger.OpenMySQLLog(e.ctx, db); err != nil {
+						return fmt.Errorf("cluster ledger: %w", err)
+					}
+				}
+				tr.Proof = func(ctx context.Context, id string) (any, error) { return ledger.ProveEventIn(ctx, dir, logSrc, id) }
 			}
 			in, name := e.stdin, "stdin"
 			if args[0] != "-" {
@@ -127,6 +139,29 @@ See docs/tracing.md.`,
 	cmd.Flags().IntVar(&suspects, "suspects", 10, "suspects listed per ranking")
 	cmd.Flags().StringVar(&before, "before", "", "count only accesses and exports before this time (RFC 3339 or YYYY-MM-DD, UTC), e.g. when the leak was found")
 	return cmd
+}
+
+// traceSource is where a trace looks exports and accesses up: the
+// cluster's PostgreSQL store when custos.yaml selects one, else a look-up
+// session on the embedded store.
+func traceSource(ctx context.Context, cfg config.Config) (trace.Source, func(), error) {
+	if cfg.Cluster.Store.Driver == "postgres" {
+		st, err := postgres.Open(ctx, cfg.Cluster.Store.DSN)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { st.Close() }, nil
+	}
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	lk, err := st.Lookup(ctx)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return lk, func() { lk.Close(); st.Close() }, nil
 }
 
 // parseBefore reads --before: an RFC 3339 time or a date (midnight UTC).
