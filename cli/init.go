@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/ledger"
 	"github.com/custos-dev/custos/server"
 	"github.com/custos-dev/custos/store/sqlite"
 )
@@ -18,8 +20,9 @@ func newInitCmd(e *env) *cobra.Command {
 		Short: "Create a data directory: keys, event store and a first admin token",
 		Long: `Init prepares the data directory named by --data or data_dir in custos.yaml:
 a random blind-index key (keys/blind.key, mode 0600) under which every data
-subject's identifier is hashed, the event store, and an admin API token
-whose secret is printed once.
+subject's identifier is hashed, the ledger's signing key (its verifier key
+is printed, for auditors and witnesses), the event store, and an admin API
+token whose secret is printed once.
 
 Keep the key safe and backed up: without it, stored history can no longer be
 searched by identifier. Init refuses a directory that already has a key.`,
@@ -33,6 +36,14 @@ searched by identifier. Init refuses a directory that already has a key.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "initialized %s\n", cfg.DataDir)
+			// The ledger's signing key exists from the start, so that its
+			// verifier key can be given to auditors and witnesses before
+			// the first checkpoint.
+			vkey, err := ledger.CreateKey(filepath.Join(cfg.DataDir, "ledger"), "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "ledger verifier key (for custos ledger verify --key and witnesses):\n%s\n", vkey)
 			if noToken {
 				return nil
 			}

@@ -40,6 +40,12 @@ func TestInitTokenConfig(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cst_") {
 		t.Fatalf("init: %d %s %s", code, out, errOut)
 	}
+	// The ledger's verifier key is printed at init and is the one
+	// custos ledger key prints later.
+	_, vkey, _ := run(t, "ledger", "key", "--data", dir)
+	if vkey == "" || !strings.Contains(out, strings.TrimSpace(vkey)) {
+		t.Errorf("init printed no ledger verifier key, or another one than custos ledger key (%q):\n%s", vkey, out)
+	}
 	if code, _, errOut := run(t, "init", "--data", dir); code == 0 || !strings.Contains(errOut, "already initialized") {
 		t.Errorf("second init: %d %s", code, errOut)
 	}
