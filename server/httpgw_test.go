@@ -17,6 +17,7 @@ import (
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/export"
+	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/server"
 )
 
@@ -162,6 +163,13 @@ func TestHTTPGatewayRegistersExports(t *testing.T) {
 		subjects, canaries, err := s.Store.ExportSubjectCount(ctx, ex.ID)
 		if err != nil || subjects != 3 || canaries == 0 {
 			t.Errorf("%s: registered subjects %d, canaries %d (%v)", format, subjects, canaries, err)
+		}
+		// The canaries are honeytokens from now on: looking one up is an
+		// alarm.
+		for _, c := range ex.Canaries {
+			if k := s.Watchlist.Kind(c.Hash); k != policy.WatchHoneytoken {
+				t.Errorf("%s: canary %s is listed as %q, want a honeytoken", format, c.Type, k)
+			}
 		}
 	}
 }
