@@ -269,7 +269,9 @@ func (g *Gateway) buffered(ctx context.Context, resp *http.Response, x *exchange
 		}
 		// Cut to the limit before the final decision, so that quotas and
 		// the event count only the records released.
-		body = in.cut(int(limit))
+		if body = in.cut(int(limit)); body == nil {
+			return g.refuseLimited(ctx, resp, x, pre, n)
+		}
 		in.reset(g.fieldsOf(x))
 		if apply, err = g.prepare(kind, body, in); err != nil {
 			return fmt.Errorf("httpgw: inspect limited response: %w", err)
@@ -618,50 +620,142 @@ func prepareCSV(body []byte, in *inspection) (applier, bool) {
 	}, true
 }
 
+// xlsxSheet is one worksheet's values as the user sees them.
+type xlsxSheet struct {
+	name     string
+	rows     [][]string
+	personal bool // holds a cell judged to be personal data
+}
+
+// prepareXLSX judges every sheet of a workbook, the header row naming the
+// columns as for CSV. Its records are the data rows of the sheets holding
+// personal data. A masked or cut workbook is written anew from its values:
+// excelize keeps a replaced cell's old text in the shared-strings part, so
+// masking the workbook in place would still ship every raw value.
 func prepareXLSX(body []byte, in *inspection) (applier, error) {
 	f, err := excelize.OpenReader(bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("httpgw: read xlsx: %w", err)
 	}
+	defer f.Close()
+	var sheets []xlsxSheet
 	var edits []cellEdit
-	for _, sheet := range f.GetSheetList() {
-		rows, err := f.GetRows(sheet)
-		if err != nil || len(rows) == 0 {
-			continue
+	for _, name := range f.GetSheetList() {
+		rows, err := f.GetRows(name)
+		if err != nil {
+			return nil, fmt.Errorf("httpgw: read xlsx sheet: %w", err)
 		}
-		cj := newColumnJudge(in, rows[0])
-		for i, row := range rows[1:] {
-			for j, v := range row {
-				if fd, ok := cj.judge(in, j, v); ok {
-					edits = append(edits, cellEdit{sheet: sheet, row: i + 1, col: j, val: v, f: fd})
+		sh := xlsxSheet{name: name, rows: rows}
+		if len(rows) > 0 {
+			cj := newColumnJudge(in, rows[0])
+			for i, row := range rows[1:] {
+				for j, v := range row {
+					if fd, ok := cj.judge(in, j, v); ok {
+						edits = append(edits, cellEdit{sheet: name, row: i + 1, col: j, val: v, f: fd})
+						sh.personal = true
+					}
 				}
 			}
 		}
+		sheets = append(sheets, sh)
+	}
+	records := 0
+	for _, sh := range sheets {
+		if sh.personal {
+			records += len(sh.rows) - 1
+		}
+	}
+	if records > 0 {
+		in.records = records
+		in.cut = func(limit int) []byte { return cutXLSX(sheets, limit) }
 	}
 	return func(vm valueMasker) ([]byte, error) {
-		defer f.Close()
 		if len(edits) == 0 {
 			return body, nil
 		}
+		changed := false
 		for _, e := range edits {
 			s, _, ok := vm.apply([]byte(e.val), e.f)
 			if !ok {
 				continue
 			}
-			cell, err := excelize.CoordinatesToCellName(e.col+1, e.row+1)
-			if err != nil {
-				return nil, err
-			}
-			if err := f.SetCellStr(e.sheet, cell, s); err != nil {
-				return nil, err
+			for i := range sheets {
+				if sheets[i].name == e.sheet {
+					sheets[i].rows[e.row][e.col] = s
+					changed = true
+				}
 			}
 		}
-		b, err := f.WriteToBuffer()
-		if err != nil {
-			return nil, err
+		if !changed {
+			return body, nil
 		}
-		return b.Bytes(), nil
+		return writeWorkbook(sheets)
 	}, nil
+}
+
+// cutXLSX keeps the header row and the first limit data rows of the sheets
+// holding personal data, in sheet order; other sheets are kept whole.
+// The result is nil when the workbook cannot be written (the response is
+// then refused).
+func cutXLSX(sheets []xlsxSheet, limit int) []byte {
+	out := make([]xlsxSheet, len(sheets))
+	left := limit
+	for i, sh := range sheets {
+		out[i] = sh
+		if !sh.personal || len(sh.rows) == 0 {
+			continue
+		}
+		keep := min(len(sh.rows)-1, left)
+		out[i].rows = sh.rows[:1+keep]
+		left -= keep
+	}
+	b, err := writeWorkbook(out)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// writeWorkbook writes sheets as a new workbook of string cells (cell
+// styles, formulas and number formats are not carried over).
+func writeWorkbook(sheets []xlsxSheet) ([]byte, error) {
+	f := excelize.NewFile()
+	defer f.Close()
+	first := f.GetSheetName(0)
+	for i, sh := range sheets {
+		if i == 0 {
+			if err := f.SetSheetName(first, sh.name); err != nil {
+				return nil, fmt.Errorf("httpgw: write xlsx: %w", err)
+			}
+		} else if _, err := f.NewSheet(sh.name); err != nil {
+			return nil, fmt.Errorf("httpgw: write xlsx: %w", err)
+		}
+		sw, err := f.NewStreamWriter(sh.name)
+		if err != nil {
+			return nil, fmt.Errorf("httpgw: write xlsx: %w", err)
+		}
+		for r, row := range sh.rows {
+			if len(row) == 0 {
+				continue
+			}
+			cells := make([]any, len(row))
+			for j, v := range row {
+				cells[j] = v
+			}
+			cell, _ := excelize.CoordinatesToCellName(1, r+1)
+			if err := sw.SetRow(cell, cells); err != nil {
+				return nil, fmt.Errorf("httpgw: write xlsx: %w", err)
+			}
+		}
+		if err := sw.Flush(); err != nil {
+			return nil, fmt.Errorf("httpgw: write xlsx: %w", err)
+		}
+	}
+	var b bytes.Buffer
+	if err := f.Write(&b); err != nil {
+		return nil, fmt.Errorf("httpgw: write xlsx: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // recorder is a minimal ResponseWriter for building a replacement body.

@@ -165,6 +165,22 @@ func prepareHTML(body []byte, in *inspection) applier {
 		in.noteMatch(body, m)
 	}
 	finds := scanHTML(body, in, raw)
+	if !in.keyed {
+		var subs []htmlSubject
+		for _, m := range raw {
+			if subjectTypes[m.Type] {
+				subs = append(subs, htmlSubject{m.Offset, string(m.Type) + "\x00" + string(body[m.Offset:m.Offset+m.Length])})
+			}
+		}
+		for _, f := range finds {
+			if subjectTypes[f.typ] {
+				subs = append(subs, htmlSubject{int(f.chars[0].start), string(f.typ) + "\x00" + f.value})
+			}
+		}
+		if n, cut := htmlCut(body, subs); n > 0 {
+			in.records, in.cut = n, cut
+		}
+	}
 	return func(vm valueMasker) ([]byte, error) {
 		if len(raw) == 0 && len(finds) == 0 {
 			return body, nil

@@ -1,14 +1,20 @@
 package httpgw
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
+	xhtml "golang.org/x/net/html"
 
 	"github.com/custos-dev/custos"
 )
@@ -41,13 +47,121 @@ func limitMux() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /list.html", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<table>")
+		fmt.Fprint(w, "<html><body><h1>Passengers</h1><table><thead><tr><th>ID</th><th>Name</th></tr></thead><tbody>")
 		for i := range 4 {
-			fmt.Fprintf(w, "<tr><td>%s</td></tr>", cnID(i))
+			fmt.Fprintf(w, "<tr class=\"p\"><td>%s</td><td>张伟明</td></tr>", cnID(i))
 		}
-		fmt.Fprint(w, "</table>")
+		fmt.Fprint(w, "</tbody></table><p>4 passengers</p></body></html>")
+	})
+	// A layout table around the real one, rows whose end tags are implied.
+	mux.HandleFunc("GET /layout.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<table><tr><td>menu</td><td><table>")
+		for i := range 4 {
+			fmt.Fprintf(w, "<tr><td>%s<td><a href=\"/p/%d\">open</a>", cnID(i), i)
+		}
+		fmt.Fprint(w, "</table></td></tr></table>")
+	})
+	mux.HandleFunc("GET /items.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<ul><li>search help</li>")
+		for i := range 4 {
+			fmt.Fprintf(w, "<li><b>张伟明</b> <span title=\"%s\">ID</span></li>", cnID(i))
+		}
+		fmt.Fprint(w, "</ul>")
+	})
+	// Records that are not rows: nothing the gateway can cut.
+	mux.HandleFunc("GET /para.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		for i := range 4 {
+			fmt.Fprintf(w, "<p>%s</p>", cnID(i))
+		}
+	})
+	mux.HandleFunc("GET /manifest.xlsx", func(w http.ResponseWriter, r *http.Request) {
+		f := excelize.NewFile()
+		defer f.Close()
+		f.SetSheetName("Sheet1", "Manifest")
+		rows := [][]any{{"姓名", "身份证号", "手机号", "座位"}}
+		for i := range 4 {
+			rows = append(rows, []any{"张伟明", cnID(i), mobile(i), "12A"})
+		}
+		for i, row := range rows {
+			cell, _ := excelize.CoordinatesToCellName(1, i+1)
+			f.SetSheetRow("Manifest", cell, &row)
+		}
+		// A sheet without personal data is kept whole.
+		f.NewSheet("Flights")
+		for i := range 5 {
+			cell, _ := excelize.CoordinatesToCellName(1, i+1)
+			f.SetSheetRow("Flights", cell, &[]any{"CA1234", i})
+		}
+		w.Header().Set("Content-Type", xlsxType)
+		f.Write(w)
 	})
 	return mux
+}
+
+// zipText is every part of a ZIP (an XLSX) decompressed and joined, to
+// look for values anywhere in the file.
+func zipText(t *testing.T, b []byte) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatalf("not a zip: %v", err)
+	}
+	var sb strings.Builder
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(&sb, rc)
+		rc.Close()
+	}
+	return sb.String()
+}
+
+// htmlBalanced checks that every table, row, cell, list and item the
+// document opens is closed in order (end tags the parser implies count
+// as closed), i.e. a cut removed whole elements.
+func htmlBalanced(doc string) error {
+	z := xhtml.NewTokenizer(strings.NewReader(doc))
+	var stack []string
+	implied := map[string][]string{"tr": {"tr", "td", "th"}, "td": {"td", "th"}, "th": {"td", "th"}, "li": {"li"}}
+	for {
+		tt := z.Next()
+		if tt == xhtml.ErrorToken {
+			break
+		}
+		name, _ := z.TagName()
+		n := string(name)
+		switch n {
+		case "table", "thead", "tbody", "tr", "td", "th", "ul", "ol", "li":
+		default:
+			continue
+		}
+		switch tt {
+		case xhtml.StartTagToken:
+			for len(stack) > 0 && slices.Contains(implied[n], stack[len(stack)-1]) {
+				stack = stack[:len(stack)-1]
+			}
+			stack = append(stack, n)
+		case xhtml.EndTagToken:
+			for len(stack) > 0 && stack[len(stack)-1] != n && slices.Contains([]string{"td", "th", "tr", "li"}, stack[len(stack)-1]) {
+				stack = stack[:len(stack)-1]
+			}
+			if len(stack) == 0 || stack[len(stack)-1] != n {
+				return fmt.Errorf("</%s> closes %v", n, stack)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	for _, n := range stack {
+		if !slices.Contains([]string{"td", "th", "tr", "li"}, n) {
+			return fmt.Errorf("<%s> left open", n)
+		}
+	}
+	return nil
 }
 
 // TestLimitCutsRecords: a limit decision (clerk-cap: 2 records) cuts JSON
@@ -70,6 +184,10 @@ func TestLimitCutsRecords(t *testing.T) {
 		{"/two-lists", "2 of 4", []int{0, 1}, []int{2, 3}, 5},
 		{"/stream.ndjson", "2 of 5", []int{0, 1}, []int{2, 3, 4}, 5},
 		{"/manifest.csv", "2 of 4", []int{0, 1}, []int{2, 3}, 4}, // no subject key for CSV: id and phone per row
+		{"/manifest.xlsx", "2 of 4", []int{0, 1}, []int{2, 3}, 4},
+		{"/list.html", "2 of 4", []int{0, 1}, []int{2, 3}, 2},
+		{"/layout.html", "2 of 4", []int{0, 1}, []int{2, 3}, 2},
+		{"/items.html", "2 of 4", []int{0, 1}, []int{2, 3}, 2},
 		{"/search?n=2", "", []int{0, 1}, nil, 2},
 		// One object, three identifiers (no catalogue): one record.
 		{"/one", "", []int{0}, nil, 3},
@@ -88,6 +206,27 @@ func TestLimitCutsRecords(t *testing.T) {
 				t.Errorf("Content-Length %d for %d bytes", r.ContentLength, len(body))
 			}
 			switch {
+			case strings.HasSuffix(tc.path, ".xlsx"):
+				f, err := excelize.OpenReader(strings.NewReader(body))
+				if err != nil {
+					t.Fatalf("cut workbook does not open: %v", err)
+				}
+				defer f.Close()
+				rows, _ := f.GetRows("Manifest")
+				flights, _ := f.GetRows("Flights")
+				if len(rows) != 1+len(tc.kept) || rows[0][1] != "身份证号" || len(flights) != 5 {
+					t.Fatalf("sheets: manifest %q, flights %d rows", rows, len(flights))
+				}
+				// Every part of the file, shared strings included: what was
+				// cut must not be anywhere in it.
+				body = zipText(t, []byte(body))
+			case strings.HasSuffix(tc.path, ".html"):
+				if err := htmlBalanced(body); err != nil {
+					t.Fatalf("cut page: %v: %s", err, body)
+				}
+				if !strings.Contains(body, "</body></html>") && tc.path == "/list.html" {
+					t.Errorf("page end lost: %s", body)
+				}
 			case strings.HasSuffix(tc.path, ".csv"):
 				rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 				if err != nil || len(rows) != 1+len(tc.kept) {
@@ -152,11 +291,11 @@ func TestLimitThenQuota(t *testing.T) {
 	}
 }
 
-// TestLimitRefusesWhatCannotBeCut: an HTML page over the limit is refused
-// whole (403 limited), never released.
+// TestLimitRefusesWhatCannotBeCut: an HTML page whose records are not in
+// table rows or list items is refused whole (403 limited), never released.
 func TestLimitRefusesWhatCannotBeCut(t *testing.T) {
 	h := newHarness(t, limitMux())
-	r := h.get("/list.html", "clerk-html", "clerk")
+	r := h.get("/para.html", "clerk-html", "clerk")
 	body := readAll(t, r.Body)
 	if r.StatusCode != http.StatusForbidden || !strings.Contains(body, `"limited"`) || !strings.Contains(body, "limits this access to 2 records") {
 		t.Fatalf("status %d: %s", r.StatusCode, body)
