@@ -45,6 +45,12 @@ type AlertRecord struct {
 	Doc       json.RawMessage
 }
 
+// SuppressFor is how long an alert marked false positive suppresses new
+// alerts of the same rule about the same actor, wherever the actor works
+// from (or, for an alert about a source alone, about the same source):
+// counted back from the new alert's first evidence.
+const SuppressFor = 30 * 24 * time.Hour
+
 // AlertQuery filters alerts; zero fields do not filter. Newest last_seen
 // first.
 type AlertQuery struct {

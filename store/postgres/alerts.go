@@ -26,13 +26,20 @@ func (s *Store) UpsertAlerts(ctx context.Context, alerts []custos.AlertRecord) e
 		if status == "" {
 			status = custos.AlertOpen
 		}
+		// A new alert like a recent false positive (same rule and actor,
+		// or same source for an alert without actor) is suppressed; an
+		// existing alert keeps whatever status it has.
 		b.Queue(`INSERT INTO alerts (id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			VALUES ($1, $2, $3, $4, $5, $6, $7,
+				CASE WHEN EXISTS (SELECT 1 FROM alerts f WHERE f.rule = $2
+					AND (CASE WHEN $4 <> '' THEN f.actor = $4 ELSE f.actor = '' AND f.source_ip = $5 END)
+					AND f.status = 'false_positive' AND f.last_seen >= $11) THEN 'suppressed' ELSE $8 END,
+				$9, $10)
 			ON CONFLICT (id) DO UPDATE SET
 				severity = excluded.severity, last_seen = excluded.last_seen,
 				summary = excluded.summary, evidence = excluded.evidence`,
 			a.ID, a.Rule, a.Severity, a.Actor, a.SourceIP, a.FirstSeen.UnixNano(), a.LastSeen.UnixNano(),
-			string(status), a.Summary, []byte(a.Doc))
+			string(status), a.Summary, []byte(a.Doc), a.FirstSeen.Add(-custos.SuppressFor).UnixNano())
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, b).Close()

@@ -242,3 +242,12 @@ func TestExports(t *testing.T) {
 		return s
 	})
 }
+
+func TestAlertSuppression(t *testing.T) {
+	s, err := Open(context.Background(), freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunAlerts(t, s)
+}

@@ -10,10 +10,6 @@ import (
 	"github.com/custos-dev/custos"
 )
 
-// SuppressFor is how long a false positive suppresses new alerts of the
-// same rule about the same actor (or source): counted back from the new
-// alert's first evidence.
-const SuppressFor = 30 * 24 * time.Hour
 
 // UpsertAlerts stores alerts durably. An alert already stored (same id) is
 // updated with the detector's latest view, but keeps the status an analyst
@@ -33,14 +29,15 @@ func (s *Store) UpsertAlerts(ctx context.Context, alerts []custos.AlertRecord) e
 			_, err := w.conn.ExecContext(context.Background(), `
 				INSERT INTO alerts (id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence)
 				VALUES (?, ?, ?, ?, ?, ?, ?,
-					CASE WHEN EXISTS (SELECT 1 FROM alerts f WHERE f.rule = ? AND f.actor = ? AND f.source_ip = ?
+					CASE WHEN EXISTS (SELECT 1 FROM alerts f WHERE f.rule = ?
+						AND (CASE WHEN ? != '' THEN f.actor = ? ELSE f.actor = '' AND f.source_ip = ? END)
 						AND f.status = 'false_positive' AND f.last_seen >= ?) THEN 'suppressed' ELSE ? END,
 					?, ?)
 				ON CONFLICT (id) DO UPDATE SET
 					severity = excluded.severity, last_seen = excluded.last_seen,
 					summary = excluded.summary, evidence = excluded.evidence`,
 				a.ID, a.Rule, a.Severity, a.Actor, a.SourceIP, a.FirstSeen.UnixNano(), a.LastSeen.UnixNano(),
-				a.Rule, a.Actor, a.SourceIP, a.FirstSeen.Add(-SuppressFor).UnixNano(),
+				a.Rule, a.Actor, a.Actor, a.SourceIP, a.FirstSeen.Add(-custos.SuppressFor).UnixNano(),
 				string(status), a.Summary, []byte(a.Doc))
 			if err != nil {
 				return custos.AppendResult{}, fmt.Errorf("upsert alert %s: %w", a.ID, err)

@@ -469,3 +469,5 @@ func TestBulkMode(t *testing.T) {
 		t.Fatalf("after bulk load: %d events, %v", len(got), err)
 	}
 }
+
+func TestAlertSuppression(t *testing.T) { storetest.RunAlerts(t, openTest(t)) }
