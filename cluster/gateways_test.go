@@ -270,8 +270,18 @@ func TestClusterApprovals(t *testing.T) {
 	os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: unmask-needs-approval\n    match: {systems: [web]}\n    decision: approval_required\n"), 0o600)
 	os.WriteFile(rules, []byte("rules:\n  - id: supervisors\n    kinds: [unmask]\n    approvers: [alice]\n"), 0o600)
 	log := slog.New(slog.DiscardHandler)
+	delivered := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a struct{ ID string }
+		json.NewDecoder(r.Body).Decode(&a)
+		delivered <- a.ID
+	}))
+	defer hook.Close()
 	apiCfg := func() config.Config {
-		return inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) { c.Approvals.RulesFile, c.Ledger.Enabled = rules, false })
+		return inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) {
+			c.Approvals.RulesFile, c.Ledger.Enabled = rules, false
+			c.Alerts.Webhooks = []config.Webhook{{URL: hook.URL}}
+		})
 	}
 	apiNode, err := Start(ctx, apiCfg(), RoleAPI, log)
 	if err != nil {
@@ -345,6 +355,21 @@ func TestClusterApprovals(t *testing.T) {
 		return code == http.StatusOK && strings.Contains(body, "13912345678"), fmt.Sprint(code, body)
 	})
 	wantAudit(t, apiNode, "approval.requested", "approval.approved")
+
+	// The api node delivers the alerts detectors store in PostgreSQL.
+	now := time.Now().UTC()
+	if err := apiNode.Store.UpsertAlerts(ctx, []custos.AlertRecord{{ID: "al-1", Rule: detect.RuleHoneytoken, Severity: "critical",
+		Actor: "carol", FirstSeen: now, LastSeen: now, Summary: "honeytoken looked up", Doc: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-delivered:
+		if id != "al-1" {
+			t.Errorf("webhook got alert %q", id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the api node delivered no alert to the webhook")
+	}
 }
 
 // wantAudit checks that the cluster's audit stream holds these actions.

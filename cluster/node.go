@@ -251,6 +251,9 @@ func (n *Node) startGateway(ctx, runCtx context.Context, role Role) error {
 		if err := n.startApprovals(ctx, runCtx, a); err != nil {
 			return err
 		}
+		if err := n.startNotifier(runCtx); err != nil {
+			return err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", n.readyz)

@@ -3,18 +3,37 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/notify"
 )
 
 // startNotifier delivers alerts to the configured webhooks, syslog and
 // e-mail, when detection runs and any sink is configured.
 func (s *Server) startNotifier(ctx context.Context) error {
-	cfg := s.cfg.Alerts
-	if s.detection == nil || !cfg.Enabled() {
+	if s.detection == nil {
 		return nil
+	}
+	n, err := NewNotifier(s.cfg.Alerts, s.Store, s.log)
+	if n == nil {
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		n.Run(ctx)
+	}()
+	return nil
+}
+
+// NewNotifier builds the alert notifier of cfg over src: nil when no sink
+// is configured.
+func NewNotifier(cfg config.Alerts, src notify.Source, log *slog.Logger) (*notify.Notifier, error) {
+	if !cfg.Enabled() {
+		return nil, nil
 	}
 	var sinks []notify.Sink
 	for _, w := range cfg.Webhooks {
@@ -22,7 +41,7 @@ func (s *Server) startNotifier(ctx context.Context) error {
 		if w.SecretFile != "" {
 			secret, err := readSecret(w.SecretFile)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			wh.Secret = []byte(secret)
 		}
@@ -36,19 +55,13 @@ func (s *Server) startNotifier(ctx context.Context) error {
 		if cfg.Email.PasswordFile != "" {
 			pw, err := readSecret(cfg.Email.PasswordFile)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			e.Password = pw
 		}
 		sinks = append(sinks, e)
 	}
-	n := &notify.Notifier{Source: s.Store, Sinks: sinks, MinSeverity: cfg.MinSeverity, Log: s.log}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		n.Run(ctx)
-	}()
-	return nil
+	return &notify.Notifier{Source: src, Sinks: sinks, MinSeverity: cfg.MinSeverity, Log: log}, nil
 }
 
 // readSecret reads a secret file, refusing one that others may read.

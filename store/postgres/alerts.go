@@ -90,12 +90,34 @@ func (s *Store) Alerts(ctx context.Context, q custos.AlertQuery) ([]custos.Alert
 	if limit <= 0 || limit > custos.MaxLimit {
 		limit = custos.DefaultLimit
 	}
-	query := `SELECT id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence FROM alerts`
+	query := `SELECT ` + alertColumns + ` FROM alerts`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(" ORDER BY last_seen DESC, id LIMIT $%d", len(args))
+	return s.queryAlerts(ctx, query, args...)
+}
+
+// AlertsDue returns up to limit alerts not delivered at their current
+// severity yet, oldest first (notify.Source).
+func (s *Store) AlertsDue(ctx context.Context, limit int) ([]custos.AlertRecord, error) {
+	return s.queryAlerts(ctx, `SELECT `+alertColumns+` FROM alerts
+		WHERE notified <> severity ORDER BY first_seen, id LIMIT $1`, limit)
+}
+
+// MarkNotified records that an alert was delivered at severity.
+func (s *Store) MarkNotified(ctx context.Context, id, severity string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE alerts SET notified = $1 WHERE id = $2`, severity, id); err != nil {
+		return fmt.Errorf("postgres: mark alert %s notified: %w", id, err)
+	}
+	return nil
+}
+
+// alertColumns are the columns queryAlerts reads, in order.
+const alertColumns = `id, rule, severity, actor, source_ip, first_seen, last_seen, status, summary, evidence`
+
+func (s *Store) queryAlerts(ctx context.Context, query string, args ...any) ([]custos.AlertRecord, error) {
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query alerts: %w", err)

@@ -13,9 +13,12 @@ type AlertStore interface {
 	UpsertAlerts(ctx context.Context, alerts []custos.AlertRecord) error
 	SetAlertStatus(ctx context.Context, id string, status custos.AlertStatus) error
 	Alerts(ctx context.Context, q custos.AlertQuery) ([]custos.AlertRecord, error)
+	AlertsDue(ctx context.Context, limit int) ([]custos.AlertRecord, error)
+	MarkNotified(ctx context.Context, id, severity string) error
 }
 
-// RunAlerts checks the alert workflow's suppression: an alert marked false
+// RunAlerts checks delivery bookkeeping (an alert is due until delivered
+// at its current severity) and the alert workflow's suppression: an alert marked false
 // positive suppresses new alerts of its rule about the same actor, from
 // any source address, for custos.SuppressFor; a source-only alert
 // suppresses those about the same source.
@@ -36,6 +39,20 @@ func RunAlerts(t *testing.T, s AlertStore) {
 		alert("a1", "off_hours", "emp-1", "10.0.0.1", t0),
 		alert("s1", "stuffing_source", "", "203.0.113.9", t0),
 	}))
+	due, err := s.AlertsDue(ctx, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due: %+v, %v", due, err)
+	}
+	must(s.MarkNotified(ctx, "a1", "high"))
+	if due, _ := s.AlertsDue(ctx, 10); len(due) != 1 || due[0].ID != "s1" {
+		t.Errorf("due after a1 was delivered: %+v", due)
+	}
+	up := alert("a1", "off_hours", "emp-1", "10.0.0.1", t0)
+	up.Severity = "critical" // escalated: due again
+	must(s.UpsertAlerts(ctx, []custos.AlertRecord{up}))
+	if due, _ := s.AlertsDue(ctx, 10); len(due) != 2 {
+		t.Errorf("an escalated alert is not due again: %+v", due)
+	}
 	must(s.SetAlertStatus(ctx, "a1", custos.AlertFalsePositive))
 	must(s.SetAlertStatus(ctx, "s1", custos.AlertFalsePositive))
 	day := t0.Add(24 * time.Hour)
