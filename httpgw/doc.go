@@ -26,7 +26,8 @@
 //     is durable.
 //
 // WebSocket upgrades are recorded, then the application's text messages
-// are inspected, decided, masked and recorded one by one as they pass
-// (ws.go). docs/httpgw.md is the user documentation, with the
+// (and binary ones that are UTF-8) are inspected, decided, masked and
+// recorded one by one as they pass, and the client's messages are decided
+// with the subjects they name before the application sees them (ws.go). docs/httpgw.md is the user documentation, with the
 // bypass suite's table of what is caught and what is not.
 package httpgw

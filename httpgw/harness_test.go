@@ -29,6 +29,17 @@ defaults:
   sensitive: deny
   other: mask
 rules:
+  - id: wsagent-own-booking
+    match: {roles: [wsagent]}
+    when: 'has_relationship(actor, subjects, "booking")'
+    decision: mask
+  - id: wsagent-open
+    match: {roles: [wsagent]}
+    when: 'size(subjects) == 0'
+    decision: mask
+  - id: wsagent-no-relationship
+    match: {roles: [wsagent]}
+    decision: deny
   - id: clerk-cap
     match: {roles: [clerk]}
     decision: limit

@@ -49,6 +49,7 @@ func TestWebSocketMessagesMasked(t *testing.T) {
 		c.Write(ctx, websocket.MessageText, doc)
 		c.Write(ctx, websocket.MessageText, []byte("请回电 "+mobile(9)+" 谢谢"))
 		c.Write(ctx, websocket.MessageBinary, []byte("bin "+mobile(9)))
+		c.Write(ctx, websocket.MessageBinary, []byte("\x89PNG\r\n "+mobile(8)))
 		c.Write(ctx, websocket.MessageText, []byte(`{"status":"ok"}`))
 		c.Read(ctx) // until the client closes
 	})
@@ -69,7 +70,7 @@ func TestWebSocketMessagesMasked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for range 4 {
+	for range 5 {
 		typ, msg, err := c.Read(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -86,15 +87,18 @@ func TestWebSocketMessagesMasked(t *testing.T) {
 	if got[1] != "1:请回电 138****0009 谢谢" {
 		t.Errorf("text message %q", got[1])
 	}
-	if got[2] != "2:bin "+mobile(9) {
-		t.Errorf("binary message %q (binary frames pass uninspected)", got[2])
+	if got[2] != "2:bin 138****0009" {
+		t.Errorf("UTF-8 binary message %q, want it masked and still binary", got[2])
 	}
-	if got[3] != `1:{"status":"ok"}` {
-		t.Errorf("message without personal data %q", got[3])
+	if got[3] != "2:\x89PNG\r\n "+mobile(8) {
+		t.Errorf("binary message %q (binary that is not UTF-8 passes uninspected)", got[3])
+	}
+	if got[4] != `1:{"status":"ok"}` {
+		t.Errorf("message without personal data %q", got[4])
 	}
 	evs := h.events("ws-ana")
-	if len(evs) != 3 {
-		t.Fatalf("%d events, want the upgrade and two messages", len(evs))
+	if len(evs) != 4 {
+		t.Fatalf("%d events, want the upgrade and three messages", len(evs))
 	}
 	// Two ID numbers and three mobiles (in fields and notes).
 	if ev := evs[1]; ev.Records != 5 || ev.Decision != custos.DecisionMask || !slices.Contains(ev.DataTypes, "cn_mobile") {
@@ -219,8 +223,10 @@ func readFrames(t *testing.T, br *bufio.Reader) []gotFrame {
 
 // TestWebSocketFraming: fragments of a text message are joined (an
 // identifier split across them is found) and sent as one frame; a ping
-// between the fragments goes out at once; binary fragments, long frames
-// and the close frame pass byte for byte.
+// between the fragments goes out at once; binary fragments that are
+// UTF-8 are joined and inspected like text (one binary frame out);
+// binary that is not UTF-8, long frames and the close frame pass byte for
+// byte.
 func TestWebSocketFraming(t *testing.T) {
 	long := strings.Repeat("x", 70000) + " " + mobile(4)
 	h := newHarness(t, rawUpstream(t,
@@ -230,6 +236,11 @@ func TestWebSocketFraming(t *testing.T) {
 		rawFrame(0x80|wsContinuation, []byte("05 now"), nil),
 		rawFrame(0x00|wsBinary, []byte("b1"), nil),
 		rawFrame(0x80|wsContinuation, []byte("b2"), nil),
+		rawFrame(0x00|wsBinary, []byte("ok \xe4"), nil), // a character cut by the frame: still text
+		rawFrame(0x80|wsContinuation, []byte("\xbd\xa0 1381234"+"0006"), nil),
+		rawFrame(0x00|wsBinary, []byte("img 13812340007 \xff\xd8"), nil), // JPEG bytes: not text
+		rawFrame(0x80|wsPing, []byte("q"), nil),
+		rawFrame(0x80|wsContinuation, []byte("more"), nil),
 		rawFrame(0x80|wsText, []byte(long), nil),
 		rawFrame(0x80|wsText, nil, nil),
 		rawFrame(0x80|wsClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}, nil),
@@ -239,8 +250,11 @@ func TestWebSocketFraming(t *testing.T) {
 	want := []gotFrame{
 		{0x80 | wsPing, "p"},
 		{0x80 | wsText, "call 138****0005 now"},
-		{0x00 | wsBinary, "b1"},
-		{0x80 | wsContinuation, "b2"},
+		{0x80 | wsBinary, "b1b2"},
+		{0x80 | wsBinary, "ok 你 138****0006"},
+		{0x00 | wsBinary, "img 13812340007 \xff\xd8"},
+		{0x80 | wsPing, "q"},
+		{0x80 | wsContinuation, "more"},
 		{0x80 | wsText, strings.Repeat("x", 70000) + " 138****0004"},
 		{0x80 | wsText, ""},
 		{0x80 | wsClose, "\x03\xe8bye"},
@@ -254,8 +268,8 @@ func TestWebSocketFraming(t *testing.T) {
 			t.Errorf("frame %d: %#x %q…, want %#x %q…", i, got[i].b0, g[:min(len(g), 40)], want[i].b0, w[:min(len(w), 40)])
 		}
 	}
-	if evs := h.events("ws-frames"); len(evs) != 3 {
-		t.Errorf("%d events, want the upgrade and two messages", len(evs))
+	if evs := h.events("ws-frames"); len(evs) != 4 {
+		t.Errorf("%d events, want the upgrade and three messages", len(evs))
 	}
 }
 
@@ -341,13 +355,15 @@ func FuzzWSFrames(f *testing.F) {
 		rawFrame(0x80|wsContinuation, []byte("5678"), nil)), uint8(3), false)
 	f.Add(slices.Concat(rawFrame(0x80|wsText, bytes.Repeat([]byte("z"), 300), []byte{9, 8, 7, 6}), rawFrame(0x80|wsClose, []byte{3, 232}, nil)), uint8(1), true)
 	f.Add(rawFrame(0x80|wsBinary, bytes.Repeat([]byte{0}, 70000), nil), uint8(200), false)
+	f.Add(slices.Concat(rawFrame(wsBinary, []byte("ab\xe4\xbd"), []byte{1, 2, 3, 4}), rawFrame(0x80|wsContinuation, []byte("\xa0\x89PNG"), nil)), uint8(2), false)
+	f.Add(slices.Concat(rawFrame(wsBinary, []byte("call 1381234"), nil), rawFrame(0x80|wsContinuation, []byte("5678"), nil)), uint8(5), true)
 	f.Add([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0}, uint8(0), false)
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8, unmaskedOnly bool) {
 		run := func(src []byte, n int) (out []byte, texts []string, err error) {
 			var buf bytes.Buffer
-			fr := &wsFrames{maxMessage: 4096, unmaskedOnly: unmaskedOnly, onText: func(msg []byte, o *bytes.Buffer) error {
-				texts = append(texts, string(msg))
-				o.Write(appendWSFrame(nil, wsText, msg))
+			fr := &wsFrames{maxMessage: 4096, unmaskedOnly: unmaskedOnly, onMessage: func(op byte, msg, raw []byte, o *bytes.Buffer) error {
+				texts = append(texts, fmt.Sprint(op, string(msg)))
+				o.Write(appendWSFrame(nil, op, msg))
 				return nil
 			}}
 			for len(src) > 0 && err == nil {
@@ -371,4 +387,83 @@ func FuzzWSFrames(f *testing.F) {
 			t.Fatalf("output does not parse back: %v\n%q\n%q", err3, texts, again)
 		}
 	})
+}
+
+// TestWebSocketClientMessages: what the client sends is decided like a
+// request's parameters. A message naming a passenger the agent has a
+// booking with is recorded and reaches the application; one naming a
+// stranger (need-to-know: deny) is recorded and closes the connection
+// with 1008 before the application sees it. A message naming nobody
+// makes no event.
+func TestWebSocketClientMessages(t *testing.T) {
+	got := make(chan string, 10)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- fmt.Sprintf("%d:%s", typ, msg)
+			c.Write(r.Context(), websocket.MessageText, []byte(`{"found":true}`))
+		}
+	})
+	h := newHarness(t, mux)
+	h.relate("ws-agent", "cn_id", cnID(5))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, wsURL(h, "/ws"), &websocket.DialOptions{
+		HTTPHeader: http.Header{"X-Remote-User": {"ws-agent"}, "X-Remote-Roles": {"wsagent"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	send := func(typ websocket.MessageType, msg string) {
+		t.Helper()
+		if err := c.Write(ctx, typ, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(websocket.MessageText, `{"op":"help"}`)
+	send(websocket.MessageText, `{"op":"search","idNo":"`+cnID(5)+`"}`)
+	send(websocket.MessageBinary, "lookup "+cnID(5))
+	for range 3 {
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatalf("answer: %v", err)
+		}
+	}
+	send(websocket.MessageText, "lookup "+cnID(6))
+	_, _, err = c.Read(ctx)
+	if status := websocket.CloseStatus(err); status != websocket.StatusPolicyViolation {
+		t.Fatalf("after a stranger's lookup: %v, want close 1008", err)
+	}
+	var seen []string
+	for m := range got {
+		seen = append(seen, m)
+	}
+	want := []string{`1:{"op":"help"}`, `1:{"op":"search","idNo":"` + cnID(5) + `"}`, "2:lookup " + cnID(5)}
+	if !slices.Equal(seen, want) {
+		t.Errorf("the application got %q, want %q", seen, want)
+	}
+	evs := h.events("ws-agent")
+	if len(evs) != 4 {
+		t.Fatalf("%d events, want the upgrade, two lookups and the refusal", len(evs))
+	}
+	own, _ := h.index.Hash("cn_id", cnID(5))
+	stranger, _ := h.index.Hash("cn_id", cnID(6))
+	for i, ev := range evs[1:3] {
+		if ev.Decision != custos.DecisionMask || len(ev.Subjects) != 1 || ev.Subjects[0].Hash != own || ev.Records != 1 {
+			t.Errorf("lookup %d: %s %+v records %d", i, ev.Decision, ev.Subjects, ev.Records)
+		}
+	}
+	if ev := evs[3]; ev.Decision != custos.DecisionDeny || ev.Outcome != custos.OutcomeFailure ||
+		!slices.Contains(ev.Rules, "wsagent-no-relationship") || len(ev.Subjects) != 1 || ev.Subjects[0].Hash != stranger {
+		t.Errorf("refusal: %s %s %v %+v", ev.Decision, ev.Outcome, ev.Rules, ev.Subjects)
+	}
 }
