@@ -24,6 +24,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -212,7 +214,7 @@ func load(ctx context.Context, s *sqlite.Store, g *generator, c config) error {
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	begin, cpuBegin := time.Now(), cpuTime()
+	begin, cpuBegin, writtenBegin := time.Now(), cpuTime(), bytesWritten()
 	lastReport, lastStored := begin, 0
 	for range c.writers {
 		wg.Add(1)
@@ -241,7 +243,28 @@ func load(ctx context.Context, s *sqlite.Store, g *generator, c config) error {
 	fmt.Printf("load: %d events stored in %s: %.0f events/s (every AppendAccess fsync'd); process CPU %s: %.0f events per CPU-second\n",
 		stored, elapsed.Round(time.Millisecond), float64(stored)/elapsed.Seconds(),
 		cpu.Round(time.Millisecond), float64(stored)/cpu.Seconds())
+	if w := bytesWritten() - writtenBegin; w > 0 && stored > 0 {
+		// The store's write amplification: WAL frames (whole pages) and
+		// their checkpoints into the database file, per event.
+		fmt.Printf("load: %.0f MB written to disk, %.0f bytes per event\n", float64(w)/1e6, float64(w)/float64(stored))
+	}
 	return nil
+}
+
+// bytesWritten is what this process has caused to be written to storage
+// (/proc/self/io write_bytes), 0 where the kernel does not say.
+func bytesWritten() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // cpuTime is the user+system CPU time this process has used. On a shared
