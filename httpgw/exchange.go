@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/mask"
+	"github.com/custos-dev/custos/pii"
 	"github.com/custos-dev/custos/policy"
 )
 
@@ -200,17 +202,51 @@ type durableError struct{ err error }
 
 func (e *durableError) Error() string { return "access event not durable: " + e.err.Error() }
 
-// record makes the exchange's access event durable.
+// record makes the exchange's access event durable. Its subjects were
+// blind-indexed for the policy already: they go to the pipeline sealed
+// (hash and masked form, no value), so that each is hashed once.
 func (g *Gateway) record(ctx context.Context, x *exchange) error {
 	if x.recorded {
 		return nil
 	}
 	x.recorded = true
 	ev := x.event(g.deps.Now())
-	if _, err := g.deps.Pipeline.Access(ctx, []custos.AccessEvent{ev}); err != nil {
+	var err error
+	// The hashes are the gateway's Index's; they are the pipeline's own
+	// only when both hold the same Index.
+	if sealed, ok := x.sealedSubjects(ev.Subjects); ok && g.deps.Pipeline.Index == g.deps.Index {
+		ev.Subjects = sealed
+		_, err = g.deps.Pipeline.AccessSealed(ctx, []custos.AccessEvent{ev})
+	} else {
+		_, err = g.deps.Pipeline.Access(ctx, []custos.AccessEvent{ev})
+	}
+	if err != nil {
 		return &durableError{err: err}
 	}
 	return nil
+}
+
+// sealedSubjects seals the event's subjects with the hashes the exchange
+// computed for the policy: the same hash and masked form blind.Index.Seal
+// gives. ok is false when a subject has no hash of its own (then the
+// pipeline seals them all).
+func (x *exchange) sealedSubjects(subjects []custos.Subject) ([]custos.Subject, bool) {
+	hashes := x.reqHashes
+	if len(x.subjects) > 0 {
+		hashes = subjectHashes(x)
+	}
+	if len(hashes) != len(subjects) {
+		return nil, false
+	}
+	out := make([]custos.Subject, len(subjects))
+	for i, s := range subjects {
+		n, err := pii.Normalize(s.Type, s.Value)
+		if err != nil || hashes[i] == "" {
+			return nil, false
+		}
+		out[i] = custos.Subject{Type: s.Type, Hash: hashes[i], Masked: mask.Partial(s.Type, n)}
+	}
+	return out, true
 }
 
 // refuse records a refused request and answers it.

@@ -423,3 +423,46 @@ func TestStreamedOverQuotaIsCut(t *testing.T) {
 		t.Errorf("event %+v", ev.AccessEvent)
 	}
 }
+
+// TestEventSubjectsSealedOnce: the subjects the gateway seals itself
+// (with the hashes it computed for the policy) are stored exactly as the
+// pipeline's own sealing would store them: same hash, same masked form,
+// no value. The second case gives the pipeline its own Index (same key),
+// so the gateway leaves the sealing to it.
+func TestEventSubjectsSealedOnce(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipeline-index-%v", own), func(t *testing.T) {
+			h := newHarness(t, limitMux(), func(c *Config, d *Deps) {
+				if own {
+					p := *d.Pipeline
+					p.Index = blindCopy(t, d.Index)
+					d.Pipeline = &p
+				}
+			})
+			r := h.get("/array?custos_purpose=x", "sealer", "analyst")
+			readAll(t, r.Body)
+			ev := h.lastEvent("sealer")
+			// Two ID numbers and the mobiles of passengers 0, 1, 2, 3, 4
+			// (fields and notes), in the order the response shows them.
+			var raw []custos.Subject
+			for i := range 4 {
+				raw = append(raw, custos.Subject{Type: "cn_id", Value: cnID(i)}, custos.Subject{Type: "cn_mobile", Value: mobile(i)})
+				if i == 3 {
+					raw = append(raw, custos.Subject{Type: "cn_mobile", Value: mobile(4)})
+				}
+			}
+			want := custos.AccessEvent{Subjects: raw}
+			if err := h.index.Seal(&want); err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Subjects) != len(want.Subjects) {
+				t.Fatalf("%d subjects, want %d", len(ev.Subjects), len(want.Subjects))
+			}
+			for _, s := range ev.Subjects {
+				if s.Value != "" || !slices.Contains(want.Subjects, s) {
+					t.Errorf("subject %+v is not what Seal gives", s)
+				}
+			}
+		})
+	}
+}

@@ -134,6 +134,21 @@ type harness struct {
 
 type harnessOpt func(*Config, *Deps)
 
+// harnessKey is the blind-index key of the harness being built, for an
+// option that needs a second Index with the same key (tests do not run in
+// parallel).
+var harnessKey []byte
+
+// blindCopy is a second Index with the harness's key.
+func blindCopy(t *testing.T, _ *blind.Index) *blind.Index {
+	t.Helper()
+	idx, err := blind.New(harnessKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
 // newHarness starts an upstream (mux), a real sqlite store in a temp dir
 // and the gateway in front, trusting the X-Remote-User header from
 // loopback.
@@ -148,6 +163,7 @@ func newHarness(t *testing.T, upstream http.Handler, opts ...harnessOpt) *harnes
 	t.Cleanup(func() { st.Close() })
 	key := make([]byte, blind.KeySize)
 	rand.Read(key)
+	harnessKey = key
 	idx, err := blind.New(key)
 	if err != nil {
 		t.Fatal(err)
