@@ -24,7 +24,6 @@ func (e FieldError) Error() string {
 const MaxFutureSkew = 24 * time.Hour
 
 var (
-	idPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$`)
 	subjectPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 )
 
@@ -56,10 +55,30 @@ func (v *validator) id(field, id string) {
 	switch {
 	case id == "":
 		v.fail(field, "required")
-	case !idPattern.MatchString(id):
+	case !validID(id):
 		v.fail(field, "must be 1-128 characters of letters, digits and ._:@/+=- starting with a letter or digit")
 	}
 }
+
+// validID reports whether id is 1-128 characters of letters, digits and
+// ._:@/+=- starting with a letter or digit. Written out rather than a
+// regular expression: every event's id passes here, and the regexp cost
+// 3 % of an ingest node's CPU.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 128 || !isAlnum(id[0]) {
+		return false
+	}
+	for i := 1; i < len(id); i++ {
+		switch c := id[i]; {
+		case isAlnum(c), c == '.', c == '_', c == ':', c == '@', c == '/', c == '+', c == '=', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool { return c-'0' < 10 || c|0x20-'a' < 26 }
 
 func (v *validator) time(field string, t, now time.Time) {
 	switch {
