@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,11 +170,21 @@ func (k *subjectKeys) ensure(ctx context.Context, hashes []string) error {
 		return fmt.Errorf("ledger: subject keys: %w", err)
 	}
 	defer tx.Rollback()
+	// One look-up for the batch, not one per subject: a busy follower
+	// meets thousands of subjects a second, most of them new.
+	found, err := k.loadMany(ctx, tx, missing)
+	if err != nil {
+		return err
+	}
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO subject_keys (subject, kid, wrapped) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("ledger: create subject key: %w", err)
+	}
+	defer insert.Close()
+	created := map[string]*subjectKey{}
 	for _, h := range missing {
-		if _, err := k.load(ctx, tx, h); err == nil {
+		if found[h] || created[h] != nil {
 			continue
-		} else if !errors.Is(err, ErrShredded) {
-			return err
 		}
 		dek := make([]byte, 32)
 		rand.Read(dek)
@@ -183,14 +194,67 @@ func (k *subjectKeys) ensure(ctx context.Context, hashes []string) error {
 		rand.Read(nonce)
 		kid := "k_" + hex.EncodeToString(id[:])
 		wrapped := k.kek.Seal(nonce, nonce, dek, []byte(kid))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO subject_keys (subject, kid, wrapped) VALUES (?, ?, ?)`, h, kid, wrapped); err != nil {
+		if _, err := insert.ExecContext(ctx, h, kid, wrapped); err != nil {
 			return fmt.Errorf("ledger: create subject key: %w", err)
 		}
+		aead, err := newGCM(dek)
+		if err != nil {
+			return err
+		}
+		created[h] = &subjectKey{kid: kid, dek: dek, aead: aead}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ledger: subject keys: %w", err)
 	}
+	// Cached only once durable, so that nothing is sealed under a key
+	// that a failed commit left nowhere.
+	k.mu.Lock()
+	for h, sk := range created {
+		k.cache[h] = sk
+	}
+	k.mu.Unlock()
 	return nil
+}
+
+// loadMany caches the stored keys of hashes, looked up in batches, and
+// reports which exist.
+func (k *subjectKeys) loadMany(ctx context.Context, tx *sql.Tx, hashes []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	const batch = 500
+	for start := 0; start < len(hashes); start += batch {
+		part := hashes[start:min(start+batch, len(hashes))]
+		args := make([]any, len(part))
+		for i, h := range part {
+			args[i] = h
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT subject, kid, wrapped FROM subject_keys WHERE subject IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: subject keys: %w", err)
+		}
+		for rows.Next() {
+			var h, kid string
+			var wrapped []byte
+			if err := rows.Scan(&h, &kid, &wrapped); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("ledger: subject keys: %w", err)
+			}
+			sk, err := k.unwrap(kid, wrapped)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			k.mu.Lock()
+			k.cache[h] = sk
+			k.mu.Unlock()
+			found[h] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("ledger: subject keys: %w", err)
+		}
+	}
+	return found, nil
 }
 
 // load returns a subject's key from the cache or the store.
@@ -212,6 +276,18 @@ func (k *subjectKeys) load(ctx context.Context, q interface {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: subject key: %w", err)
 	}
+	sk, err = k.unwrap(kid, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	k.cache[hash] = sk
+	k.mu.Unlock()
+	return sk, nil
+}
+
+// unwrap opens a stored data key with the key-encryption key.
+func (k *subjectKeys) unwrap(kid string, wrapped []byte) (*subjectKey, error) {
 	ns := k.kek.NonceSize()
 	if len(wrapped) < ns {
 		return nil, fmt.Errorf("ledger: subject key %s: truncated", kid)
@@ -224,11 +300,7 @@ func (k *subjectKeys) load(ctx context.Context, q interface {
 	if err != nil {
 		return nil, err
 	}
-	sk = &subjectKey{kid: kid, dek: dek, aead: aead}
-	k.mu.Lock()
-	k.cache[hash] = sk
-	k.mu.Unlock()
-	return sk, nil
+	return &subjectKey{kid: kid, dek: dek, aead: aead}, nil
 }
 
 // seal returns the sealed form of one subject.
