@@ -118,6 +118,9 @@ type Statement struct {
 	// Utility is true for statements other than SELECT, INSERT, UPDATE,
 	// DELETE and MERGE.
 	Utility bool
+	// Returning is true for an INSERT, UPDATE, DELETE or MERGE with a
+	// RETURNING list: a write that returns rows.
+	Returning bool
 
 	// setsLexer is true when set_config changes standard_conforming_strings
 	// (or a setting it cannot name).
@@ -129,6 +132,10 @@ type Output struct {
 	// Columns are the column names the expression references, each once,
 	// "*" for a whole-row reference; empty for constants and count().
 	Columns []string
+	// Direct is true when the expression is a bare column reference
+	// (Columns holds its one name): the result column is that column's
+	// value as it is, as a view's column passing a table's through.
+	Direct bool
 }
 
 // Reads reports whether the statement reads any relation.
@@ -263,15 +270,19 @@ func (az *analyzer) classify(n *pg_query.Node) (Kind, bool) {
 		return KindSelect, false
 	case *pg_query.Node_InsertStmt:
 		w(s.InsertStmt.Relation)
+		az.st.Returning = len(s.InsertStmt.ReturningList) > 0
 		return KindInsert, false
 	case *pg_query.Node_UpdateStmt:
 		w(s.UpdateStmt.Relation)
+		az.st.Returning = len(s.UpdateStmt.ReturningList) > 0
 		return KindUpdate, false
 	case *pg_query.Node_DeleteStmt:
 		w(s.DeleteStmt.Relation)
+		az.st.Returning = len(s.DeleteStmt.ReturningList) > 0
 		return KindDelete, false
 	case *pg_query.Node_MergeStmt:
 		w(s.MergeStmt.Relation)
+		az.st.Returning = len(s.MergeStmt.ReturningList) > 0
 		return KindMerge, false
 	case *pg_query.Node_CopyStmt:
 		c := s.CopyStmt
@@ -539,6 +550,10 @@ func (az *analyzer) outputs(n *pg_query.Node) {
 		var refs []*pg_query.ColumnRef
 		collectRefs(rt.Val.ProtoReflect(), &refs)
 		var o Output
+		if c := rt.Val.GetColumnRef(); c != nil {
+			name, star := refName(c, rowNames)
+			o.Direct = name != "" && !star
+		}
 		for _, c := range refs {
 			name, _ := refName(c, rowNames)
 			if name != "" && !slices.Contains(o.Columns, name) {

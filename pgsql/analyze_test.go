@@ -346,3 +346,36 @@ func TestCursorAndPreparedNames(t *testing.T) {
 		}
 	}
 }
+
+func TestReturningAndDirect(t *testing.T) {
+	tests := []struct {
+		sql       string
+		returning bool
+		direct    []bool // per output, nil: no outputs
+	}{
+		{"INSERT INTO t VALUES (1)", false, nil},
+		{"INSERT INTO t VALUES (1) RETURNING id", true, nil},
+		{"UPDATE t SET a = 1 RETURNING *", true, nil},
+		{"DELETE FROM t RETURNING a", true, nil},
+		{"DELETE FROM t", false, nil},
+		{"SELECT id, p.phone, reverse(phone), phone || '', p FROM passengers p", false, []bool{true, true, false, false, false}},
+	}
+	for _, tc := range tests {
+		a, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatalf("Analyze(%q): %v", tc.sql, err)
+		}
+		st := a.Statements[0]
+		if st.Returning != tc.returning {
+			t.Errorf("%s: Returning = %v, want %v", tc.sql, st.Returning, tc.returning)
+		}
+		if len(st.Outputs) != len(tc.direct) {
+			t.Fatalf("%s: %d outputs, want %d", tc.sql, len(st.Outputs), len(tc.direct))
+		}
+		for i, d := range tc.direct {
+			if st.Outputs[i].Direct != d {
+				t.Errorf("%s: output %d Direct = %v, want %v", tc.sql, i, st.Outputs[i].Direct, d)
+			}
+		}
+	}
+}

@@ -679,6 +679,9 @@ func (ss *session) refuse(r *result, d policy.Decision) {
 	ss.forward(policyRefusal(d))
 	ss.skipping = true
 	ss.refusedResult = true
+	if r.p != nil {
+		r.p.resultRefused = true
+	}
 }
 
 // policyRefusal is the error a policy refusal answers with.
@@ -703,6 +706,9 @@ func (ss *session) refuseLimit(r *result) {
 	ss.forward(refusal("54000", fmt.Sprintf("Custos policy limits this statement to %d rows (rule %s); the result was stopped there", r.limit, strings.Join(r.rules, ", "))))
 	ss.skipping = true
 	ss.refusedResult = true
+	if r.p != nil {
+		r.p.resultRefused = true
+	}
 }
 
 // emit masks a row under decision d and sends it.

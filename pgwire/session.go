@@ -61,6 +61,16 @@ type pending struct {
 	// next is the index of the next statement of a simple query string
 	// whose result starts.
 	next int
+	// gate holds the client's next requests back until this one is
+	// answered (see waitGates): its result may yet be refused.
+	gate bool
+	// hidden: the answers ParseComplete, BindComplete and NoData are the
+	// gateway's own (a simple query it sends as extended-protocol
+	// statements, see splitQuery) and not forwarded.
+	hidden bool
+	// resultRefused is set when the gateway refused this request's result
+	// after the upstream produced it.
+	resultRefused bool
 	// recorded is set once the request's event is queued.
 	recorded bool
 	// actor is the verified end user a service account acts for, or nil.
@@ -111,6 +121,23 @@ type session struct {
 	qmu   sync.Mutex
 	queue []*pending
 	qhead int // queue[qhead:] is pending; the slice is reused once empty
+	// gates counts the gated requests in the queue (pending.gate); gcond
+	// (on qmu) is signalled when it drops to zero or the upstream is gone
+	// (dead). needPoison is set when a gated Execute's result was refused
+	// and the client's extended-protocol segment is still open: the
+	// client reader sends a failing stand-in before anything else of it.
+	gates      int
+	gcond      *sync.Cond
+	dead       bool
+	needPoison bool
+
+	// Client reader state of the open extended-protocol segment (since
+	// the last Sync): its Executes and whether any is gated.
+	segExecs int
+	segGated bool
+
+	// txStatus is the status byte of the last ReadyForQuery forwarded.
+	txStatus atomic.Uint32
 
 	// closing is set once the client ended the session (Terminate or
 	// disconnect): the upstream closing then is no news to report.
@@ -141,7 +168,7 @@ type session struct {
 }
 
 func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey, actor custos.Actor, db string) *session {
-	return &session{
+	ss := &session{
 		s:            s,
 		client:       st.client,
 		be:           st.be,
@@ -159,6 +186,9 @@ func newSession(s *Server, st *started, hj *pgconn.HijackedConn, key backendKey,
 		prepared:     map[string]*pgsql.Statement{},
 		portalFields: map[string][]pgproto3.FieldDescription{},
 	}
+	ss.gcond = sync.NewCond(&ss.qmu)
+	ss.txStatus.Store('I')
+	return ss
 }
 
 // run serves the session until either side ends it.
@@ -168,6 +198,10 @@ func (ss *session) run(ctx context.Context) {
 	go func() {
 		defer close(done)
 		ss.upstreamLoop(ctx)
+		ss.qmu.Lock()
+		ss.dead = true
+		ss.gcond.Broadcast()
+		ss.qmu.Unlock()
 		// The upstream is gone: the client cannot be served any more.
 		ss.client.Close()
 	}()
@@ -182,6 +216,9 @@ func (ss *session) run(ctx context.Context) {
 func (ss *session) push(p *pending) {
 	ss.qmu.Lock()
 	ss.queue = append(ss.queue, p)
+	if p.gate {
+		ss.gates++
+	}
 	ss.qmu.Unlock()
 }
 
@@ -203,6 +240,20 @@ func (ss *session) pop() *pending {
 	p := ss.queue[ss.qhead]
 	ss.queue[ss.qhead] = nil
 	ss.qhead++
+	switch {
+	case p.kind == pkSync || p.kind == pkQuery:
+		// The segment is over: a refusal in it is the ReadyForQuery's to
+		// handle (poisonUpstream), which releases the gate (ungate).
+		ss.needPoison = false
+	case p.gate:
+		if p.resultRefused {
+			ss.needPoison = true
+		}
+		ss.gates--
+		if ss.gates == 0 {
+			ss.gcond.Broadcast()
+		}
+	}
 	if ss.qhead == len(ss.queue) {
 		// Empty: start over at the front of the same array.
 		ss.queue, ss.qhead = ss.queue[:0], 0
@@ -216,6 +267,87 @@ func (ss *session) send(m pgproto3.BackendMessage) {
 	ss.be.Send(m)
 	ss.unflushed = true
 	ss.wmu.Unlock()
+}
+
+// ungate releases the gate of a Sync or Query once its ReadyForQuery has
+// been handled.
+func (ss *session) ungate() {
+	ss.qmu.Lock()
+	ss.gates--
+	if ss.gates <= 0 {
+		ss.gates = 0
+		ss.gcond.Broadcast()
+	}
+	ss.qmu.Unlock()
+}
+
+// waitGates holds the client reader back while a request it forwarded
+// may still have its result refused: PostgreSQL itself runs one request
+// after the other, so a request that follows a refused one must meet the
+// failed transaction the refusal stands for, not run ahead of it. Called
+// with umu held (released while waiting). It reports whether the session
+// goes on and whether a refused result in the open segment needs the
+// failing stand-in before the next request.
+func (ss *session) waitGates() (ok, poison bool) {
+	ss.qmu.Lock()
+	if ss.gates == 0 || ss.dead {
+		poison, ss.needPoison = ss.needPoison, false
+		ok = !ss.dead
+		ss.qmu.Unlock()
+		return ok, poison
+	}
+	ss.qmu.Unlock()
+	// What the gate waits for must reach the upstream, and the server
+	// holds its answers to extended-protocol messages until a Flush or
+	// Sync.
+	ss.fe.Send(&pgproto3.Flush{})
+	if !ss.flushUp() {
+		return false, false
+	}
+	ss.umu.Unlock()
+	ss.qmu.Lock()
+	for ss.gates > 0 && !ss.dead {
+		ss.gcond.Wait()
+	}
+	poison, ss.needPoison = ss.needPoison, false
+	ok = !ss.dead
+	ss.qmu.Unlock()
+	ss.umu.Lock()
+	return ok, poison
+}
+
+// sendStandIn makes the upstream's open segment fail in place of the
+// request the gateway refused after it ran: the server skips to the
+// segment's Sync, and its transaction fails as the client's does.
+func (ss *session) sendStandIn() {
+	ss.push(&pending{kind: pkParse, poison: true})
+	ss.fe.Send(&pgproto3.Parse{Name: refusedName, Query: refusedSQL})
+}
+
+// mayRefuseAfter reports whether a statement's result may be refused
+// after the upstream ran it: anything that may return rows. Transaction
+// control, settings, DDL, COPY FROM and writes without RETURNING return
+// none. Unparsed statements may.
+func mayRefuseAfter(st *statement, idx int) bool {
+	if st == nil || !st.parsed {
+		return true
+	}
+	for i := range st.analysis.Statements {
+		if idx >= 0 && i != idx {
+			continue
+		}
+		s := &st.analysis.Statements[i]
+		switch s.Kind {
+		case pgsql.KindTransaction, pgsql.KindSet, pgsql.KindDDL, pgsql.KindCopyFrom:
+		case pgsql.KindInsert, pgsql.KindUpdate, pgsql.KindDelete, pgsql.KindMerge:
+			if s.Returning {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // flushClient sends what is buffered for the client. pgproto3's Backend
@@ -274,21 +406,48 @@ func (ss *session) clientLoop(ctx context.Context) {
 // handleClient processes one client message; false ends the session.
 func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessage) bool {
 	now := ss.s.Now()
+	switch msg.(type) {
+	case *pgproto3.Query, *pgproto3.Parse, *pgproto3.Bind, *pgproto3.Describe,
+		*pgproto3.Execute, *pgproto3.Close, *pgproto3.FunctionCall:
+		// Nothing runs ahead of a result that may still be refused.
+		ok, poison := ss.waitGates()
+		if !ok {
+			return false
+		}
+		if poison {
+			// A refused result earlier in this segment: the segment fails
+			// there, and the server skips the rest of it up to Sync.
+			ss.sendStandIn()
+			ss.discard = true
+			return ss.flushUp()
+		}
+	}
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		st := ss.analyze(m.String)
 		purpose := ss.takePurpose(st)
-		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now, lineage: ss.lineageOf(st)}
+		lineage := ss.lineageOf(st)
+		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now, lineage: lineage}
 		e := ss.check(st)
 		p.actor = st.endUser
 		if e == nil {
 			e, p.pre = ss.preDecide(ctx, st, -1, p)
 		}
-		if e != nil {
+		switch {
+		case e != nil:
 			p.refusal = e
+			if k := ss.refusedIndex(st, p.pre); k > 0 && ss.splittable(st, true) {
+				// The statements before the refused one run, as they
+				// would before a failing one.
+				p.kind = pkParse
+				return ss.splitQuery(ctx, st, purpose, now, lineage, k, p)
+			}
 			ss.push(p)
 			ss.fe.Send(&pgproto3.Query{String: refusedSQL})
-		} else {
+		case ss.splittable(st, false):
+			return ss.splitQuery(ctx, st, purpose, now, lineage, -1, nil)
+		default:
+			p.gate = mayRefuseAfter(st, -1)
 			ss.push(p)
 			ss.fe.Send(m)
 		}
@@ -331,6 +490,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 			st = &statement{}
 		}
 		p := &pending{kind: pkExecute, stmt: st, portal: m.Portal, purpose: ss.takePurpose(st), start: now, actor: st.endUser, lineage: ss.lineageOf(st)}
+		ss.segExecs++
 		e, d := ss.preDecide(ctx, st, 0, p)
 		p.pre = d
 		if e != nil {
@@ -343,6 +503,8 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 			ss.discard = true
 			return true
 		}
+		p.gate = mayRefuseAfter(st, 0)
+		ss.segGated = ss.segGated || p.gate
 		ss.push(p)
 		ss.fe.Send(m)
 	case *pgproto3.Close:
@@ -359,7 +521,20 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		ss.fe.Send(m)
 	case *pgproto3.Sync:
 		ss.discard = false
-		ss.push(&pending{kind: pkSync})
+		gated := ss.segGated
+		if gated && ss.segExecs > 1 {
+			// A pipelined segment: its implicit transaction commits at
+			// this Sync, so a refusal in it must fail the segment first.
+			ok, poison := ss.waitGates()
+			if !ok {
+				return false
+			}
+			if poison {
+				ss.sendStandIn()
+			}
+		}
+		ss.segExecs, ss.segGated = 0, false
+		ss.push(&pending{kind: pkSync, gate: gated})
 		ss.fe.Send(m)
 		return ss.flushUp()
 	case *pgproto3.Flush:
@@ -390,6 +565,108 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 	return true
 }
 
+// splittable reports whether a simple query string is sent as
+// extended-protocol statements (splitQuery): it holds several statements,
+// one of them is refused or may have its result refused after it ran,
+// and none is a
+// COPY (the server ignores a Sync during COPY FROM STDIN). Outside a
+// transaction block, statements that need one (DECLARE, LOCK, …: an
+// implicit block of a query string is one, an extended-protocol segment
+// is not) keep the string whole.
+func (ss *session) splittable(st *statement, refused bool) bool {
+	if !st.parsed || len(st.analysis.Statements) < 2 || (!refused && !mayRefuseAfter(st, -1)) {
+		return false
+	}
+	inBlock := ss.txStatus.Load() != 'I' || st.analysis.Statements[0].Kind == pgsql.KindTransaction
+	for _, s := range st.analysis.Statements {
+		switch s.Kind {
+		case pgsql.KindCopyFrom, pgsql.KindCopyTo:
+			return false
+		case pgsql.KindSelect, pgsql.KindInsert, pgsql.KindUpdate, pgsql.KindDelete, pgsql.KindMerge,
+			pgsql.KindSet, pgsql.KindShow, pgsql.KindTransaction:
+			if s.Cursor != "" && !inBlock {
+				return false
+			}
+		default:
+			if !inBlock {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// splitQuery sends a simple query string of several statements as one
+// extended-protocol segment (Parse, Bind, Describe, Execute per
+// statement, one Sync), so that the gateway can hold the statements after
+// one whose result it may refuse until it has decided, and make the
+// segment fail there if it refuses: as after an error in the string, the
+// rest is skipped and the transaction (explicit, or the string's
+// implicit one) fails. The answers the client would not get for a simple
+// query (ParseComplete, BindComplete, NoData) are not forwarded. When the
+// gateway refused statement stop before anything ran, the statements
+// before it are sent and refused (its refusal) stands in for it.
+func (ss *session) splitQuery(ctx context.Context, st *statement, purpose custos.Purpose, now time.Time, lineage []*pgsql.Statement, stop int, refused *pending) bool {
+	gated := false
+	for i, s := range st.analysis.Statements {
+		if i == stop {
+			ss.push(refused)
+			ss.fe.Send(&pgproto3.Parse{Name: refusedName, Query: refusedSQL})
+			break
+		}
+		sub := &statement{sql: s.Text, parsed: true, endUser: st.endUser,
+			analysis: pgsql.Analysis{Statements: []pgsql.Statement{s}, Comment: st.analysis.Comment}}
+		ss.push(&pending{kind: pkParse, hidden: true})
+		ss.fe.Send(&pgproto3.Parse{Query: s.Text})
+		ss.push(&pending{kind: pkBind, hidden: true})
+		ss.fe.Send(&pgproto3.Bind{})
+		ss.push(&pending{kind: pkDescribe, target: 'P', hidden: true})
+		ss.fe.Send(&pgproto3.Describe{ObjectType: 'P'})
+		p := &pending{kind: pkExecute, stmt: sub, purpose: purpose, start: now, actor: st.endUser, gate: mayRefuseAfter(sub, 0)}
+		if i < len(lineage) && lineage[i] != nil {
+			p.lineage = []*pgsql.Statement{lineage[i]}
+		}
+		_, p.pre = ss.preDecide(ctx, st, i, p)
+		ss.push(p)
+		ss.fe.Send(&pgproto3.Execute{})
+		if !p.gate {
+			continue
+		}
+		gated = true
+		ok, poison := ss.waitGates()
+		if !ok {
+			return false
+		}
+		if poison {
+			ss.sendStandIn()
+			break
+		}
+	}
+	ss.push(&pending{kind: pkSync, gate: gated})
+	ss.fe.Send(&pgproto3.Sync{})
+	return ss.flushUp()
+}
+
+// refusedIndex is the index of the statement of a query string that the
+// gateway refused before forwarding it: the blocked one, or the one the
+// policy refused (pre). 0 when the refusal is the whole string's.
+func (ss *session) refusedIndex(st *statement, pre *preDecision) int {
+	if !st.parsed {
+		return 0
+	}
+	if b := ss.blocked(st); b != nil {
+		return b.Statement
+	}
+	if pre != nil {
+		for i := range st.analysis.Statements {
+			if &st.analysis.Statements[i] == pre.st {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
 // poisonUpstream makes the upstream's open transaction fail after the
 // gateway refused a result inside it: the client saw an error, so a later
 // COMMIT must not commit what ran before it (PostgreSQL rolls back a
@@ -410,7 +687,7 @@ func (ss *session) poisonUpstream() bool {
 	if ss.head() != nil {
 		return false
 	}
-	ss.push(&pending{kind: pkQuery, poison: true})
+	ss.push(&pending{kind: pkQuery, poison: true, gate: true})
 	ss.fe.Send(&pgproto3.Query{String: refusedSQL})
 	return ss.fe.Flush() == nil
 }
@@ -513,10 +790,13 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 			ss.skipping = true
 			return true
 		}
-		ss.forward(m)
+		if p == nil || !p.hidden {
+			ss.forward(m)
+		}
 	case *pgproto3.BindComplete, *pgproto3.CloseComplete:
-		ss.pop()
-		ss.forward(m)
+		if p := ss.pop(); p == nil || !p.hidden {
+			ss.forward(m)
+		}
 	case *pgproto3.ParameterDescription:
 		if p := ss.head(); p == nil || !p.injected {
 			ss.forward(m)
@@ -526,7 +806,7 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		if p != nil && p.kind == pkDescribe && p.target == 'P' {
 			ss.portalFields[p.name] = nil
 		}
-		if p == nil || !p.injected {
+		if p == nil || (!p.injected && !p.hidden) {
 			ss.forward(m)
 		}
 	case *pgproto3.RowDescription:
@@ -587,8 +867,8 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		switch {
 		case p != nil && p.poison:
 			// The gateway's own failing statement: the client heard the
-			// refusal already.
-			return true
+			// refusal already. A stand-in Parse is skipped past with the
+			// rest of its segment below.
 		case p != nil && p.refusal != nil && ss.cur == nil:
 			// The stand-in of a refused request failed as planned: the
 			// client gets the gateway's refusal in its place.
@@ -616,18 +896,26 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		}
 	case *pgproto3.ReadyForQuery:
 		ss.finishResult(ctx, custos.OutcomeSuccess)
-		poisoned := false
+		poisoned, gated := false, false
 		for p := ss.head(); p != nil; p = ss.head() {
 			ss.pop()
 			if p.kind == pkSync || p.kind == pkQuery {
-				poisoned = p.poison
+				poisoned, gated = p.poison, p.gate
 				break
 			}
 		}
 		if !poisoned && ss.refusedResult && m.TxStatus == 'T' && ss.poisonUpstream() {
-			// The client's ReadyForQuery waits for the poison's ('E').
+			// The client's ReadyForQuery waits for the poison's ('E'),
+			// and so do its next requests (the poison is gated).
+			if gated {
+				ss.ungate()
+			}
 			return true
 		}
+		if gated {
+			ss.ungate()
+		}
+		ss.txStatus.Store(uint32(m.TxStatus))
 		ss.refusedResult = false
 		// No access without a record: the statements' events are durable
 		// before the client hears that they are done.
