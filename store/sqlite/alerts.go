@@ -10,7 +10,6 @@ import (
 	"github.com/custos-dev/custos"
 )
 
-
 // UpsertAlerts stores alerts durably. An alert already stored (same id) is
 // updated with the detector's latest view, but keeps the status an analyst
 // gave it.

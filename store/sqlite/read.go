@@ -159,6 +159,9 @@ func (s *Store) SourceLogins(ctx context.Context, ip string, q custos.Query) ([]
 // AccessSince returns up to limit accesses with seq > seq, in seq order.
 func (s *Store) AccessSince(ctx context.Context, seq int64, limit int) ([]custos.StoredAccess, error) {
 	limit = clampLimit(limit)
+	if out, ok, err := s.accessTail.since(seq, limit); ok || err != nil {
+		return out, err
+	}
 	out, err := queryAccess(ctx, s.rdb, limit, accessSinceQuery, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: accesses since %d: %w", seq, err)
@@ -169,6 +172,9 @@ func (s *Store) AccessSince(ctx context.Context, seq int64, limit int) ([]custos
 // LoginsSince returns up to limit logins with seq > seq, in seq order.
 func (s *Store) LoginsSince(ctx context.Context, seq int64, limit int) ([]custos.StoredLogin, error) {
 	limit = clampLimit(limit)
+	if out, ok, err := s.loginTail.since(seq, limit); ok || err != nil {
+		return out, err
+	}
 	out, err := queryLogins(ctx, s.rdb, limit, loginsSinceQuery, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: logins since %d: %w", seq, err)

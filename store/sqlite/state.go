@@ -287,6 +287,15 @@ func (s *Store) EraseSubject(ctx context.Context, subjectType, hash string) (int
 		if err := rows.Err(); err != nil {
 			return custos.AppendResult{}, err
 		}
+		if w.accessTail != nil && len(updates) > 0 {
+			// The documents change: followers read them from the
+			// database from now on, not as they were held in memory
+			// (emptied now, so that no reader gets an old document
+			// between the commit and the writer's next step, and again
+			// after the commit with this group's rows; see commitGroup).
+			w.accessTail.reset(0)
+			w.accessChanged = true
+		}
 		for _, u := range updates {
 			if _, err := w.conn.ExecContext(ctx, `UPDATE events SET doc = ? WHERE seq = ?`, u.doc, u.seq); err != nil {
 				return custos.AppendResult{}, err

@@ -45,6 +45,10 @@ type Store struct {
 	ckMu   *sync.Mutex
 	ckStop chan struct{} // closed by Close to stop the checkpointer
 	ckDone chan struct{} // closed when the checkpointer has exited
+
+	// The rows the writer committed last, for the followers (tail.go).
+	accessTail *tail[custos.StoredAccess]
+	loginTail  *tail[custos.StoredLogin]
 }
 
 var _ custos.EventStore = (*Store)(nil)
@@ -113,10 +117,28 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Store, error) {
 		queue: make(chan *request, 1024),
 		done:  make(chan struct{}),
 	}
+	var maxAccess, maxLogin int64
+	err = rdb.QueryRowContext(ctx, `SELECT (SELECT coalesce(max(seq), 0) FROM events), (SELECT coalesce(max(seq), 0) FROM logins)`).Scan(&maxAccess, &maxLogin)
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	s.accessTail = newTail(maxAccess, func(seq int64, doc []byte) (custos.StoredAccess, error) {
+		a := custos.StoredAccess{Seq: seq}
+		return a, decodeDoc(doc, &a.AccessEvent)
+	})
+	s.loginTail = newTail(maxLogin, func(seq int64, doc []byte) (custos.StoredLogin, error) {
+		l := custos.StoredLogin{Seq: seq}
+		return l, decodeDoc(doc, &l.LoginEvent)
+	})
 	ckMu := new(sync.Mutex)
 	w, err := newWriter(ctx, wdb, path+"-wal", ckMu)
 	if err == nil && opts.Bulk {
 		w.maxGroup, w.bulk = bulkGroupEvents, true
+	}
+	if err == nil {
+		w.accessTail, w.loginTail = s.accessTail, s.loginTail
 	}
 	if err != nil {
 		wdb.Close()

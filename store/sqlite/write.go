@@ -200,6 +200,15 @@ type writer struct {
 	maxGroup int  // events per group at most
 	bulk     bool // Options.Bulk: made durable at close
 
+	// The rows of the group being committed, handed to the tails once
+	// the commit succeeded.
+	accessTail                   *tail[custos.StoredAccess]
+	loginTail                    *tail[custos.StoredLogin]
+	pendingAccess, pendingLogins pending
+	// accessChanged says the group rewrote stored accesses (erasure):
+	// they are not handed to the tail, which is emptied instead.
+	accessChanged bool
+
 	walPath    string // the WAL file, whose size capWAL watches
 	walChecked time.Time
 	ckMu       *sync.Mutex // shared with the background checkpointer
@@ -355,6 +364,9 @@ func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
 		}
 	}()
 	w.hours = map[int64]seqRange{}
+	w.pendingAccess.clear()
+	w.pendingLogins.clear()
+	w.accessChanged = false
 	replies = make([]reply, len(group))
 	for i, r := range group {
 		res, err := r.apply(w)
@@ -370,6 +382,14 @@ func (w *writer) commitGroup(group []*request) (replies []reply, err error) {
 	}
 	if _, err := w.commitTx.Exec(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if w.accessTail != nil {
+		if w.accessChanged {
+			w.accessTail.reset(slices.Max(append(w.pendingAccess.seqs, 0)))
+		} else {
+			w.accessTail.push(&w.pendingAccess)
+		}
+		w.loginTail.push(&w.pendingLogins)
 	}
 	return replies, nil
 }
@@ -484,6 +504,7 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 		}
 		delete(seqs, e.id)
 		res.Stored++
+		w.pendingAccess.add(seq, e.doc)
 		for _, sub := range e.subjects {
 			subs = append(subs, subjectKey(sub.Type, sub.Hash), seq, e.time, e.actor)
 		}
@@ -529,12 +550,14 @@ func (w *writer) appendLogins(rows []loginRow) (custos.AppendResult, error) {
 	}
 	var res custos.AppendResult
 	for i := range rows {
-		if _, ok := seqs[rows[i].id]; !ok {
+		seq, ok := seqs[rows[i].id]
+		if !ok {
 			res.Duplicates++
 			continue
 		}
 		delete(seqs, rows[i].id)
 		res.Stored++
+		w.pendingLogins.add(seq, rows[i].doc)
 	}
 	return res, nil
 }
