@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -54,6 +55,11 @@ type column struct {
 	// in which no detector recognizes anything is redacted whole, so that
 	// encode(phone::bytea, 'hex') or reverse(phone) cannot carry it out.
 	taint []string
+	// pure is set for a derived column whose expression reads catalogued
+	// columns only: whatever a detector does not recognize in its value
+	// came from them or from constants, and is redacted next to what it
+	// masks (phone || reverse(phone)).
+	pure bool
 }
 
 // result is one statement's result in progress.
@@ -170,13 +176,33 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 			}
 			r.addCategory(fld.EffectiveCategory())
 		}
+		// Columns of views: the lineage of the view's definition.
+		for i, f := range fields {
+			rel := rels[f.TableOID]
+			c := &r.cols[i]
+			if rel == nil || !isView(rel.kind) || c.catalogued {
+				continue
+			}
+			l := ss.viewColumn(ctx, rel, int16(f.TableAttributeNumber), 0)
+			if l.direct {
+				c.catalogued = true
+				c.field = l.field
+				r.object = l.object
+				if l.field.Type != "" {
+					r.addType(l.field.Type)
+				}
+				r.addCategory(l.field.EffectiveCategory())
+				continue
+			}
+			ss.addTaint(r, c, l.taint)
+		}
 	}
 	if st != nil {
 		lin := st
 		if p.lineage != nil && idx < len(p.lineage) && p.lineage[idx] != nil {
 			lin = p.lineage[idx] // FETCH or EXECUTE: the query declared or prepared earlier
 		}
-		ss.taintColumns(r, lin, fields, rels)
+		ss.taintColumns(ctx, r, lin, fields, rels)
 	}
 	r.plain = r.types == nil && r.categories == nil && !ss.touchesCatalogued(r.st)
 	ss.cur = r
@@ -218,16 +244,17 @@ func (ss *session) relations(ctx context.Context, oids []uint32) (map[uint32]*re
 // redacts them whole. A column read as it is from a table (provenance
 // from RowDescription, the relation a table) is its own value and is
 // never tainted.
-func (ss *session) taintColumns(r *result, lin *pgsql.Statement, fields []pgproto3.FieldDescription, rels map[uint32]*relation) {
+func (ss *session) taintColumns(ctx context.Context, r *result, lin *pgsql.Statement, fields []pgproto3.FieldDescription, rels map[uint32]*relation) {
 	res := ss.cataloguedResources(lin)
-	if len(res) == 0 {
+	// Relations not in the catalogue may be views over catalogued
+	// columns (views.go).
+	uncatalogued := len(res) < len(lin.Tables)
+	if len(res) == 0 && !uncatalogued {
 		return
 	}
 	perOutput := lin.Outputs != nil && len(lin.Outputs) == len(fields)
 	var all []string
-	if !perOutput {
-		all = taintTypes(res, lin.Columns)
-	}
+	allDone := false
 	for i := range r.cols {
 		c := &r.cols[i]
 		if c.catalogued {
@@ -238,18 +265,69 @@ func (ss *session) taintColumns(r *result, lin *pgsql.Statement, fields []pgprot
 				continue
 			}
 		}
-		taint := all
-		if perOutput {
-			taint = taintTypes(res, lin.Outputs[i].Columns)
+		var taint []string
+		switch {
+		case perOutput:
+			taint = ss.namesTaint(ctx, lin, res, lin.Outputs[i].Columns, uncatalogued)
+			c.pure = allCatalogued(res, lin.Outputs[i].Columns)
+		case !allDone:
+			all = ss.namesTaint(ctx, lin, res, lin.Columns, uncatalogued)
+			allDone = true
+			taint = all
+		default:
+			taint = all
 		}
-		if len(taint) == 0 {
+		ss.addTaint(r, c, taint)
+	}
+}
+
+// allCatalogued reports whether every name is a catalogued column of one
+// of the resources (a whole-row reference is not).
+func allCatalogued(res []catalog.Resource, names []string) bool {
+	if len(names) == 0 {
+		return false
+	}
+	for _, n := range names {
+		found := false
+		for _, r := range res {
+			if _, ok := r.Columns[n]; ok {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// namesTaint returns the catalogued types the columns names of statement
+// lin may carry: by the catalogue for catalogued relations, and through
+// the definitions of the views it reads.
+func (ss *session) namesTaint(ctx context.Context, lin *pgsql.Statement, res []catalog.Resource, names []string, views bool) []string {
+	taint := taintTypes(res, names)
+	if !views || len(names) == 0 {
+		return taint
+	}
+	for _, t := range ss.columnsLineage(ctx, lin, names, false, 0).taint {
+		if !slices.Contains(taint, t) {
+			taint = append(taint, t)
+		}
+	}
+	slices.Sort(taint)
+	return taint
+}
+
+// addTaint adds types a column may be derived from.
+func (ss *session) addTaint(r *result, c *column, taint []string) {
+	for _, t := range taint {
+		if slices.Contains(c.taint, t) {
 			continue
 		}
-		c.taint = taint
-		for _, t := range taint {
-			r.addType(t)
-			r.addCategory(custos.CategoryOf(t))
-		}
+		c.taint = append(c.taint, t)
+		r.addType(t)
+		r.addCategory(custos.CategoryOf(t))
 	}
 }
 
@@ -734,7 +812,7 @@ func (ss *session) emit(r *result, row [][]byte, ms []match, d policy.Decision) 
 			case derived && numberLike(c.typeOID):
 				row[j] = nil
 			case len(cm) > 0:
-				row[j] = ss.maskContent(c, row[j], cm, d)
+				row[j] = ss.maskContent(c, row[j], cm, d, derived && c.pure && characterType(c.typeOID))
 			case derived && len(row[j]) > 0:
 				row[j] = redactLike(c, row[j])
 			}
@@ -770,11 +848,19 @@ func (ss *session) maskCatalogued(c *column, v []byte, d policy.Decision) []byte
 }
 
 // maskContent masks every detected identifier in a column without
-// provenance, in place.
-func (ss *session) maskContent(c *column, v []byte, ms []match, d policy.Decision) []byte {
+// provenance, in place; redactRest redacts every letter and digit
+// outside them too (a pure derived column, see column.pure).
+func (ss *session) maskContent(c *column, v []byte, ms []match, d policy.Decision, redactRest bool) []byte {
 	text, _ := cellText(c, v)
 	var b strings.Builder
 	last := 0
+	gap := func(s string) {
+		if redactRest {
+			s = redactAlnum(s)
+		}
+		b.WriteString(s)
+	}
+	changed := false
 	for _, m := range ms {
 		tr := d.Transform(m.m.Type)
 		if tr == mask.TransformNone {
@@ -789,15 +875,26 @@ func (ss *session) maskContent(c *column, v []byte, ms []match, d policy.Decisio
 			// Raw binary: keep every length prefix intact.
 			out = strings.Repeat("*", len(orig))
 		}
-		b.WriteString(text[last:m.m.Offset])
+		gap(text[last:m.m.Offset])
 		b.WriteString(out)
 		last = m.m.Offset + m.m.Length
+		changed = true
 	}
-	if last == 0 {
+	if !changed && !redactRest {
 		return v
 	}
-	b.WriteString(text[last:])
+	gap(text[last:])
 	return encodeLike(c, b.String())
+}
+
+// redactAlnum replaces every letter and digit by an asterisk.
+func redactAlnum(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return '*'
+		}
+		return r
+	}, s)
 }
 
 // tainted reports whether decision d masks any type a column may be

@@ -121,6 +121,10 @@ type relation struct {
 	kind    byte   // pg_class.relkind
 	columns map[int16]string
 	loaded  time.Time
+	// viewdef is the definition of a view or materialized view
+	// (pg_get_viewdef), whose lineage views.go reads.
+	viewdef string
+	view    viewAnalysis
 }
 
 // metaTTL is how long a relation's names are cached; a dropped and
@@ -134,6 +138,7 @@ type metaCache struct {
 	mu    sync.Mutex
 	pools map[string]*pgxpool.Pool
 	rels  map[metaKey]*relation
+	names map[metaName]nameEntry // relation names as statements write them → OIDs
 }
 
 type metaKey struct {
@@ -142,7 +147,7 @@ type metaKey struct {
 }
 
 func newMetaCache(s *Server) *metaCache {
-	return &metaCache{s: s, pools: map[string]*pgxpool.Pool{}, rels: map[metaKey]*relation{}}
+	return &metaCache{s: s, pools: map[string]*pgxpool.Pool{}, rels: map[metaKey]*relation{}, names: map[metaName]nameEntry{}}
 }
 
 func (m *metaCache) pool(ctx context.Context, db string) (*pgxpool.Pool, error) {
@@ -201,7 +206,8 @@ func (m *metaCache) lookup(ctx context.Context, db string, oids []uint32) (map[u
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rows, err := p.Query(ctx, `SELECT c.oid, n.nspname, c.relname, c.relkind::text, a.attnum, a.attname
+	rows, err := p.Query(ctx, `SELECT c.oid, n.nspname, c.relname, c.relkind::text, a.attnum, a.attname,
+			CASE WHEN a.attnum = 1 AND c.relkind IN ('v', 'm') THEN coalesce(pg_catalog.pg_get_viewdef(c.oid), '') ELSE '' END
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -213,9 +219,9 @@ func (m *metaCache) lookup(ctx context.Context, db string, oids []uint32) (map[u
 	fresh := map[uint32]*relation{}
 	for rows.Next() {
 		var oid uint32
-		var schema, table, kind, col string
+		var schema, table, kind, col, viewdef string
 		var attnum int16
-		if err := rows.Scan(&oid, &schema, &table, &kind, &attnum, &col); err != nil {
+		if err := rows.Scan(&oid, &schema, &table, &kind, &attnum, &col, &viewdef); err != nil {
 			return nil, fmt.Errorf("catalogue look-up: %w", err)
 		}
 		r := fresh[oid]
@@ -227,6 +233,9 @@ func (m *metaCache) lookup(ctx context.Context, db string, oids []uint32) (map[u
 			fresh[oid] = r
 		}
 		r.columns[attnum] = col
+		if viewdef != "" {
+			r.viewdef = viewdef
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("catalogue look-up: %w", err)
