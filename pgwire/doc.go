@@ -13,14 +13,16 @@
 // upstream server; a queue of pending requests tells the second what each
 // response answers. Result columns are masked by provenance (table OID and
 // attribute number, resolved through the upstream's catalogue and then
-// Custos's catalogue) or, when a column has no provenance (expressions,
-// views, functions), by content with the pii detectors. One
+// Custos's catalogue; for views, through their definitions) or, when a
+// column has no provenance (expressions, functions), by content with the
+// pii detectors. One
 // custos.AccessEvent per statement is appended through the event recorder
 // and is durable before the ReadyForQuery that ends it is forwarded.
 //
 // Files: server.go (listener and connection lifecycle), startup.go and
 // auth.go (SSL/GSS negotiation, SCRAM), upstream.go (the upstream leg and
-// catalogue look-ups), session.go (the message loops), rows.go (masking and
-// limits), events.go (access events), cancel.go (CancelRequest routing).
+// catalogue look-ups), session.go (the message loops, and holding requests
+// back behind a result that may be refused), rows.go (masking and limits),
+// views.go (the lineage of views), events.go (access events), cancel.go (CancelRequest routing).
 // docs/pgwire.md is the user documentation.
 package pgwire
