@@ -3,11 +3,15 @@ package pgwire
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/custos-dev/custos"
+	"github.com/custos-dev/custos/pgsql"
 )
 
 // pipelineRefusals are statements the gateway refuses: after the upstream
@@ -247,6 +251,39 @@ func TestRefusalInRawPipeline(t *testing.T) {
 			if n := g.notesCommitted(t, id+5, id+6); n != 0 {
 				t.Errorf("implicit transaction: %d rows committed, want 0", n)
 			}
+			// Each refusal is recorded as the refused statement's failure.
+			a, err := pgsql.Analyze(r.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := 0
+			for _, e := range g.accesses(r.user) {
+				if e.Resource.Fingerprint == a.Statements[0].Fingerprint && e.Outcome == custos.OutcomeFailure {
+					failed++
+				}
+			}
+			if failed < 2 {
+				t.Errorf("%d failed events of the refused statement for %s, want at least 2", failed, r.user)
+			}
 		})
+	}
+}
+
+// psql -c sends a query string as one Query message: a refusal in it
+// leaves nothing of the string committed, and the masked rows of the
+// statements before it arrive as they would.
+func TestRefusalInQueryStringPsql(t *testing.T) {
+	psql := tool(t, "psql")
+	g := newGateway(t, gwOptions{})
+	out, _ := g.run(t, "lim", "disable", "", psql, "-X", "-At",
+		"-c", "BEGIN; INSERT INTO notes VALUES (600, 'x'); SELECT phone FROM passengers WHERE pid = 1; SELECT phone FROM passengers; COMMIT")
+	if !strings.Contains(out, "limits this statement") {
+		t.Errorf("psql did not see the limit refusal:\n%s", out)
+	}
+	if !strings.Contains(out, "138****5678") || strings.Contains(out, passengers[0].phone) {
+		t.Errorf("psql: the masked row before the refusal is missing or unmasked:\n%s", out)
+	}
+	if n := g.notesCommitted(t, 600); n != 0 {
+		t.Errorf("psql: %d rows committed by a query string with a refusal, want 0\n%s", n, out)
 	}
 }
