@@ -287,3 +287,31 @@ func TestRefusalInQueryStringPsql(t *testing.T) {
 		t.Errorf("psql: %d rows committed by a query string with a refusal, want 0\n%s", n, out)
 	}
 }
+
+// A write whose returned rows the gateway refuses (here: more rows than
+// the limit) is rolled back outside a transaction block too, as a failing
+// statement's implicit transaction would be.
+func TestRefusedReturningRollsBack(t *testing.T) {
+	g := newGateway(t, gwOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, mode := range []string{"simple_protocol", "cache_statement", "exec"} {
+		c := g.connect("lim", "default_query_exec_mode="+mode)
+		// An argument: pgx sends a statement without any by the simple
+		// protocol whatever the mode.
+		_, err := c.Exec(ctx, "UPDATE passengers SET seat = 'R' || pid WHERE pid > $1 RETURNING phone", 0)
+		if pgCode(err) != "54000" {
+			t.Errorf("%s: err = %v, want 54000", mode, err)
+		}
+		if s := c.PgConn().TxStatus(); s != 'I' {
+			t.Errorf("%s: status %c, want I", mode, s)
+		}
+		var n int
+		if err := g.admin(t).QueryRow(ctx, "SELECT count(*) FROM passengers WHERE seat LIKE 'R%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d rows updated by a write whose result was refused, want 0", mode, n)
+		}
+	}
+}

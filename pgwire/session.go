@@ -132,9 +132,11 @@ type session struct {
 	needPoison bool
 
 	// Client reader state of the open extended-protocol segment (since
-	// the last Sync): its Executes and whether any is gated.
-	segExecs int
-	segGated bool
+	// the last Sync): its Executes, whether any is gated and whether a
+	// gated one writes (RETURNING).
+	segExecs  int
+	segGated  bool
+	segWrites bool
 
 	// txStatus is the status byte of the last ReadyForQuery forwarded.
 	txStatus atomic.Uint32
@@ -324,6 +326,15 @@ func (ss *session) sendStandIn() {
 	ss.fe.Send(&pgproto3.Parse{Name: refusedName, Query: refusedSQL})
 }
 
+// writes reports whether a statement (the first of its string) writes
+// and returns rows.
+func writes(st *statement) bool {
+	if st == nil || !st.parsed || len(st.analysis.Statements) == 0 {
+		return false
+	}
+	return st.analysis.Statements[0].Returning
+}
+
 // mayRefuseAfter reports whether a statement's result may be refused
 // after the upstream ran it: anything that may return rows. Transaction
 // control, settings, DDL, COPY FROM and writes without RETURNING return
@@ -505,6 +516,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		}
 		p.gate = mayRefuseAfter(st, 0)
 		ss.segGated = ss.segGated || p.gate
+		ss.segWrites = ss.segWrites || (p.gate && writes(st))
 		ss.push(p)
 		ss.fe.Send(m)
 	case *pgproto3.Close:
@@ -522,9 +534,10 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 	case *pgproto3.Sync:
 		ss.discard = false
 		gated := ss.segGated
-		if gated && ss.segExecs > 1 {
-			// A pipelined segment: its implicit transaction commits at
-			// this Sync, so a refusal in it must fail the segment first.
+		if gated && (ss.segExecs > 1 || ss.segWrites) {
+			// A pipelined segment, or a write whose returned rows may be
+			// refused: its implicit transaction commits at this Sync, so a
+			// refusal in it must fail the segment first.
 			ok, poison := ss.waitGates()
 			if !ok {
 				return false
@@ -533,7 +546,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 				ss.sendStandIn()
 			}
 		}
-		ss.segExecs, ss.segGated = 0, false
+		ss.segExecs, ss.segGated, ss.segWrites = 0, false, false
 		ss.push(&pending{kind: pkSync, gate: gated})
 		ss.fe.Send(m)
 		return ss.flushUp()
@@ -567,14 +580,19 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 
 // splittable reports whether a simple query string is sent as
 // extended-protocol statements (splitQuery): it holds several statements,
-// one of them is refused or may have its result refused after it ran,
-// and none is a
+// one of them is refused or may have its result refused after it ran, or
+// it is one write whose returned rows may be refused; and none is a
 // COPY (the server ignores a Sync during COPY FROM STDIN). Outside a
 // transaction block, statements that need one (DECLARE, LOCK, …: an
 // implicit block of a query string is one, an extended-protocol segment
 // is not) keep the string whole.
 func (ss *session) splittable(st *statement, refused bool) bool {
-	if !st.parsed || len(st.analysis.Statements) < 2 || (!refused && !mayRefuseAfter(st, -1)) {
+	if !st.parsed || len(st.analysis.Statements) == 0 || (!refused && !mayRefuseAfter(st, -1)) {
+		return false
+	}
+	if len(st.analysis.Statements) == 1 && (refused || !writes(st)) {
+		// One statement: split only a write whose returned rows may be
+		// refused, so that the refusal can still roll it back.
 		return false
 	}
 	inBlock := ss.txStatus.Load() != 'I' || st.analysis.Statements[0].Kind == pgsql.KindTransaction
