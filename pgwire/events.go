@@ -350,7 +350,10 @@ func (ss *session) noteExport(r *result, ev custos.AccessEvent) {
 	ex := export.Export{ID: "exp_" + strings.TrimPrefix(ev.ID, "pg_"), Actor: ev.Actor.ID, Time: ev.Time, Purpose: ev.Purpose,
 		Channel: custos.ChannelPostgres, System: ev.Resource.System, Format: "rows", Rows: int(r.rows), EventID: ev.ID}
 	if r.kind == pgsql.KindCopyTo {
-		ex.Format = "copy"
+		ex.Format = "copy" // COPY's rows come without RowDescription: no field names
+	}
+	for _, c := range r.cols {
+		ex.Fields = append(ex.Fields, c.name)
 	}
 	for _, sub := range ev.Subjects {
 		h, err := ss.s.Index.Hash(sub.Type, sub.Value)

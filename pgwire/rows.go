@@ -46,6 +46,7 @@ const (
 
 // column is what the gateway knows about one result column.
 type column struct {
+	name       string // as RowDescription gives it (the export's fields)
 	catalogued bool
 	field      catalog.Field
 	typeOID    uint32
@@ -120,6 +121,21 @@ type match struct {
 	m        pii.Match
 }
 
+// fieldName returns a result column's name as a string, made once per
+// distinct name in a session: results repeat their columns, and a string
+// per column per statement would be the hot path's largest allocation.
+func (ss *session) fieldName(b []byte) string {
+	if name, ok := ss.names[string(b)]; ok {
+		return name
+	}
+	name := string(b)
+	if ss.names == nil || len(ss.names) >= 4096 {
+		ss.names = map[string]string{}
+	}
+	ss.names[name] = name
+	return name
+}
+
 // startResult begins a statement's result with its columns' provenance.
 func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto3.FieldDescription) {
 	r := &result{p: p, effect: custos.DecisionAllow}
@@ -146,7 +162,7 @@ func (ss *session) startResult(ctx context.Context, p *pending, fields []pgproto
 	var oids []uint32
 	var rels map[uint32]*relation
 	for i, f := range fields {
-		r.cols[i] = column{typeOID: f.DataTypeOID, format: f.Format}
+		r.cols[i] = column{name: ss.fieldName(f.Name), typeOID: f.DataTypeOID, format: f.Format}
 		if f.TableOID != 0 {
 			oids = append(oids, f.TableOID)
 		}

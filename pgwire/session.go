@@ -93,6 +93,7 @@ type statement struct {
 
 // session is one client connection and its upstream connection.
 type session struct {
+	names  map[string]string // result column names seen (fieldName)
 	s      *Server
 	client net.Conn
 	be     *pgproto3.Backend

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func TestServePostgresGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dc.Exec(ctx, "CREATE TABLE passengers (id int, phone text); INSERT INTO passengers VALUES (1, '13812345678')"); err != nil {
+	if _, err := dc.Exec(ctx, "CREATE TABLE passengers (id int, phone text); INSERT INTO passengers VALUES (1, '13812345678'); CREATE TABLE notes (id int, note text); INSERT INTO notes SELECT i, 'call back on 139' || lpad(i::text, 8, '0') FROM generate_series(1, 10) i"); err != nil {
 		t.Fatal(err)
 	}
 	dc.Close(ctx)
@@ -135,5 +136,29 @@ func TestServePostgresGateway(t *testing.T) {
 	}
 	if subjects, _, err := s.Store.ExportSubjectCount(ctx, exs[0].ID); err != nil || subjects != 1000 {
 		t.Errorf("export subjects: %d, %v", subjects, err)
+	}
+	if len(exs[0].Fields) != 1 || exs[0].Fields[0] != "phone" {
+		t.Errorf("export fields: %v", exs[0].Fields)
+	}
+
+	// COPY … TO is an export whatever its size (of a table the catalogue
+	// does not list: catalogued ones cannot be copied out), masked by
+	// content and registered once its event is durable.
+	conn, err = pgx.Connect(ctx, fmt.Sprintf("postgres://alice:pw@%s/%s?sslmode=disable", s.PostgresAddr(), db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	tag, err := conn.PgConn().CopyTo(ctx, &out, "COPY (SELECT note FROM notes) TO STDOUT")
+	conn.Close(ctx)
+	if err != nil || tag.RowsAffected() != 10 || strings.Contains(out.String(), "13900000001") {
+		t.Fatalf("COPY TO through the gateway: %v, %v:\n%s", tag, err, out.String())
+	}
+	exs, err = s.Store.ListExports(ctx, export.Query{Actor: "alice"})
+	if err != nil || len(exs) != 2 || exs[0].Format != "copy" || exs[0].Rows != 10 {
+		t.Fatalf("exports after COPY: %+v, %v", exs, err)
+	}
+	if subjects, _, err := s.Store.ExportSubjectCount(ctx, exs[0].ID); err != nil || subjects != 10 {
+		t.Errorf("COPY export subjects: %d, %v", subjects, err)
 	}
 }
