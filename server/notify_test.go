@@ -103,10 +103,15 @@ func TestHoneytokenSuspendsActor(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	audits, _ := srv.Store.Audit(ctx, "custos", custos.Query{})
+	// The audit event is written right after the suspension takes
+	// effect (a decision may see the suspension a moment before).
 	found := false
-	for _, a := range audits {
-		found = found || a.Action == "actor.suspended" && a.Object == "emp-7"
+	var audits []custos.StoredAudit
+	for wait := time.Now().Add(5 * time.Second); !found && time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
+		audits, _ = srv.Store.Audit(ctx, "custos", custos.Query{})
+		for _, a := range audits {
+			found = found || a.Action == "actor.suspended" && a.Object == "emp-7"
+		}
 	}
 	if !found {
 		t.Errorf("no actor.suspended audit event: %+v", audits)

@@ -62,7 +62,7 @@ func bulkLoad(ctx context.Context, c config, idx *blind.Index, start time.Time, 
 	for _, q := range []string{
 		`PRAGMA journal_mode = DELETE`, `PRAGMA journal_mode = OFF`, `PRAGMA synchronous = OFF`,
 		`PRAGMA cache_size = -1048576`, `PRAGMA temp_store = FILE`,
-		`DROP INDEX events_actor`, `DROP INDEX events_system`, `DROP INDEX events_resource`, `DROP INDEX events_time`,
+		`DROP INDEX events_actor`, `DROP INDEX events_system`, `DROP INDEX events_resource`,
 		`CREATE TABLE bulk_subjects (subject BLOB, seq INTEGER, time INTEGER, actor TEXT)`,
 	} {
 		if err := exec(q); err != nil {
@@ -202,7 +202,6 @@ func bulkLoad(ctx context.Context, c config, idx *blind.Index, start time.Time, 
 		`CREATE INDEX events_actor    ON events (actor, seq, time)`,
 		`CREATE INDEX events_system   ON events (system, seq, time)`,
 		`CREATE INDEX events_resource ON events (system, object, seq, time)`,
-		`CREATE INDEX events_time     ON events (time)`,
 	}
 	for _, q := range steps {
 		if err := exec(q); err != nil {
