@@ -50,15 +50,8 @@ func (n *Node) startApprovals(ctx, runCtx context.Context, a *api.Server) error 
 	// Every step is an audit event, in the ledger beside the accesses it
 	// governs.
 	svc.OnEvent = func(ctx context.Context, ev approval.Event) {
-		detail := map[string]string{"kind": string(ev.Request.Kind), "status": string(ev.Request.Status), "requester": ev.Request.Requester}
-		if ev.Request.Rule != "" {
-			detail["rule"] = ev.Request.Rule
-		}
-		actor := ev.Actor
-		if actor == "" {
-			actor = "custos" // expiry
-		}
-		n.audit(ctx, actor, string(ev.Type), ev.Request.ID, detail)
+		a := server.ApprovalAudit(ev)
+		n.audit(ctx, a.Actor, a.Action, a.Object, a.Detail)
 	}
 	h := server.ApprovalHandler(svc)
 	a.Handle("/api/v1/approvals", custos.ScopeRead, h)

@@ -51,12 +51,7 @@ func (p *Pipeline) Access(ctx context.Context, events []custos.AccessEvent) (cus
 	if err := be.errOrNil(); err != nil {
 		return custos.AppendResult{}, err
 	}
-	res, err := p.Store.AppendAccess(ctx, events)
-	if err != nil {
-		return res, fmt.Errorf("ingest: append %d access events: %w", len(events), err)
-	}
-	p.notify()
-	return res, nil
+	return p.appendAccess(ctx, events)
 }
 
 // AccessSealed appends access events whose subjects the caller has
@@ -83,6 +78,11 @@ func (p *Pipeline) AccessSealed(ctx context.Context, events []custos.AccessEvent
 	if err := be.errOrNil(); err != nil {
 		return custos.AppendResult{}, err
 	}
+	return p.appendAccess(ctx, events)
+}
+
+// appendAccess stores validated, sealed events and wakes the consumers.
+func (p *Pipeline) appendAccess(ctx context.Context, events []custos.AccessEvent) (custos.AppendResult, error) {
 	res, err := p.Store.AppendAccess(ctx, events)
 	if err != nil {
 		return res, fmt.Errorf("ingest: append %d access events: %w", len(events), err)

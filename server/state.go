@@ -43,15 +43,8 @@ func (s *Server) restoreState(ctx context.Context) error {
 		s.Approvals.Restore(reqs)
 		s.Approvals.Store = s.Store
 		s.Approvals.OnEvent = func(ctx context.Context, ev approval.Event) {
-			detail := map[string]string{"kind": string(ev.Request.Kind), "status": string(ev.Request.Status), "requester": ev.Request.Requester}
-			if ev.Request.Rule != "" {
-				detail["rule"] = ev.Request.Rule
-			}
-			actor := ev.Actor
-			if actor == "" {
-				actor = "custos" // expiry
-			}
-			s.audit(ctx, actor, string(ev.Type), ev.Request.ID, detail)
+			a := ApprovalAudit(ev)
+			s.audit(ctx, a.Actor, a.Action, a.Object, a.Detail)
 		}
 	}
 	if err := s.responses.refresh(ctx); err != nil {
@@ -59,6 +52,21 @@ func (s *Server) restoreState(ctx context.Context) error {
 	}
 	s.log.Info("state restored", "relationships", len(rels), "watchlist", len(watch))
 	return nil
+}
+
+// ApprovalAudit is the audit event of an approval step: who acted
+// ("custos" for an expiry), on which request, of which kind and rule, with
+// what status as a result.
+func ApprovalAudit(ev approval.Event) custos.AuditEvent {
+	detail := map[string]string{"kind": string(ev.Request.Kind), "status": string(ev.Request.Status), "requester": ev.Request.Requester}
+	if ev.Request.Rule != "" {
+		detail["rule"] = ev.Request.Rule
+	}
+	actor := ev.Actor
+	if actor == "" {
+		actor = "custos" // expiry
+	}
+	return custos.NewAuditEvent(actor, string(ev.Type), ev.Request.ID, detail)
 }
 
 // refreshDetectionWatchlist gives detection the current list: it keeps
