@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +34,44 @@ func encode(t *testing.T, e encoding.Encoding, s string) []byte {
 	return b
 }
 
+// fxTaiwan is a Taiwan / Hong Kong customer list in traditional
+// characters, as Big5 files hold them.
+var fxTaiwan = "客戶姓名,身分證字號,手機,地址\n" +
+	"陳美玲,A123456789,0912345678,臺北市信義區松仁路100號\n" +
+	"張偉,B120863158,0987654321,高雄市前鎮區中山二路5號\n" +
+	"備註：聯絡人：林志明，香港身份證 A123456(3)，電話 " + fxMobile + "。\n"
+
+// asciiLog is plain ASCII log text of at least n bytes, with an e-mail
+// address in it: the head the scanner sniffs says UTF-8.
+func asciiLog(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "2024-05-01T10:%02d:%02dZ INFO export batch %d rows ok\n", i/60%60, i%60, i)
+		if i == 3 {
+			b.WriteString("2024-05-01T10:00:03Z INFO operator " + fxEmail + "\n")
+		}
+	}
+	return b.String()
+}
+
+// utf16Raw is s in UTF-16 without a byte order mark.
+func utf16Raw(s string, le bool) []byte {
+	var b bytes.Buffer
+	for _, c := range utf16.Encode([]rune(s)) {
+		if le {
+			b.WriteByte(byte(c))
+			b.WriteByte(byte(c >> 8))
+		} else {
+			b.WriteByte(byte(c >> 8))
+			b.WriteByte(byte(c))
+		}
+	}
+	return b.Bytes()
+}
+
 // writeEncodingFixtures writes the same export in the encodings the
-// scanner decodes, and in Big5, which it must not take for GB18030.
+// scanner decodes, files that change encoding after the sniffed head, and
+// one that stays bytes (Latin-1).
 func writeEncodingFixtures(t *testing.T) {
 	must := func(err error) {
 		t.Helper()
@@ -51,6 +88,13 @@ func writeEncodingFixtures(t *testing.T) {
 	write("export-utf16le.txt", encode(t, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM), strings.ReplaceAll(fxBackOffice, ",", "\t")))
 	write("export-utf16be.txt", encode(t, unicode.UTF16(unicode.BigEndian, unicode.UseBOM), fxBackOffice))
 	write("export-big5.csv", encode(t, traditionalchinese.Big5, "客戶姓名,手機\n張偉,"+fxMobile+"\n陳美玲,"+fxMobile2+"\n"))
+	write("taiwan-big5.csv", encode(t, traditionalchinese.Big5, fxTaiwan))
+	write("nobom-utf16le.txt", utf16Raw(strings.ReplaceAll(fxBackOffice, ",", "\t"), true))
+	write("nobom-utf16be.txt", utf16Raw(fxBackOffice, false))
+	// ASCII for more than the 8 KiB the scanner sniffs, then the export.
+	write("late-gbk.log", append([]byte(asciiLog(9000)), encode(t, simplifiedchinese.GBK, fxBackOffice)...))
+	write("late-big5.log", append([]byte(asciiLog(9000)), encode(t, traditionalchinese.Big5, fxTaiwan)...))
+	write("late-latin1.log", []byte(asciiLog(9000)+"caf\xe9 cr\xe8me, phone "+fxMobile2+"\n"))
 	// Malformed: a GBK file with a cut character at the end, and UTF-16
 	// with an unpaired surrogate and an odd final byte.
 	gbk := encode(t, simplifiedchinese.GBK, "姓名：张伟 手机："+fxMobile+" 末尾")
@@ -78,6 +122,8 @@ func decodeAt(t *testing.T, data []byte, f Finding) string {
 		return string(raw)
 	case encGB18030:
 		e = simplifiedchinese.GB18030
+	case encBig5:
+		e = traditionalchinese.Big5
 	case encUTF16LE:
 		e = unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)
 	case encUTF16BE:
@@ -130,6 +176,12 @@ func TestEncodings(t *testing.T) {
 		"export-utf16be.txt": {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
 		"notes-gb18030.txt":  {"cn_name", "cn_mobile"},
 		"export-big5.csv":    {"cn_mobile"},
+		"taiwan-big5.csv":    {"tw_id", "hk_id", "cn_mobile"},
+		"nobom-utf16le.txt":  {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
+		"nobom-utf16be.txt":  {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
+		"late-gbk.log":       {"email", "cn_name", "cn_mobile", "cn_id", "cn_address"},
+		"late-big5.log":      {"email", "tw_id", "hk_id", "cn_mobile"},
+		"late-latin1.log":    {"email", "cn_mobile"},
 		"cut-gbk.txt":        {"cn_name", "cn_mobile"},
 		"odd-utf16le.txt":    {"cn_mobile"},
 	} {
@@ -139,8 +191,31 @@ func TestEncodings(t *testing.T) {
 			}
 		}
 	}
-	if types["export-big5.csv"]["cn_name"] {
-		t.Errorf("Big5 was decoded as GB18030: names found")
+	// Every finding is reported once, also around the switch of encoding.
+	seen := map[Finding]bool{}
+	for _, f := range c.findings {
+		if seen[f] {
+			t.Errorf("reported twice: %+v", f)
+		}
+		seen[f] = true
+	}
+	wantEnc := map[string]string{
+		"export-big5.csv": encBig5, "taiwan-big5.csv": encBig5, "late-big5.log": encBig5,
+		"late-gbk.log": encGB18030, "nobom-utf16le.txt": encUTF16LE, "nobom-utf16be.txt": encUTF16BE,
+	}
+	for _, f := range c.findings {
+		base := filepath.Base(f.Path)
+		want, ok := wantEnc[base]
+		switch {
+		case base == "late-latin1.log" && f.Encoding != "":
+			t.Errorf("%s: %s decoded as %s", base, f.Type, f.Encoding)
+		case ok && strings.HasPrefix(base, "late-") && f.Offset < int64(len(asciiLog(9000))):
+			if f.Encoding != "" {
+				t.Errorf("%s: %s in the ASCII head reported as %s", base, f.Type, f.Encoding)
+			}
+		case ok && f.Encoding != want:
+			t.Errorf("%s: %s at %d decoded as %q, want %q", base, f.Type, f.Offset, f.Encoding, want)
+		}
 	}
 }
 
@@ -160,7 +235,21 @@ func TestTextEncoding(t *testing.T) {
 		{"utf-16be bom", "\xfe\xff\x00A", true, encUTF16BE},
 		{"gbk", gbk("客户姓名：张伟，地址：北京市朝阳区"), true, encGB18030},
 		{"gbk cut at the end of the head", gbk("客户姓名：张伟")[:len(gbk("客户姓名：张伟"))-1], false, encGB18030},
-		{"big5", big5("客戶姓名：張偉，地址：臺北市信義區"), true, ""},
+		{"big5", big5("客戶姓名：張偉，地址：臺北市信義區"), true, encBig5},
+		{"big5 names", big5("張偉,陳美玲,林志明\n"), true, encBig5},
+		{"big5 traditional export", big5(fxTaiwan), true, encBig5},
+		{"gbk export", gbk(fxBackOffice), true, encGB18030},
+		{"gbk names", gbk("张伟,王芳,李娜,刘洋\n"), true, encGB18030},
+		{"gb18030 four-byte rules big5 out", string(encode(t, simplifiedchinese.GB18030, "𠀀张伟")), true, encGB18030},
+		// Ambiguous: every byte pair is GB2312 level 1 and Big5 level 1
+		// (偉 B0B6, 陳 B3AF read as GB 癌, 超); a tie goes to GB18030.
+		{"big5 tie", big5("偉陳"), true, encGB18030},
+		{"utf-16le no bom", string(utf16Raw("姓名,手机\r\n张伟,13812345678\r\n", true)), true, encUTF16LE},
+		{"utf-16be no bom", string(utf16Raw("姓名,手机\r\n张伟,13812345678\r\n", false)), true, encUTF16BE},
+		{"utf-16le no bom, cut pair", string(utf16Raw("id 13812345678 𠀀", true)[:33]), false, encUTF16LE},
+		{"utf-16 no bom, too little ascii", string(utf16Raw("姓名张伟手机号码地址北京市", true)), true, ""},
+		{"nul in text", "abc\x00def", true, ""},
+		{"binary with zeros", "\x01\x00\x02\x00\x03\x00\x04\x00", true, ""},
 		{"latin-1", "caf\xe9 cr\xe8me br\xfbl\xe9e", true, ""},
 		{"cp1252 word", "na\xefve \xe9t\xe9", true, ""},
 	} {
@@ -179,8 +268,25 @@ func TestEncodedChunks(t *testing.T) {
 		b.WriteString(fxBackOffice)
 		b.WriteString(strings.Repeat("无关的文字", i%7))
 	}
-	for _, enc := range []encoding.Encoding{simplifiedchinese.GB18030, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)} {
-		data := encode(t, enc, b.String())
+	// ASCII for 50 KiB, then GB18030 or Big5: the stream switches in a
+	// later chunk, whatever the chunk size.
+	late := func(e encoding.Encoding) []byte {
+		return append([]byte(asciiLog(50<<10)), encode(t, e, b.String())...)
+	}
+	var tw strings.Builder
+	for i := range 400 {
+		tw.WriteString(fxTaiwan)
+		tw.WriteString(strings.Repeat("無關的文字", i%7))
+	}
+	for name, data := range map[string][]byte{
+		"gb18030":         encode(t, simplifiedchinese.GB18030, b.String()),
+		"utf-16le":        encode(t, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM), b.String()),
+		"utf-16be no bom": utf16Raw(b.String(), false),
+		"big5":            encode(t, traditionalchinese.Big5, tw.String()),
+		"late gbk":        late(simplifiedchinese.GBK),
+		"late big5":       append([]byte(asciiLog(50<<10)), encode(t, traditionalchinese.Big5, tw.String())...),
+	} {
+		t.Log(name)
 		path := filepath.Join(t.TempDir(), "big.txt")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
@@ -196,16 +302,124 @@ func TestEncodedChunks(t *testing.T) {
 		if _, err := Files(context.Background(), []string{path}, Options{Workers: 3, Reveal: true, ChunkSize: 5000}, &small); err != nil {
 			t.Fatal(err)
 		}
-		if len(whole.findings) < 400*5 || len(small.findings) != len(whole.findings) {
-			t.Fatalf("%d findings in small chunks, %d in one", len(small.findings), len(whole.findings))
+		if len(whole.findings) < 400*4 || len(small.findings) != len(whole.findings) {
+			t.Fatalf("%s: %d findings in small chunks, %d in one", name, len(small.findings), len(whole.findings))
 		}
 		for i, f := range small.findings {
 			if f != whole.findings[i] {
-				t.Fatalf("finding %d: %+v, want %+v", i, f, whole.findings[i])
+				t.Fatalf("%s: finding %d: %+v, want %+v", name, i, f, whole.findings[i])
 			}
 			if v := decodeAt(t, data, f); v != f.Value {
-				t.Fatalf("finding %d: bytes decode to %q, value %q", i, v, f.Value)
+				t.Fatalf("%s: finding %d: bytes decode to %q, value %q", name, i, v, f.Value)
 			}
+		}
+	}
+}
+
+// hintRef is notUTF8Hint a byte at a time.
+func hintRef(b []byte) bool {
+	prev := byte(0x80)
+	for _, c := range b {
+		isCont := c&0xC0 == 0x80
+		if prev < 0x80 && isCont || prev >= 0xC0 && !isCont {
+			return true
+		}
+		prev = c
+	}
+	return false
+}
+
+func TestNotUTF8Hint(t *testing.T) {
+	valid := strings.Repeat(fxBackOffice+fxTaiwan+asciiLog(300), 3)
+	// Valid UTF-8 cut anywhere (a chunk starts and ends inside
+	// characters) never raises the hint.
+	for i := 0; i < 40; i++ {
+		for j := len(valid) - 40; j <= len(valid); j++ {
+			if notUTF8Hint([]byte(valid[i:j])) {
+				t.Fatalf("valid UTF-8 [%d:%d] raised the hint", i, j)
+			}
+		}
+	}
+	for name, data := range map[string][]byte{
+		"gbk":      encode(t, simplifiedchinese.GBK, fxBackOffice),
+		"big5":     encode(t, traditionalchinese.Big5, fxTaiwan),
+		"gbk late": append([]byte(valid), encode(t, simplifiedchinese.GBK, "张伟")...),
+		// 陳美玲 alone is B3AF ACFC AAB1: each lead byte ≥ 0xC0 is
+		// followed by one that can continue it; after a space it is not.
+		"big5 names": encode(t, traditionalchinese.Big5, " 陳美玲"),
+		"latin-1":    []byte("caf\xe9 au lait"),
+	} {
+		if !notUTF8Hint(data) {
+			t.Errorf("%s: no hint", name)
+		}
+	}
+	// The word-at-a-time loop agrees with the byte loop, at every
+	// alignment, on bytes from all the encodings.
+	var mixed []byte
+	mixed = append(mixed, valid...)
+	mixed = append(mixed, encode(t, simplifiedchinese.GBK, fxBackOffice)...)
+	mixed = append(mixed, encode(t, traditionalchinese.Big5, fxTaiwan)...)
+	mixed = append(mixed, utf16Raw(fxBackOffice, true)...)
+	for i := 0; i < len(mixed); i += 7 {
+		for _, n := range []int{1, 15, 16, 17, 33, 100, 1500} {
+			b := mixed[i:min(i+n, len(mixed))]
+			if got, want := notUTF8Hint(b), hintRef(b); got != want {
+				t.Fatalf("mixed[%d:+%d]: hint %v, byte loop %v", i, n, got, want)
+			}
+		}
+	}
+}
+
+// TestLateSwitchAfterMegabytes: ASCII for 3 MiB then GBK is decoded from
+// where it starts; UTF-8 Chinese for over 1 MiB then GBK is not (the
+// stream was proven UTF-8 and is no longer watched: writtenAsUTF8).
+func TestLateSwitchAfterMegabytes(t *testing.T) {
+	gbk := encode(t, simplifiedchinese.GBK, fxBackOffice)
+	var zh strings.Builder
+	for zh.Len() < 2<<20 {
+		zh.WriteString("会议纪要：本季度的工作进展顺利，下周继续讨论。\n")
+	}
+	for _, tc := range []struct {
+		name    string
+		head    string
+		decoded bool
+	}{
+		{"ascii", asciiLog(3 << 20), true},
+		{"utf-8 chinese", zh.String(), false},
+	} {
+		data := append([]byte(tc.head), gbk...)
+		path := filepath.Join(t.TempDir(), "late.log")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var c collectSink
+		sum, err := Files(context.Background(), []string{path}, Options{Workers: 2, Reveal: true}, &c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Bytes != int64(len(data)) {
+			t.Errorf("%s: %d bytes counted, want %d", tc.name, sum.Bytes, len(data))
+		}
+		names := 0
+		for _, f := range c.findings {
+			if f.Offset < int64(len(tc.head)) {
+				if f.Encoding != "" {
+					t.Errorf("%s: %s in the head reported as %s", tc.name, f.Type, f.Encoding)
+				}
+				continue
+			}
+			if tc.decoded && f.Encoding != encGB18030 || !tc.decoded && f.Encoding != "" {
+				t.Errorf("%s: %s at %d has encoding %q", tc.name, f.Type, f.Offset, f.Encoding)
+			}
+			if f.Type == "cn_name" {
+				names++
+			}
+			if v := decodeAt(t, data, f); v != f.Value {
+				t.Errorf("%s: %s at %d: bytes decode to %q, value %q", tc.name, f.Type, f.Offset, v, f.Value)
+			}
+		}
+		if tc.decoded != (names > 0) {
+			t.Errorf("%s: %d names in the GBK tail, decoded %v", tc.name, names, tc.decoded)
 		}
 	}
 }

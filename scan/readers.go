@@ -34,7 +34,8 @@ const sniffLen = 8 << 10
 
 // sniff recognizes the format of a file from its first bytes. Magic
 // numbers and UTF-16 byte order marks decide first; then a NUL byte or
-// many control characters mean binary. Text in legacy encodings (GBK,
+// many control characters mean binary, unless the head reads as UTF-16
+// without a byte order mark (utf16NoBOM). Text in legacy encodings (GBK,
 // Big5) is text; textEncoding decides whether it is decoded.
 func sniff(head []byte) (kind, string) {
 	switch {
@@ -67,6 +68,9 @@ func sniff(head []byte) (kind, string) {
 	for _, c := range head {
 		switch {
 		case c == 0:
+			if utf16NoBOM(head) != "" {
+				return kindText, "utf-16"
+			}
 			return kindBinary, "binary"
 		case c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b:
 			ctrl++
@@ -120,7 +124,7 @@ func (s *scanner) stream(ctx context.Context, r io.Reader, at *fileAt, name stri
 	switch k {
 	case kindText:
 		if enc := textEncoding(head, err == io.EOF); enc != "" {
-			s.encodedText(ctx, br, name, enc)
+			s.encodedText(ctx, br, name, enc, 0, 0, 0, true)
 			return
 		}
 		s.text(ctx, br, name, "", true)
@@ -291,6 +295,9 @@ func (s *scanner) text(ctx context.Context, r io.Reader, name, location string, 
 	bp := s.pool.Get().(*[]byte)
 	buf := *bp
 	first := true
+	// The head said UTF-8 (or bytes); a later chunk may say GBK or Big5.
+	// Only a file's own bytes: extracted text is our UTF-8.
+	watch := location == ""
 	for {
 		n, err := io.ReadFull(r, buf[carry:])
 		total := carry + n
@@ -301,6 +308,23 @@ func (s *scanner) text(ctx context.Context, r io.Reader, name, location string, 
 			return
 		}
 		u := &unit{path: name, location: location, base: base, text: buf[:total], pooled: true, bytes: int64(n)}
+		if watch && !notUTF8Hint(buf[:total]) {
+			watch = !writtenAsUTF8(buf[:total], base)
+		} else if watch {
+			own0 := 0
+			if !first {
+				own0 = margin
+			}
+			if p, from, enc := switchEncoding(buf[:total], own0); enc != "" {
+				rest := bytes.Clone(buf[from:total])
+				u.own0, u.own1 = own0, p
+				if err := s.submit(ctx, u); err != nil {
+					return
+				}
+				s.encodedText(ctx, io.MultiReader(bytes.NewReader(rest), r), name, enc, base+int64(from), base+int64(p), base+int64(total), countFile)
+				return
+			}
+		}
 		if !first {
 			u.own0 = margin
 		}

@@ -232,6 +232,8 @@ func TestSniff(t *testing.T) {
 		{"PK\x03\x04", kindZip},
 		{"%PDF-1.7", kindPDF},
 		{"abc\x00def", kindBinary},
+		{"1\x003\x008\x00,\x00\xe0\x4e\r\x00\n\x00", kindText}, // UTF-16LE without a byte order mark
+		{"\x00\x00\x00\x01\x00\x02\x00\x03\x00\x04", kindBinary},
 		{"\x01\x02\x03\x04abc", kindBinary},
 		{"\xb9\xfe\xb6\xfb 13812345678", kindText}, // GBK
 		{"\xfd7zXZ\x00", kindUnsupported},
