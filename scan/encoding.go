@@ -348,17 +348,18 @@ func twoByteTable(e encoding.Encoding) []rune {
 // decoder turns a UTF-16, GB18030 or Big5 stream into UTF-8. Malformed input
 // becomes U+FFFD for the bytes it covers; it never fails on content.
 type decoder struct {
-	r   io.Reader
-	enc string
-	raw []byte
-	rs  int   // raw[rs:re] is read but not yet decoded
-	re  int   //
-	pos int64 // offset in the original stream of raw[rs]
-	eof bool  // r is exhausted
-	err error // a read error other than EOF
-	gb  transform.Transformer
-	two []rune // gbTwoByte or big5TwoByte
-	bom bool   // a UTF-16 byte order mark may still be at raw[rs]
+	r    io.Reader
+	enc  string
+	raw  []byte
+	rs   int   // raw[rs:re] is read but not yet decoded
+	re   int   //
+	pos  int64 // offset in the original stream of raw[rs]
+	eof  bool  // r is exhausted
+	err  error // a read error other than EOF
+	gb   transform.Transformer
+	two  []rune // gbTwoByte or big5TwoByte
+	fold []rune // big5Folded: what the detectors see of Big5 text
+	bom  bool   // a UTF-16 byte order mark may still be at raw[rs]
 }
 
 // newDecoder decodes r, whose first byte is at offset pos of the original
@@ -371,6 +372,7 @@ func newDecoder(r io.Reader, enc string, pos int64) *decoder {
 		d.two = gbTwoByte()
 	case encBig5:
 		d.two = big5TwoByte()
+		d.fold = big5Folded()
 	default:
 		// The byte order mark is not text; offsets still count it.
 		d.bom = pos == 0
@@ -404,7 +406,9 @@ func (d *decoder) more(need int) {
 // its character in the original stream minus base into orig. It stops
 // when dst has no room for another character or the input ends (done).
 // orig[n] is then the offset (minus base) where decoding will go on.
-func (d *decoder) decode(dst []byte, orig []int32, base int64) (n int, done bool, err error) {
+// Big5 text goes to dst folded to simplified characters and, as written,
+// to shown (as long as dst); shown is nil for the other encodings.
+func (d *decoder) decode(dst, shown []byte, orig []int32, base int64) (n int, done bool, err error) {
 	var tmp [8]byte
 	for len(dst)-n >= utf8.UTFMax {
 		d.more(4)
@@ -432,9 +436,18 @@ func (d *decoder) decode(dst []byte, orig []int32, base int64) (n int, done bool
 		at := int32(d.pos - base)
 		if r < utf8.RuneSelf {
 			dst[n] = byte(r)
+			if shown != nil {
+				shown[n] = byte(r)
+			}
 			orig[n] = at
 			n++
 		} else {
+			if shown != nil {
+				utf8.EncodeRune(shown[n:], r)
+				if size == 2 && r != utf8.RuneError {
+					r = d.fold[(int(avail[0])-0x81)*191+int(avail[1])-0x40]
+				}
+			}
 			w := utf8.EncodeRune(dst[n:], r)
 			for k := range w {
 				orig[n+k] = at
@@ -522,10 +535,18 @@ func (s *scanner) encodedText(ctx context.Context, r io.Reader, name, enc string
 	bp := s.pool.Get().(*[]byte)
 	buf := *bp
 	orig := make([]int32, len(buf)+1)
+	var shown []byte // Big5: the text as written (buf is folded)
+	if enc == encBig5 {
+		shown = make([]byte, len(buf))
+	}
 	first := true // the own rule below stands for the margin then
 	for {
 		before := max(dec.pos, counted)
-		n, done, err := dec.decode(buf[carry:], orig[carry:], base)
+		var sh []byte
+		if shown != nil {
+			sh = shown[carry:]
+		}
+		n, done, err := dec.decode(buf[carry:], sh, orig[carry:], base)
 		total := carry + n
 		if err != nil {
 			s.pool.Put(bp)
@@ -533,6 +554,9 @@ func (s *scanner) encodedText(ctx context.Context, r io.Reader, name, enc string
 			return
 		}
 		u := &unit{path: name, base: base, text: buf[:total], orig: orig[:total+1], pooled: true, bytes: max(dec.pos-before, 0), encoding: enc}
+		if shown != nil {
+			u.shown = shown[:total]
+		}
 		if !first {
 			u.own0 = margin
 		}
@@ -548,13 +572,17 @@ func (s *scanner) encodedText(ctx context.Context, r io.Reader, name, enc string
 			u.own0 = max(u.own0, k)
 			u.own1 = max(u.own1, u.own0)
 		}
-		var next []byte
+		var next, nextShown []byte
 		var nextOrig []int32
 		if !done {
 			np := s.pool.Get().(*[]byte)
 			bp, next = np, *np
 			nextOrig = make([]int32, len(next)+1)
 			copy(next, buf[total-overlap:total])
+			if shown != nil {
+				nextShown = make([]byte, len(next))
+				copy(nextShown, shown[total-overlap:total])
+			}
 			shift := orig[total-overlap]
 			for i := range overlap + 1 {
 				nextOrig[i] = orig[total-overlap+i] - shift
@@ -568,7 +596,7 @@ func (s *scanner) encodedText(ctx context.Context, r io.Reader, name, enc string
 		if done {
 			return
 		}
-		buf, orig = next, nextOrig
+		buf, orig, shown = next, nextOrig, nextShown
 		first = false
 	}
 }

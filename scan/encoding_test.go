@@ -39,7 +39,7 @@ func encode(t *testing.T, e encoding.Encoding, s string) []byte {
 var fxTaiwan = "客戶姓名,身分證字號,手機,地址\n" +
 	"陳美玲,A123456789,0912345678,臺北市信義區松仁路100號\n" +
 	"張偉,B120863158,0987654321,高雄市前鎮區中山二路5號\n" +
-	"備註：聯絡人：林志明，香港身份證 A123456(3)，電話 " + fxMobile + "。\n"
+	"備註：聯繫人：林志明，香港身份證 A123456(3)，電話 " + fxMobile + "。\n"
 
 // asciiLog is plain ASCII log text of at least n bytes, with an e-mail
 // address in it: the head the scanner sniffs says UTF-8.
@@ -175,12 +175,12 @@ func TestEncodings(t *testing.T) {
 		"export-utf16le.txt": {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
 		"export-utf16be.txt": {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
 		"notes-gb18030.txt":  {"cn_name", "cn_mobile"},
-		"export-big5.csv":    {"cn_mobile"},
-		"taiwan-big5.csv":    {"tw_id", "hk_id", "cn_mobile"},
+		"export-big5.csv":    {"cn_name", "cn_mobile"},
+		"taiwan-big5.csv":    {"cn_name", "tw_id", "hk_id", "cn_mobile", "cn_address"},
 		"nobom-utf16le.txt":  {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
 		"nobom-utf16be.txt":  {"cn_name", "cn_mobile", "cn_id", "cn_address", "email"},
 		"late-gbk.log":       {"email", "cn_name", "cn_mobile", "cn_id", "cn_address"},
-		"late-big5.log":      {"email", "tw_id", "hk_id", "cn_mobile"},
+		"late-big5.log":      {"email", "cn_name", "tw_id", "hk_id", "cn_mobile"},
 		"late-latin1.log":    {"email", "cn_mobile"},
 		"cut-gbk.txt":        {"cn_name", "cn_mobile"},
 		"odd-utf16le.txt":    {"cn_mobile"},
@@ -421,5 +421,38 @@ func TestLateSwitchAfterMegabytes(t *testing.T) {
 		if tc.decoded != (names > 0) {
 			t.Errorf("%s: %d names in the GBK tail, decoded %v", tc.name, names, tc.decoded)
 		}
+	}
+}
+
+// TestTradSimp checks the hand-written fold table: every traditional
+// character is in Big5 and every simplified one in GB2312 (a typo that
+// swaps or mistypes a pair fails here), and the decoder folds Big5 text
+// for the detectors while reporting it as written.
+func TestTradSimp(t *testing.T) {
+	m := parseTradSimp(tradSimpData)
+	if len(m) < 300 {
+		t.Fatalf("%d pairs", len(m))
+	}
+	for tr, si := range m {
+		if _, err := traditionalchinese.Big5.NewEncoder().String(string(tr)); err != nil {
+			t.Errorf("%c (for %c) is not Big5", tr, si)
+		}
+		g, err := simplifiedchinese.GBK.NewEncoder().String(string(si))
+		if err != nil || len(g) != 2 || g[0] < 0xA1 || g[0] > 0xF7 || g[1] < 0xA1 {
+			t.Errorf("%c (for %c) is not GB2312", si, tr)
+		}
+	}
+	raw := encode(t, traditionalchinese.Big5, "客戶姓名：張偉，臺北市信義區，電話號碼")
+	d := newDecoder(bytes.NewReader(raw), encBig5, 0)
+	dst, shown := make([]byte, 256), make([]byte, 256)
+	n, done, err := d.decode(dst, shown, make([]int32, 257), 0)
+	if err != nil || !done {
+		t.Fatal(done, err)
+	}
+	if got, want := string(dst[:n]), "客户姓名：张伟，台北市信义区，电话号码"; got != want {
+		t.Errorf("folded %q, want %q", got, want)
+	}
+	if got, want := string(shown[:n]), "客戶姓名：張偉，臺北市信義區，電話號碼"; got != want {
+		t.Errorf("shown %q, want %q", got, want)
 	}
 }

@@ -88,24 +88,36 @@ func FuzzDecode(f *testing.F) {
 				continue
 			}
 			dec := newDecoder(bytes.NewReader(data), enc, 0)
-			var text []byte
+			var text, folded []byte
 			var orig []int32
 			dst := make([]byte, 64)
+			var shown []byte
+			if enc == encBig5 {
+				shown = make([]byte, 64)
+			}
 			at := make([]int32, 65)
 			for {
-				n, done, err := dec.decode(dst, at, 0)
+				n, done, err := dec.decode(dst, shown, at, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				text = append(text, dst[:n]...)
+				if shown != nil {
+					text = append(text, shown[:n]...)
+					folded = append(folded, dst[:n]...)
+				} else {
+					text = append(text, dst[:n]...)
+				}
 				orig = append(orig, at[:n]...)
 				if done {
 					orig = append(orig, at[n])
 					break
 				}
 			}
-			if !utf8.Valid(text) {
+			if !utf8.Valid(text) || !utf8.Valid(folded) {
 				t.Fatalf("%s: invalid UTF-8 %q", enc, text)
+			}
+			if shown != nil && len(folded) != len(text) {
+				t.Fatalf("big5: folded text %q is not as long as %q", folded, text)
 			}
 			for i := 1; i < len(orig); i++ {
 				if orig[i] < orig[i-1] || orig[i] > int32(len(data)) {

@@ -90,6 +90,7 @@ type unit struct {
 	// orig[len(text)] is where the next unit's text starts.
 	orig     []int32
 	encoding string
+	shown    []byte // Big5: text as written; text is folded (fold.go)
 
 	matches []pii.Match // found by the worker, in u.own0..u.own1
 	values  []string    // the matches' values, masked unless revealed
@@ -310,6 +311,9 @@ func (s *scanner) worker() {
 				continue
 			}
 			raw := string(u.text[m.Offset : m.Offset+m.Length])
+			if u.shown != nil {
+				raw = string(u.shown[m.Offset : m.Offset+m.Length])
+			}
 			if m.Type == custos.TypeCNID && MinorByID(raw, s.now) {
 				u.minors = append(u.minors, len(u.matches))
 			}
