@@ -161,9 +161,11 @@ func utf16ASCIIUnits(b []byte, le bool) (ascii int, ok bool) {
 // Big5 out) and have ≥ 80 % of its two-byte characters in its everyday
 // range: for GB18030, GB2312 (lead 0xA1–0xF7, trail 0xA1–0xFE); for
 // Big5, its symbols and level-1 common characters (lead 0xA1–0xC6).
-// Big5 text read as GB has about half of its trail bytes below 0xA1;
-// GB2312 text read as Big5 has about half of its lead bytes above 0xC6
-// (GB2312 level 1 runs to 0xD7, level 2 to 0xF7). When both pass, the
+// Measured on 1 MiB of pii/corpus prose (WritePlain, seed 5): in GBK it
+// hits a code Big5 does not assign after 10,981 pairs (53 % of them
+// Big5 level 1 until then), which rules Big5 out; its characters that
+// Big5 has, encoded in Big5, are 86 % Big5 symbols and level 1 but only
+// 42 % in the GB2312 range when read as GB. When both pass, the
 // higher share of common characters — GB2312 symbols and level 1 (lead
 // 0xA1–0xA9, 0xB0–0xD7) against Big5 symbols and level 1 — wins, GB18030
 // on a tie. Failure modes: a short Big5 sample whose characters all have
