@@ -24,46 +24,20 @@ import (
 // recipient, in both formats, without printing a value from the file.
 func TestTraceCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	if code, _, errOut := run(t, "init", "--data", dir); code != 0 {
-		t.Fatalf("init: %s", errOut)
-	}
-	key, err := blind.LoadKey(blind.KeyFile(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	index, _ := blind.New(key)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir)
+	st, err := sqlite.Open(ctx, initData(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := &export.Fingerprinter{Keyer: export.NewKeyer(key), Hash: index.Hash, Pool: export.DemoPool(), Order: true,
-		Variants: []export.Variant{export.VariantPhone}}
-	tbl := &export.Table{Columns: []export.Column{{Name: "mobile", Type: "cn_mobile"}, {Name: "city"}}}
-	for i := 0; i < 300; i++ {
-		tbl.Rows = append(tbl.Rows, []string{fmt.Sprintf("139%08d", i), "上海"})
-	}
-	ex := export.Export{ID: "exp-cli", Actor: "zhao", Time: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC), Channel: custos.ChannelHTTP, System: "crm", Format: "csv"}
-	if err := fp.Apply(&ex, tbl); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RegisterExport(ctx, ex); err != nil {
-		t.Fatal(err)
-	}
+	file := registerLeakedExport(t, dir, st, "exp-cli", "zhao", 40, 70)
 	st.Close()
-
-	var leak strings.Builder
-	for _, row := range tbl.Rows[40:70] {
-		leak.WriteString(strings.Join(row, ",") + "\n")
-	}
-	file := filepath.Join(t.TempDir(), "leak.csv")
-	os.WriteFile(file, []byte(leak.String()), 0o600)
 
 	code, out, errOut := run(t, "trace", "--data", dir, file)
 	if code != 0 || !strings.Contains(out, "exports: confident") || !strings.Contains(out, "exp-cli") || !strings.Contains(out, "zhao") {
 		t.Fatalf("trace: %d\n%s\n%s", code, out, errOut)
 	}
-	if strings.Contains(out, tbl.Rows[40][0][:7]) {
+	leaked, _ := os.ReadFile(file)
+	if strings.Contains(out, string(leaked[:7])) {
 		t.Fatalf("report shows a value from the file:\n%s", out)
 	}
 	code, out, _ = run(t, "trace", "--data", dir, "--format", "json", file)
@@ -80,6 +54,49 @@ func TestTraceCommand(t *testing.T) {
 	if code, _, errOut := run(t, "trace", "--data", dir, "--format", "xml", file); code != 2 {
 		t.Fatalf("bad format: %d %s", code, errOut)
 	}
+}
+
+// initData runs custos init on dir and returns it.
+func initData(t *testing.T, dir string) string {
+	t.Helper()
+	if code, _, errOut := run(t, "init", "--data", dir); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	return dir
+}
+
+// registerLeakedExport registers in reg a fingerprinted export of 300
+// mobiles (a canary among them) made by actor, and writes rows [from, to)
+// of the recipient's copy to a leaked file, whose path it returns.
+func registerLeakedExport(t *testing.T, dir string, reg interface {
+	RegisterExport(context.Context, export.Export) error
+}, id, actor string, from, to int) string {
+	t.Helper()
+	key, err := blind.LoadKey(blind.KeyFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := blind.New(key)
+	fp := &export.Fingerprinter{Keyer: export.NewKeyer(key), Hash: index.Hash, Pool: export.DemoPool(), Order: true,
+		Variants: []export.Variant{export.VariantPhone}}
+	tbl := &export.Table{Columns: []export.Column{{Name: "mobile", Type: "cn_mobile"}, {Name: "city"}}}
+	for i := range 300 {
+		tbl.Rows = append(tbl.Rows, []string{fmt.Sprintf("139%08d", i), "上海"})
+	}
+	ex := export.Export{ID: id, Actor: actor, Time: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC), Channel: custos.ChannelHTTP, System: "crm", Format: "csv"}
+	if err := fp.Apply(&ex, tbl); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.RegisterExport(context.Background(), ex); err != nil {
+		t.Fatal(err)
+	}
+	var leak strings.Builder
+	for _, row := range tbl.Rows[from:to] {
+		leak.WriteString(strings.Join(row, ",") + "\n")
+	}
+	file := filepath.Join(t.TempDir(), "leak.csv")
+	os.WriteFile(file, []byte(leak.String()), 0o600)
+	return file
 }
 
 // TestTraceCommandAccessIndexAndProofs traces through a real store's
