@@ -100,8 +100,8 @@ func (g *gatewayState) refresh(ctx context.Context, n *Node, e *policy.Engine) {
 		}
 		if time.Since(swept) >= sweepEvery {
 			swept = time.Now()
-			if pol := e.Policies.Policy(); e.Quotas != nil {
-				e.Quotas.Sweep(pol, swept)
+			if e.Quotas != nil {
+				e.Quotas.Sweep(e.Policies.Policy(), swept)
 			}
 			g.rel.Prune()
 		}
