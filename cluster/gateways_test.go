@@ -200,17 +200,30 @@ rules:
 	if err != nil || len(sus) != 1 || sus[0] != "emp-7" {
 		t.Errorf("suspended: %v %v", sus, err)
 	}
-	// The watchlist change and the suspension are audit events, which the
-	// api node's ledger follows.
-	wantAudit(t, gw, "watchlist.changed", "actor.suspended")
+	// An administrator lifts the suspension through the API: the gateway
+	// node lets the actor in again.
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+gw.Addr()+"/api/v1/suspensions/emp-7", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("lift suspension: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitUntil(t, 10*time.Second, "suspension lifted on the gateway", func() (bool, string) {
+		code, _ := get("emp-7", booked)
+		return code == http.StatusOK, fmt.Sprint(code)
+	})
+	// The watchlist change, the suspension and its lifting are audit
+	// events, which the api node's ledger follows.
+	wantAudit(t, gw, "watchlist.changed", "actor.suspended", "actor.unsuspended")
 
 	// An export through the HTTP gateway: fingerprinted with a canary,
 	// registered in PostgreSQL before the file leaves, its canaries on the
 	// shared watchlist; a trace of the file against PostgreSQL names it.
-	req, _ := http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/manifest.csv", nil)
+	req, _ = http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/manifest.csv", nil)
 	req.Header.Set("X-Remote-User", "sup-1")
 	req.Header.Set("X-Remote-Roles", "supervisor")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

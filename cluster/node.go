@@ -247,6 +247,7 @@ func (n *Node) startGateway(ctx, runCtx context.Context, role Role) error {
 	if err := n.exportRoutes(runCtx, a, index, reg); err != nil {
 		return err
 	}
+	n.suspensionRoutes(a)
 	if role == RoleAPI {
 		if err := n.startApprovals(ctx, runCtx, a); err != nil {
 			return err
