@@ -50,15 +50,37 @@ var wordsAt = func() map[rune]*anchorWords {
 	for r, ws := range byFirst(divisions) {
 		get(r).divisions = ws
 	}
+	// a traditional character starts the words of its simplified one,
+	// compared folded (prefixAt); none of them starts words of its own
+	for si, trs := range tradForms {
+		for _, tr := range trs {
+			if m[si] != nil && m[tr] == nil {
+				m[tr] = m[si]
+			}
+		}
+	}
 	return m
 }()
 
 // prefixAt returns the length of the longest word of ws at text[i], or 0.
+// Traditional characters match their simplified forms (fold.go): that
+// comparison runs only when the exact one fails and text[i:] holds a
+// traditional character within the longest word's length.
 func prefixAt(text []byte, i int, ws []string) int {
+	longest := 0
 	for _, w := range ws {
 		// the last byte first: most words of a list share the first
 		// character and differ at the end
 		if len(text)-i >= len(w) && text[i+len(w)-1] == w[len(w)-1] && string(text[i:i+len(w)]) == w {
+			return len(w)
+		}
+		longest = max(longest, len(w))
+	}
+	if longest == 0 || !tradAt(text, i, longest) {
+		return 0
+	}
+	for _, w := range ws {
+		if eqFold(text, i, w) {
 			return len(w)
 		}
 	}
@@ -153,7 +175,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 	for k := 0; k < 3; k++ {
 		p = skipSeps(text, p)
 		r := decode3(text, p)
-		if r == '为' || r == '是' { // 法定代表人为孙丽, 姓名是张三
+		if fr := fold(r); fr == '为' || fr == '是' { // 法定代表人为孙丽, 姓名是张三
 			p += 3
 			continue
 		}
@@ -176,7 +198,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 		if !isHan(r) {
 			break
 		}
-		rs[cnt] = r
+		rs[cnt] = fold(r) // the name tests below use the dictionaries' forms
 		cnt++
 		q += 3
 		offs[cnt] = q
@@ -207,7 +229,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 			}
 		}
 	}
-	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 || sl == 1 && p+6 <= len(text) && nameWordSet[string(text[p:p+6])] {
+	if pick < 0 || prefixAt(text, offs[sl], titles) > 0 || sl == 1 && isNameWord(rs[0], rs[1]) {
 		return dst, max(p, ctx+3)
 	}
 	return append(dst, Match{Type: custos.TypeCNName, Offset: p, Length: offs[pick] - p, Confidence: c}), offs[pick]
@@ -215,7 +237,7 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 
 func compoundSurname(b []byte) bool {
 	for _, s := range compoundSurnames {
-		if string(b) == s {
+		if string(b) == s || eqFold(b, 0, s) {
 			return true
 		}
 	}
@@ -274,7 +296,7 @@ func scanAddress(text []byte, p int) (end int, ok bool, stop int, limit bool) {
 			}
 			if prevNum && f&anchorNumber != 0 {
 				last = q + 3
-			} else if prevNum && r == '单' && decode3(text, q+3) == '元' {
+			} else if prevNum && fold(r) == '单' && decode3(text, q+3) == '元' {
 				last = q + 6
 			}
 			prevNum = cnDigit(r) != 0
@@ -384,8 +406,8 @@ func nameShape(b []byte) bool {
 		return true
 	case n >= 2 && n <= 3:
 		// Without a label only the common surnames count.
-		rank := surnameList.rank[decode3(b, 0)]
-		return rank > 0 && rank <= commonSurnameRank && prefixAt(b, 3, titles) == 0 && !nameWordSet[string(b[:6])]
+		rank := surnameList.rank[fold(decode3(b, 0))]
+		return rank > 0 && rank <= commonSurnameRank && prefixAt(b, 3, titles) == 0 && !isNameWord(decode3(b, 0), decode3(b, 3))
 	}
 	return false
 }

@@ -5,12 +5,14 @@ import "github.com/custos-dev/custos"
 // Context words: a candidate preceded (on the same line, within
 // contextWindow bytes) by one of its type's words gains confidence; one
 // preceded by a negative word (order, tracking, serial numbers) loses it.
-// ASCII words match case-insensitively.
+// ASCII words match case-insensitively. Words are written in simplified
+// characters; ctxIndex holds each in its traditional spellings too
+// (身分證, 電話, 訂單: fold.go).
 
 const contextWindow = 48
 
 var contextWords = map[custos.DataType][]string{
-	custos.TypeCNID:        {"身份证", "证件号", "公民身份", "身份号", "id card", "idcard", "id_card", "id no", "id_no", "id number", "sfz", "identity"},
+	custos.TypeCNID:        {"身份证", "身分证", "证件号", "公民身份", "身份号", "id card", "idcard", "id_card", "id no", "id_no", "id number", "sfz", "identity"},
 	custos.TypeCNMobile:    {"手机", "电话", "联系方式", "致电", "来电", "号码", "mobile", "phone", "tel", "cell", "contact"},
 	custos.TypeCNLandline:  {"电话", "座机", "固话", "传真", "tel", "phone", "fax"},
 	custos.TypeBankCard:    {"卡号", "银行卡", "账号", "信用卡", "借记卡", "储蓄卡", "card", "account", "acct"},
@@ -22,9 +24,9 @@ var contextWords = map[custos.DataType][]string{
 	custos.TypeDateOfBirth: {"出生日期", "生日", "出生", "dob", "date of birth", "birthday", "birth date", "birthdate", "born"},
 	custos.TypeCNPlate:     {"车牌", "号牌", "plate"},
 	custos.TypeGeoCoord:    {"坐标", "经纬度", "位置", "定位", "lat", "lng", "lon", "location", "gps", "coord"},
-	custos.TypeIntlPhone:   {"phone", "tel", "电话", "mobile", "whatsapp"},
+	custos.TypeIntlPhone:   {"phone", "tel", "电话", "手机", "mobile", "whatsapp"},
 	custos.TypeHKID:        {"身份证", "hkid", "identity"},
-	custos.TypeTWID:        {"身分證", "身份证", "統一編號", "id"},
+	custos.TypeTWID:        {"身分证", "身份证", "统一编号", "id"},
 	custos.TypeIBAN:        {"iban", "account", "账户", "账号"},
 	custos.TypeCNUSCC:      {"信用代码", "统一社会", "uscc", "税号"},
 	custos.TypeCNAddress:   addressContext,
@@ -102,11 +104,15 @@ var (
 		}
 		for t, ws := range contextWords {
 			for _, w := range ws {
-				add(w, ctxBit[t])
+				for _, v := range variants(w) {
+					add(v, ctxBit[t])
+				}
 			}
 		}
 		for _, w := range negativeWords {
-			add(w, negBit)
+			for _, v := range variants(w) {
+				add(v, negBit)
+			}
 		}
 		return &idx
 	}()

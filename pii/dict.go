@@ -71,7 +71,7 @@ func parseSurnames(data string) surnameDict {
 var compoundSurnames = surnameList.compound
 
 // nameContext are words after which a Chinese name is expected.
-var nameContext = []string{"姓名", "乘客", "旅客", "收件人", "收货人", "寄件人", "联系人", "客户", "持卡人", "申请人",
+var nameContext = []string{"姓名", "乘客", "旅客", "收件人", "收货人", "寄件人", "联系人", "联络人", "客户", "持卡人", "申请人",
 	"户主", "患者", "病人", "入住人", "住客", "借款人", "贷款人", "投保人", "被保险人", "受益人", "法定代表人", "法人",
 	"经办人", "开户人", "开户名", "户名", "车主", "业主", "租客", "承租人", "监护人", "家长", "学生", "员工", "职工",
 	"被告人", "原告", "当事人", "考生", "会员", "用户", "收款人", "付款人", "签收人", "报案人", "访客"}
@@ -221,6 +221,13 @@ var anchors = func() *[0x10000]uint16 {
 	for _, r := range "〇零一壹幺二贰两三叁四肆五伍六陆七柒八捌九玖" {
 		t[r] |= anchorDigit
 	}
+	// a traditional character does what its simplified one does (fold.go),
+	// but spells no digit: cnDigit reads simplified numerals only
+	for si, trs := range tradForms {
+		for _, tr := range trs {
+			t[tr] |= t[si] &^ anchorDigit
+		}
+	}
 	return &t
 }()
 
@@ -272,8 +279,13 @@ var pairBits = func() *[1 << 10]uint64 {
 	add := func(ws []string) {
 		for _, w := range ws {
 			rs := []rune(w)
-			k := pairKey(rs[0], rs[1])
-			b[k>>6] |= 1 << (k & 63)
+			// and every traditional spelling of the pair (fold.go)
+			for _, a := range append([]rune{rs[0]}, tradForms[rs[0]]...) {
+				for _, c := range append([]rune{rs[1]}, tradForms[rs[1]]...) {
+					k := pairKey(a, c)
+					b[k>>6] |= 1 << (k & 63)
+				}
+			}
 		}
 	}
 	add(nameContext)

@@ -605,6 +605,15 @@ func (d *Detector) classify(text []byte, s, e int, plus bool) (custos.DataType, 
 		if landline(dg) {
 			return d.landlineConf(text, s, e, start)
 		}
+		if n == 10 && dg[0] == '0' && dg[1] == '9' && contextOf(text, start, kIntlPhone) > 0 {
+			// A Taiwan mobile number in national form (09xx xxx xxx). Ten
+			// digits starting with 09 are no mainland number (09xx area
+			// codes take 7 or 8 more digits), but nothing else marks them
+			// either, so only a phone word reports them (precision over
+			// recall, docs/discovery.md); +886 9… is E.164 and found as
+			// intl_phone without one.
+			return custos.TypeIntlPhone, 0.9
+		}
 	case 9:
 		if !validSSN(dg) {
 			return "", 0

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/custos-dev/custos/pii"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
@@ -429,7 +430,7 @@ func TestLateSwitchAfterMegabytes(t *testing.T) {
 // swaps or mistypes a pair fails here), and the decoder folds Big5 text
 // for the detectors while reporting it as written.
 func TestTradSimp(t *testing.T) {
-	m := parseTradSimp(tradSimpData)
+	m := pii.TradSimpPairs()
 	if len(m) < 300 {
 		t.Fatalf("%d pairs", len(m))
 	}
