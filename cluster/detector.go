@@ -12,6 +12,7 @@ import (
 	natsbus "github.com/custos-dev/custos/bus/nats"
 	"github.com/custos-dev/custos/config"
 	"github.com/custos-dev/custos/detect"
+	"github.com/custos-dev/custos/server"
 )
 
 // detector runs one detection engine per partition it holds.
@@ -21,8 +22,9 @@ type detector struct {
 	interval time.Duration
 	state    *sharedState
 	// suspend lists the rules whose alerts suspend their actor on every
-	// gateway node (alerts.suspend_rules).
-	suspend []string
+	// gateway node (alerts.suspend_rules); review those that put it under
+	// review (alerts.approval_rules).
+	suspend, review []string
 }
 
 func newDetector(n *Node, cfg config.Config) (*detector, error) {
@@ -31,7 +33,8 @@ func newDetector(n *Node, cfg config.Config) (*detector, error) {
 		return nil, fmt.Errorf("cluster: detect time zone: %w", err)
 	}
 	dc := DetectConfig(loc)
-	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots(), state: newSharedState(), suspend: cfg.Alerts.SuspendRules}, nil
+	return &detector{n: n, cfg: dc, interval: cfg.Detect.Snapshots(), state: newSharedState(),
+		suspend: cfg.Alerts.SuspendRules, review: cfg.Alerts.ApprovalRules}, nil
 }
 
 // refresh reloads relationships and the watchlist every stateRefresh
@@ -242,12 +245,27 @@ func (d *detector) work(ctx context.Context, p int) error {
 }
 
 // respond suspends the actors of alerts whose rule is in
-// alerts.suspend_rules; gateway nodes pick the suspension up within
+// alerts.suspend_rules, and puts those of alerts.approval_rules under
+// review for server.ReviewFor; gateway nodes pick both up within
 // suspensionRefresh. Stored before the partition's position moves on, so a
 // crash repeats it (idempotent) rather than losing it.
 func (d *detector) respond(ctx context.Context, alerts []detect.Alert) error {
 	for _, a := range alerts {
-		if a.Actor == nil || !slices.Contains(d.suspend, a.Rule) {
+		if a.Actor == nil {
+			continue
+		}
+		if slices.Contains(d.review, a.Rule) {
+			now := time.Now()
+			until := now.Add(server.ReviewFor)
+			fresh, err := d.n.Store.ReviewActor(ctx, *a.Actor, until, a.ID, a.Rule, now)
+			if err != nil {
+				return err
+			}
+			if fresh {
+				d.n.audit(ctx, "custos", "actor.review", *a.Actor, map[string]string{"alert": a.ID, "rule": a.Rule, "until": until.UTC().Format(time.RFC3339)})
+			}
+		}
+		if !slices.Contains(d.suspend, a.Rule) {
 			continue
 		}
 		reason := "automatic response to alert " + a.ID + " (" + a.Rule + ")"

@@ -33,19 +33,31 @@ type gatewayState struct {
 	rel       *policy.Relationships
 	watch     *policy.Watchlist
 	suspended atomic.Pointer[map[string]bool]
+	review    atomic.Pointer[map[string]time.Time] // actor → end of the review
 	grants    grantView
 }
 
-var _ policy.SuspensionChecker = (*gatewayState)(nil)
+var (
+	_ policy.SuspensionChecker  = (*gatewayState)(nil)
+	_ policy.RestrictionChecker = (*gatewayState)(nil)
+)
 
 func newGatewayState() *gatewayState {
 	g := &gatewayState{rel: policy.NewRelationships(), watch: policy.NewWatchlist()}
 	g.suspended.Store(&map[string]bool{})
+	g.review.Store(&map[string]time.Time{})
 	return g
 }
 
 // Suspended implements policy.SuspensionChecker.
 func (g *gatewayState) Suspended(actor string) bool { return (*g.suspended.Load())[actor] }
+
+// RequiresApproval implements policy.RestrictionChecker: the actor is
+// under review after an alert listed in alerts.approval_rules.
+func (g *gatewayState) RequiresApproval(actor string) bool {
+	until, ok := (*g.review.Load())[actor]
+	return ok && time.Now().Before(until)
+}
 
 // load replaces the relationships and the watchlist with the stored ones.
 func (g *gatewayState) load(ctx context.Context, st *postgres.Store) error {
@@ -64,12 +76,17 @@ func (g *gatewayState) load(ctx context.Context, st *postgres.Store) error {
 	return nil
 }
 
-// loadSuspensions replaces the suspended set and the approval grants with
-// the stored ones.
+// loadSuspensions replaces the suspended set, the reviews and the
+// approval grants with the stored ones.
 func (g *gatewayState) loadSuspensions(ctx context.Context, st *postgres.Store) error {
 	if err := g.grants.load(ctx, st); err != nil {
 		return err
 	}
+	review, err := st.ActorsUnderReview(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	g.review.Store(&review)
 	actors, err := st.SuspendedActors(ctx)
 	if err != nil {
 		return err
@@ -155,7 +172,7 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	dec.Policy.Suspensions, dec.Policy.Grants = gs, &gs.grants
+	dec.Policy.Suspensions, dec.Policy.Restrictions, dec.Policy.Grants = gs, gs, &gs.grants
 	fp, err := server.NewFingerprinter(cfg, index)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: export fingerprints: %w", err)

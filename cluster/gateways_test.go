@@ -402,3 +402,76 @@ func wantAudit(t *testing.T, n *Node, actions ...string) {
 		}
 	}
 }
+
+// TestClusterReview: an alert of a rule in alerts.approval_rules puts its
+// actor under review; every gateway node then holds what policy would
+// allow the actor for an approver's grant.
+func TestClusterReview(t *testing.T) {
+	pgDSN, _, stream := services(t, 2)
+	ctx := context.Background()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"passenger":{"id_number":%q}}`, strings.TrimPrefix(r.URL.Path, "/passengers/"))
+	}))
+	defer app.Close()
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte("version: 1\nrules:\n  - id: staff\n    match: {systems: [web]}\n    decision: mask\n"), 0o600)
+	log := slog.New(slog.DiscardHandler)
+	cfg := inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) {
+		c.Policy.File = pol
+		c.Alerts.ApprovalRules = []string{detect.RuleHoneytoken}
+		c.HTTPGateway = config.DefaultHTTPGateway()
+		c.HTTPGateway.Enabled = true
+		c.HTTPGateway.Listen = "127.0.0.1:0"
+		c.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "web"}}
+		c.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+	})
+	gw, err := Start(ctx, cfg, RoleGateway, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close(ctx)
+	dc := cfg
+	dc.Cluster.NodeID, dc.Cluster.Listen = "d0", "127.0.0.1:0"
+	det, err := Start(ctx, dc, RoleDetector, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer det.Close(ctx)
+	get := func(id string) int {
+		req, _ := http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/passengers/"+id, nil)
+		req.Header.Set("X-Remote-User", "emp-3")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	honey := "11010119900101001" + string(sim.CNIDCheck("11010119900101001"))
+	other := "11010119900307123" + string(sim.CNIDCheck("11010119900307123"))
+	if code := get(other); code != http.StatusOK {
+		t.Fatalf("before any alert: %d", code)
+	}
+	secret, th, _ := custos.NewTokenSecret()
+	gw.Store.CreateToken(ctx, custos.Token{ID: th[:12], Name: "admin", Scopes: []custos.Scope{custos.ScopeAdmin}, Hash: th})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+gw.Addr()+"/api/v1/watchlist", strings.NewReader(`[{"subject":{"type":"cn_id","value":"`+honey+`"},"kind":"honeytoken"}]`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("watchlist: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitUntil(t, 20*time.Second, "detector loaded the watchlist", func() (bool, string) {
+		w, err := metric("http://"+det.Addr()+"/metrics", "custos_detect_watchlist_entries")
+		return w == 1, fmt.Sprint(w, err)
+	})
+	if code := get(honey); code != http.StatusOK {
+		t.Fatalf("honeytoken look-up: %d (the insider is not warned)", code)
+	}
+	waitUntil(t, 30*time.Second, "actor under review on the gateway", func() (bool, string) {
+		code := get(other)
+		return code == http.StatusForbidden, fmt.Sprint(code)
+	})
+	wantAudit(t, gw, "actor.review")
+}

@@ -32,9 +32,9 @@ type responses struct {
 	risk       map[string]riskAt
 }
 
-// reviewFor is how long an alert in alerts.approval_rules keeps its actor
+// ReviewFor is how long an alert in alerts.approval_rules keeps its actor
 // under review.
-const reviewFor = 24 * time.Hour
+const ReviewFor = 24 * time.Hour
 
 type riskAt struct {
 	risk float64
@@ -94,11 +94,11 @@ func (r *responses) observe(ctx context.Context, alerts []detect.Alert) {
 		already := r.suspended[actor]
 		review := slices.Contains(r.approvalRules, a.Rule) && !now.Before(r.restricted[actor])
 		if review {
-			r.restricted[actor] = now.Add(reviewFor)
+			r.restricted[actor] = now.Add(ReviewFor)
 		}
 		r.mu.Unlock()
 		if review {
-			r.s.audit(ctx, "custos", "actor.review", actor, map[string]string{"alert": a.ID, "rule": a.Rule, "until": now.Add(reviewFor).UTC().Format(time.RFC3339)})
+			r.s.audit(ctx, "custos", "actor.review", actor, map[string]string{"alert": a.ID, "rule": a.Rule, "until": now.Add(ReviewFor).UTC().Format(time.RFC3339)})
 		}
 		if already || !slices.Contains(r.suspendRules, a.Rule) {
 			continue

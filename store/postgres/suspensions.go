@@ -53,3 +53,39 @@ func (s *Store) SuspendedActors(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ReviewActor puts actor under review until the given time because of an
+// alert, and reports whether this started a review (one already running
+// until later is left as it is).
+func (s *Store) ReviewActor(ctx context.Context, actor string, until time.Time, alert, rule string, now time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO reviews (actor, until, alert, rule) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (actor) DO UPDATE SET until = excluded.until, alert = excluded.alert, rule = excluded.rule
+		WHERE reviews.until <= $5`, actor, until.UnixNano(), alert, rule, now.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("postgres: review actor: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ActorsUnderReview returns the actors whose review runs past now, with
+// its end.
+func (s *Store) ActorsUnderReview(ctx context.Context, now time.Time) (map[string]time.Time, error) {
+	rows, err := s.pool.Query(ctx, `SELECT actor, until FROM reviews WHERE until > $1`, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: actors under review: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var a string
+		var until int64
+		if err := rows.Scan(&a, &until); err != nil {
+			return nil, fmt.Errorf("postgres: actors under review: %w", err)
+		}
+		out[a] = time.Unix(0, until)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: actors under review: %w", err)
+	}
+	return out, nil
+}

@@ -38,3 +38,32 @@ func TestSuspensions(t *testing.T) {
 		t.Errorf("after lifting: %v", got)
 	}
 }
+
+func TestReviews(t *testing.T) {
+	s, err := Open(context.Background(), freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	if fresh, err := s.ReviewActor(ctx, "emp-1", now.Add(24*time.Hour), "a1", "bulk_absolute", now); err != nil || !fresh {
+		t.Fatalf("first review: %v %v", fresh, err)
+	}
+	// While it runs, another alert does not restart it.
+	if fresh, err := s.ReviewActor(ctx, "emp-1", now.Add(25*time.Hour), "a2", "bulk_absolute", now.Add(time.Hour)); err != nil || fresh {
+		t.Fatalf("review during a review: %v %v", fresh, err)
+	}
+	got, err := s.ActorsUnderReview(ctx, now.Add(2*time.Hour))
+	if err != nil || len(got) != 1 || !got["emp-1"].Equal(now.Add(24*time.Hour)) {
+		t.Fatalf("under review: %v %v", got, err)
+	}
+	// After it ended, a new alert starts a new one.
+	later := now.Add(30 * time.Hour)
+	if got, _ := s.ActorsUnderReview(ctx, later); len(got) != 0 {
+		t.Fatalf("review past its end: %v", got)
+	}
+	if fresh, err := s.ReviewActor(ctx, "emp-1", later.Add(24*time.Hour), "a3", "enumeration", later); err != nil || !fresh {
+		t.Fatalf("review after the first ended: %v %v", fresh, err)
+	}
+}
