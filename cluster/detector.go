@@ -244,15 +244,20 @@ func (d *detector) work(ctx context.Context, p int) error {
 	return err
 }
 
-// respond suspends the actors of alerts whose rule is in
+// respond records each alerted actor's risk (for the HTTP gateways'
+// step-up), suspends the actors of alerts whose rule is in
 // alerts.suspend_rules, and puts those of alerts.approval_rules under
-// review for server.ReviewFor; gateway nodes pick both up within
+// review for server.ReviewFor; gateway nodes pick all three up within
 // suspensionRefresh. Stored before the partition's position moves on, so a
 // crash repeats it (idempotent) rather than losing it.
 func (d *detector) respond(ctx context.Context, alerts []detect.Alert) error {
 	for _, a := range alerts {
 		if a.Actor == nil {
 			continue
+		}
+		// The HTTP gateways' step-up reads the actor's latest risk.
+		if err := d.n.Store.SetActorRisk(ctx, *a.Actor, a.Risk, time.Now()); err != nil {
+			return err
 		}
 		if slices.Contains(d.review, a.Rule) {
 			now := time.Now()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custos-dev/custos/blind"
+	"github.com/custos-dev/custos/detect"
 	"github.com/custos-dev/custos/ingest"
 	"github.com/custos-dev/custos/policy"
 	"github.com/custos-dev/custos/server"
@@ -34,6 +35,7 @@ type gatewayState struct {
 	watch     *policy.Watchlist
 	suspended atomic.Pointer[map[string]bool]
 	review    atomic.Pointer[map[string]time.Time] // actor → end of the review
+	risk      atomic.Pointer[map[string]postgres.ActorRisk]
 	grants    grantView
 }
 
@@ -46,11 +48,22 @@ func newGatewayState() *gatewayState {
 	g := &gatewayState{rel: policy.NewRelationships(), watch: policy.NewWatchlist()}
 	g.suspended.Store(&map[string]bool{})
 	g.review.Store(&map[string]time.Time{})
+	g.risk.Store(&map[string]postgres.ActorRisk{})
 	return g
 }
 
 // Suspended implements policy.SuspensionChecker.
 func (g *gatewayState) Suspended(actor string) bool { return (*g.suspended.Load())[actor] }
+
+// Risk implements httpgw.RiskSource: the actor's latest risk, decayed
+// (server.RiskShare).
+func (g *gatewayState) Risk(actor string) float64 {
+	r, ok := (*g.risk.Load())[actor]
+	if !ok {
+		return 0
+	}
+	return server.RiskShare(r.Risk, time.Since(r.At))
+}
 
 // RequiresApproval implements policy.RestrictionChecker: the actor is
 // under review after an alert listed in alerts.approval_rules.
@@ -87,6 +100,12 @@ func (g *gatewayState) loadSuspensions(ctx context.Context, st *postgres.Store) 
 		return err
 	}
 	g.review.Store(&review)
+	// Risk older than ten half-lives has decayed below a thousandth.
+	risk, err := st.ActorRisks(ctx, time.Now().Add(-10*detect.DefaultConfig().RiskHalfLife))
+	if err != nil {
+		return err
+	}
+	g.risk.Store(&risk)
 	actors, err := st.SuspendedActors(ctx)
 	if err != nil {
 		return err
@@ -177,7 +196,7 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 	if err != nil {
 		return nil, fmt.Errorf("cluster: export fingerprints: %w", err)
 	}
-	deps := server.GatewayDeps{DataDir: cfg.DataDir, Pipeline: p, Index: index, Decisions: dec, Log: n.log,
+	deps := server.GatewayDeps{DataDir: cfg.DataDir, Pipeline: p, Index: index, Decisions: dec, Log: n.log, Risk: gs,
 		Exports: gatewayExports{registry: registry{Store: n.Store, watch: gs.watch}, fp: fp}}
 	run := server.Running{WG: &n.wg, Errc: n.errc}
 	if cfg.Postgres.Enabled {

@@ -404,8 +404,8 @@ func wantAudit(t *testing.T, n *Node, actions ...string) {
 }
 
 // TestClusterReview: an alert of a rule in alerts.approval_rules puts its
-// actor under review; every gateway node then holds what policy would
-// allow the actor for an approver's grant.
+// actor under review, and its risk reaches the HTTP gateway's step-up:
+// every gateway node then holds the actor back.
 func TestClusterReview(t *testing.T) {
 	pgDSN, _, stream := services(t, 2)
 	ctx := context.Background()
@@ -425,6 +425,7 @@ func TestClusterReview(t *testing.T) {
 		c.HTTPGateway.Listen = "127.0.0.1:0"
 		c.HTTPGateway.Routes = []config.HTTPRoute{{Prefix: "/", Upstream: app.URL, System: "web"}}
 		c.HTTPGateway.Identity.Header.TrustedProxies = []string{"127.0.0.0/8"}
+		c.HTTPGateway.StepUpRisk = 0.8
 	})
 	gw, err := Start(ctx, cfg, RoleGateway, log)
 	if err != nil {
@@ -438,6 +439,7 @@ func TestClusterReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer det.Close(ctx)
+	var body []byte
 	get := func(id string) int {
 		req, _ := http.NewRequest(http.MethodGet, gw.HTTPGatewayURL()+"/passengers/"+id, nil)
 		req.Header.Set("X-Remote-User", "emp-3")
@@ -445,6 +447,7 @@ func TestClusterReview(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
@@ -469,9 +472,18 @@ func TestClusterReview(t *testing.T) {
 	if code := get(honey); code != http.StatusOK {
 		t.Fatalf("honeytoken look-up: %d (the insider is not warned)", code)
 	}
-	waitUntil(t, 30*time.Second, "actor under review on the gateway", func() (bool, string) {
+	waitUntil(t, 30*time.Second, "actor held back on the gateway", func() (bool, string) {
 		code := get(other)
 		return code == http.StatusForbidden, fmt.Sprint(code)
 	})
+	// The honeytoken alert's risk (critical) is above step_up_risk: the
+	// gateway asks the actor to re-authenticate; and the actor is under
+	// review, so what policy allows needs a grant after that.
+	if !strings.Contains(string(body), "step_up_required") {
+		t.Errorf("refusal without step-up: %s", body)
+	}
+	if under, err := gw.Store.ActorsUnderReview(ctx, time.Now()); err != nil || under["emp-3"].IsZero() {
+		t.Errorf("under review: %v, %v", under, err)
+	}
 	wantAudit(t, gw, "actor.review")
 }

@@ -23,8 +23,6 @@ type responses struct {
 	s             *Server
 	suspendRules  []string
 	approvalRules []string
-	halfLife      time.Duration
-	escalateRisk  float64
 
 	mu         sync.RWMutex
 	suspended  map[string]bool
@@ -42,9 +40,7 @@ type riskAt struct {
 }
 
 func newResponses(s *Server) *responses {
-	cfg := detect.DefaultConfig()
 	return &responses{s: s, suspendRules: s.cfg.Alerts.SuspendRules, approvalRules: s.cfg.Alerts.ApprovalRules,
-		halfLife: cfg.RiskHalfLife, escalateRisk: cfg.EscalateRisk,
 		suspended: map[string]bool{}, restricted: map[string]time.Time{}, risk: map[string]riskAt{}}
 }
 
@@ -76,8 +72,17 @@ func (r *responses) Risk(actor string) float64 {
 	if !ok {
 		return 0
 	}
-	decayed := ra.risk * math.Exp2(-float64(time.Since(ra.at))/float64(r.halfLife))
-	return min(decayed/r.escalateRisk, 1)
+	return RiskShare(ra.risk, time.Since(ra.at))
+}
+
+// RiskShare is what the HTTP gateway's step-up compares with
+// step_up_risk: an actor's risk from its latest alert, decayed over the
+// time since with detection's half-life, as a fraction of the risk at
+// which detection escalates (capped at 1).
+func RiskShare(risk float64, since time.Duration) float64 {
+	cfg := detect.DefaultConfig()
+	decayed := risk * math.Exp2(-float64(since)/float64(cfg.RiskHalfLife))
+	return min(decayed/cfg.EscalateRisk, 1)
 }
 
 // observe takes a batch of alerts from detection: risk is remembered, and

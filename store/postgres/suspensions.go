@@ -89,3 +89,44 @@ func (s *Store) ActorsUnderReview(ctx context.Context, now time.Time) (map[strin
 	}
 	return out, nil
 }
+
+// SetActorRisk records an actor's risk from its latest alert.
+func (s *Store) SetActorRisk(ctx context.Context, actor string, risk float64, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO actor_risk (actor, risk, at) VALUES ($1, $2, $3)
+		ON CONFLICT (actor) DO UPDATE SET risk = excluded.risk, at = excluded.at`, actor, risk, at.UnixNano())
+	if err != nil {
+		return fmt.Errorf("postgres: actor risk: %w", err)
+	}
+	return nil
+}
+
+// ActorRisks returns the risks recorded since the given time.
+func (s *Store) ActorRisks(ctx context.Context, since time.Time) (map[string]ActorRisk, error) {
+	rows, err := s.pool.Query(ctx, `SELECT actor, risk, at FROM actor_risk WHERE at >= $1`, since.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: actor risks: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]ActorRisk{}
+	for rows.Next() {
+		var a string
+		var r ActorRisk
+		var at int64
+		if err := rows.Scan(&a, &r.Risk, &at); err != nil {
+			return nil, fmt.Errorf("postgres: actor risks: %w", err)
+		}
+		r.At = time.Unix(0, at)
+		out[a] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: actor risks: %w", err)
+	}
+	return out, nil
+}
+
+// ActorRisk is an actor's risk from its latest alert and when it was
+// recorded.
+type ActorRisk struct {
+	Risk float64
+	At   time.Time
+}

@@ -67,3 +67,26 @@ func TestReviews(t *testing.T) {
 		t.Fatalf("review after the first ended: %v %v", fresh, err)
 	}
 }
+
+func TestActorRisk(t *testing.T) {
+	s, err := Open(context.Background(), freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for _, r := range []struct {
+		actor string
+		risk  float64
+		at    time.Time
+	}{{"emp-1", 40, t0}, {"emp-2", 95, t0.Add(-20 * 24 * time.Hour)}, {"emp-1", 70, t0.Add(time.Hour)}} {
+		if err := s.SetActorRisk(ctx, r.actor, r.risk, r.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ActorRisks(ctx, t0.Add(-24*time.Hour))
+	if err != nil || len(got) != 1 || got["emp-1"].Risk != 70 || !got["emp-1"].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("risks = %+v, %v (the latest per actor, old ones left out)", got, err)
+	}
+}
