@@ -88,16 +88,42 @@ var contextFor = map[custos.DataType]string{
 	custos.TypeDateOfBirth: "出生日期：",
 }
 
-func TestFind(t *testing.T) {
-	type want struct {
-		t   custos.DataType
-		val string
+// findCase is a text and the matches Find must return, in order: type and
+// the matched text.
+type findCase struct {
+	name string
+	text string
+	want []want
+}
+
+type want struct {
+	t   custos.DataType
+	val string
+}
+
+func runFindCases(t *testing.T, tests []findCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := []byte(tc.text)
+			var got []want
+			for _, m := range pii.Find(text) {
+				got = append(got, want{m.Type, string(text[m.Offset : m.Offset+m.Length])})
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("Find(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("Find(%q)[%d] = %q, want %q", tc.text, i, got[i], tc.want[i])
+				}
+			}
+		})
 	}
-	tests := []struct {
-		name string
-		text string
-		want []want
-	}{
+}
+
+func TestFind(t *testing.T) {
+	tests := []findCase{
 		{"plain ID and mobile", "身份证号11010519491231002X，手机13800138000。", []want{{"cn_id", "11010519491231002X"}, {"cn_mobile", "13800138000"}}},
 		{"next to CJK both sides", "电话13800138000联系", []want{{"cn_mobile", "13800138000"}}},
 		{"inside alphanumeric token", "ORDER13800138000 SF13800138000 13800138000abc", nil},
@@ -138,24 +164,7 @@ func TestFind(t *testing.T) {
 		{"IMEI vs legacy ID", "IMEI 353270390808873", []want{{"imei", "353270390808873"}}},
 		{"geo", "位置 -33.868800, 151.209300", []want{{"geo_coord", "-33.868800, 151.209300"}}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			text := []byte(tc.text)
-			got := pii.Find(text)
-			var gw []want
-			for _, m := range got {
-				gw = append(gw, want{m.Type, string(text[m.Offset : m.Offset+m.Length])})
-			}
-			if len(gw) != len(tc.want) {
-				t.Fatalf("Find(%q) = %q, want %q", tc.text, gw, tc.want)
-			}
-			for i := range gw {
-				if gw[i] != tc.want[i] {
-					t.Errorf("Find(%q)[%d] = %q, want %q", tc.text, i, gw[i], tc.want[i])
-				}
-			}
-		})
-	}
+	runFindCases(t, tests)
 }
 
 func TestAppendMatchesNoAlloc(t *testing.T) {

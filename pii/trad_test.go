@@ -3,7 +3,6 @@ package pii_test
 import (
 	"testing"
 
-	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/pii"
 )
 
@@ -11,15 +10,7 @@ import (
 // traditional characters (Taiwan, Hong Kong) are found as written, and
 // Taiwan mobile numbers only where docs/discovery.md says.
 func TestFindTraditional(t *testing.T) {
-	type want struct {
-		t   custos.DataType
-		val string
-	}
-	tests := []struct {
-		name string
-		text string
-		want []want
-	}{
+	tests := []findCase{
 		// item 1: folding on candidates
 		{"traditional label and name", "客戶姓名：張偉，", []want{{"cn_name", "張偉"}}},
 		{"traditional surname after simplified label", "姓名：陳美玲。", []want{{"cn_name", "陳美玲"}}},
@@ -58,24 +49,7 @@ func TestFindTraditional(t *testing.T) {
 		{"09 digits in a token", "SN0912345678", nil},
 		{"08 is no mobile", "電話 0812345678", nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			text := []byte(tc.text)
-			got := pii.Find(text)
-			var gw []want
-			for _, m := range got {
-				gw = append(gw, want{m.Type, string(text[m.Offset : m.Offset+m.Length])})
-			}
-			if len(gw) != len(tc.want) {
-				t.Fatalf("Find(%q) = %q, want %q", tc.text, gw, tc.want)
-			}
-			for i := range gw {
-				if gw[i] != tc.want[i] {
-					t.Errorf("Find(%q)[%d] = %q, want %q", tc.text, i, gw[i], tc.want[i])
-				}
-			}
-		})
-	}
+	runFindCases(t, tests)
 }
 
 // TestSimplified checks the fold's contract that scan relies on: pairs
