@@ -9,11 +9,7 @@ import (
 )
 
 func TestApprovals(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	pending := approval.Request{ID: "r1", Kind: approval.KindUnmask, Requester: "carol", Reason: "INC-77 complaint", Created: t0, Status: approval.StatusPending}

@@ -14,11 +14,7 @@ import (
 // stored once, and AuditSince pages through them in sequence order with
 // no gap a follower could skip.
 func TestAudit(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup

@@ -60,6 +60,18 @@ func freshSchema(t *testing.T) string {
 	return adminDSN() + "&search_path=" + schema
 }
 
+// openFresh opens a store on a schema of its own, closed when the test
+// ends.
+func openFresh(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) custos.EventStore {
 		dsn, ok := dsns[t.Name()]
@@ -233,21 +245,10 @@ func TestLock(t *testing.T) {
 }
 
 func TestExports(t *testing.T) {
-	storetest.RunExports(t, func(t *testing.T) storetest.ExportStore {
-		s, err := Open(context.Background(), freshSchema(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	storetest.RunExports(t, func(t *testing.T) storetest.ExportStore { return openFresh(t) })
 }
 
 func TestAlertSuppression(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	storetest.RunAlerts(t, s)
 }

@@ -10,11 +10,7 @@ import (
 )
 
 func TestRelationshipsAndWatchlist(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	rels := []policy.Relationship{

@@ -11,11 +11,7 @@ import (
 )
 
 func TestSuspensions(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	ctx := context.Background()
 	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	for i, a := range []string{"emp-2", "emp-1", "emp-2"} { // a repeat is kept once
@@ -40,11 +36,7 @@ func TestSuspensions(t *testing.T) {
 }
 
 func TestReviews(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	if fresh, err := s.ReviewActor(ctx, "emp-1", now.Add(24*time.Hour), "a1", "bulk_absolute", now); err != nil || !fresh {
@@ -69,11 +61,7 @@ func TestReviews(t *testing.T) {
 }
 
 func TestActorRisk(t *testing.T) {
-	s, err := Open(context.Background(), freshSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFresh(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	for _, r := range []struct {
