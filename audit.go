@@ -3,6 +3,7 @@ package custos
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -50,4 +51,21 @@ func NewAuditEvent(actor, action, object string, detail map[string]string) Audit
 	var b [12]byte
 	rand.Read(b[:])
 	return AuditEvent{ID: "aud_" + hex.EncodeToString(b[:]), Time: time.Now().UTC(), Actor: actor, Action: action, Object: object, Detail: detail}
+}
+
+// EncodeAudit validates audit events and returns each one's stored form
+// (its JSON document), in order.
+func EncodeAudit(events []AuditEvent) ([][]byte, error) {
+	docs := make([][]byte, len(events))
+	for i, e := range events {
+		if err := e.Validate(); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("audit event %s: %w", e.ID, err)
+		}
+		docs[i] = b
+	}
+	return docs, nil
 }

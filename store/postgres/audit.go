@@ -15,21 +15,14 @@ import (
 // commit in order: the ledger follower reads "after seq n" and must not
 // skip a number that commits late.
 func (s *Store) AppendAudit(ctx context.Context, events []custos.AuditEvent) error {
-	docs := make([][]byte, len(events))
-	for i, e := range events {
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("postgres: append audit: %w", err)
-		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("postgres: append audit %s: %w", e.ID, err)
-		}
-		docs[i] = b
+	docs, err := custos.EncodeAudit(events)
+	if err != nil {
+		return fmt.Errorf("postgres: append audit: %w", err)
 	}
 	if len(events) == 0 {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAudit); err != nil {
 			return err
 		}

@@ -13,18 +13,11 @@ import (
 
 // AppendAudit stores audit events durably, skipping IDs already stored.
 func (s *Store) AppendAudit(ctx context.Context, events []custos.AuditEvent) error {
-	docs := make([][]byte, len(events))
-	for i, e := range events {
-		if err := e.Validate(); err != nil {
-			return fmt.Errorf("sqlite: append audit: %w", err)
-		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("sqlite: append audit %s: %w", e.ID, err)
-		}
-		docs[i] = b
+	docs, err := custos.EncodeAudit(events)
+	if err != nil {
+		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
-	_, err := s.submit(ctx, len(events), func(w *writer) (custos.AppendResult, error) {
+	_, err = s.submit(ctx, len(events), func(w *writer) (custos.AppendResult, error) {
 		for i, e := range events {
 			if _, err := w.conn.ExecContext(context.Background(),
 				`INSERT INTO audit (id, time, actor, action, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
