@@ -50,8 +50,7 @@ func (n *Node) startApprovals(ctx, runCtx context.Context, a *api.Server) error 
 	// Every step is an audit event, in the ledger beside the accesses it
 	// governs.
 	svc.OnEvent = func(ctx context.Context, ev approval.Event) {
-		a := server.ApprovalAudit(ev)
-		n.audit(ctx, a.Actor, a.Action, a.Object, a.Detail)
+		n.record(ctx, server.ApprovalAudit(ev))
 	}
 	h := server.ApprovalHandler(svc)
 	a.Handle("/api/v1/approvals", custos.ScopeRead, h)

@@ -13,9 +13,13 @@ import (
 // which the api node's ledger follows. A failure is logged, not returned:
 // the action has happened.
 func (n *Node) audit(ctx context.Context, actor, action, object string, detail map[string]string) {
-	ev := custos.NewAuditEvent(actor, action, object, detail)
+	n.record(ctx, custos.NewAuditEvent(actor, action, object, detail))
+}
+
+// record stores an audit event, logging a failure.
+func (n *Node) record(ctx context.Context, ev custos.AuditEvent) {
 	if err := n.Store.AppendAudit(context.WithoutCancel(ctx), []custos.AuditEvent{ev}); err != nil {
-		n.log.Error("audit event not stored", "action", action, "err", err)
+		n.log.Error("audit event not stored", "action", ev.Action, "err", err)
 	}
 }
 

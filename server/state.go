@@ -43,8 +43,7 @@ func (s *Server) restoreState(ctx context.Context) error {
 		s.Approvals.Restore(reqs)
 		s.Approvals.Store = s.Store
 		s.Approvals.OnEvent = func(ctx context.Context, ev approval.Event) {
-			a := ApprovalAudit(ev)
-			s.audit(ctx, a.Actor, a.Action, a.Object, a.Detail)
+			s.record(ctx, ApprovalAudit(ev))
 		}
 	}
 	if err := s.responses.refresh(ctx); err != nil {
@@ -83,9 +82,13 @@ func (s *Server) refreshDetectionWatchlist() {
 // audit records an action on Custos itself; it reaches the ledger like
 // any event. A failure is logged, not returned: the action has happened.
 func (s *Server) audit(ctx context.Context, actor, action, object string, detail map[string]string) {
-	ev := custos.NewAuditEvent(actor, action, object, detail)
+	s.record(ctx, custos.NewAuditEvent(actor, action, object, detail))
+}
+
+// record stores an audit event, logging a failure.
+func (s *Server) record(ctx context.Context, ev custos.AuditEvent) {
 	if err := s.Store.AppendAudit(context.WithoutCancel(ctx), []custos.AuditEvent{ev}); err != nil {
-		s.log.Error("audit event not stored", "action", action, "err", err)
+		s.log.Error("audit event not stored", "action", ev.Action, "err", err)
 	}
 }
 
