@@ -28,21 +28,21 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	if st := v.Get("status"); st != "" {
 		status, ok := custos.ParseAlertStatus(st)
 		if !ok {
-			writeError(w, http.StatusBadRequest, "query parameter status: want open, acknowledged, resolved or false_positive")
+			WriteError(w, http.StatusBadRequest, "query parameter status: want open, acknowledged, resolved or false_positive")
 			return
 		}
 		q.Status = status
 	}
 	hq, err := parseQuery(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	q.From, q.To, q.Limit = hq.From, hq.To, hq.Limit
 	recs, err := s.Alerts.Alerts(r.Context(), q)
 	if err != nil {
 		s.Log.Error("api: alerts", "err", err)
-		writeError(w, http.StatusInternalServerError, "alerts query failed")
+		WriteError(w, http.StatusInternalServerError, "alerts query failed")
 		return
 	}
 	out := make([]map[string]any, 0, len(recs))
@@ -57,7 +57,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, doc)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	WriteJSON(w, http.StatusOK, map[string]any{"alerts": out})
 }
 
 // setAlertStatus serves POST /api/v1/alerts/{id}/status with
@@ -67,24 +67,24 @@ func (s *Server) setAlertStatus(w http.ResponseWriter, r *http.Request) {
 		Status string `json:"status"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "body: want {\"status\": \"acknowledged\"}")
+		WriteError(w, http.StatusBadRequest, "body: want {\"status\": \"acknowledged\"}")
 		return
 	}
 	status, ok := custos.ParseAlertStatus(body.Status)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "status: want open, acknowledged, resolved or false_positive")
+		WriteError(w, http.StatusBadRequest, "status: want open, acknowledged, resolved or false_positive")
 		return
 	}
 	id := r.PathValue("id")
 	if err := s.Alerts.SetAlertStatus(r.Context(), id, status); err != nil {
 		if errors.Is(err, custos.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no alert %q", clipUA(id)))
+			WriteError(w, http.StatusNotFound, fmt.Sprintf("no alert %q", clipUA(id)))
 			return
 		}
 		s.Log.Error("api: set alert status", "err", err)
-		writeError(w, http.StatusInternalServerError, "status change failed")
+		WriteError(w, http.StatusInternalServerError, "status change failed")
 		return
 	}
 	s.Log.Info("alert status changed", "alert", id, "status", status, "token", tokenFrom(r.Context()).ID, "at", time.Now().UTC())
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "status": status})
+	WriteJSON(w, http.StatusOK, map[string]any{"id": id, "status": status})
 }

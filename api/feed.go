@@ -66,13 +66,13 @@ func serveFeed[E any](s *Server, w http.ResponseWriter, r *http.Request,
 ) {
 	after, limit, asOCSF, msg := parseFeed(r)
 	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
+		WriteError(w, http.StatusBadRequest, msg)
 		return
 	}
 	evs, err := since(r.Context(), after, limit)
 	if err != nil {
 		s.Log.Error("api: feed", "err", err)
-		writeError(w, http.StatusInternalServerError, "feed query failed")
+		WriteError(w, http.StatusInternalServerError, "feed query failed")
 		return
 	}
 	next := after
@@ -84,11 +84,11 @@ func serveFeed[E any](s *Server, w http.ResponseWriter, r *http.Request,
 		for i, e := range evs {
 			out[i] = toOCSF(e)
 		}
-		writeJSON(w, http.StatusOK, feedAnswer[ocsf.Event]{Events: out, Next: next})
+		WriteJSON(w, http.StatusOK, feedAnswer[ocsf.Event]{Events: out, Next: next})
 		return
 	}
 	if evs == nil {
 		evs = []E{}
 	}
-	writeJSON(w, http.StatusOK, feedAnswer[E]{Events: evs, Next: next})
+	WriteJSON(w, http.StatusOK, feedAnswer[E]{Events: evs, Next: next})
 }

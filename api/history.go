@@ -34,28 +34,28 @@ func (s *Server) subjectAccesses(w http.ResponseWriter, r *http.Request) {
 	typ, value := r.PathValue("type"), r.PathValue("value")
 	wantProof := r.URL.Query().Get("proof") == "1"
 	if wantProof && s.Proofs == nil {
-		writeError(w, http.StatusBadRequest, "proof=1: the ledger is not enabled on this node")
+		WriteError(w, http.StatusBadRequest, "proof=1: the ledger is not enabled on this node")
 		return
 	}
 	q, err := parseQuery(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	hash, err := s.Index.Hash(typ, value)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("subject value is not a valid %s: %v", typ, err))
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("subject value is not a valid %s: %v", typ, err))
 		return
 	}
 	accesses, err := s.History.SubjectAccesses(r.Context(), typ, hash, q)
 	if err != nil {
 		s.Log.Error("api: subject history", "err", err)
-		writeError(w, http.StatusInternalServerError, "history query failed")
+		WriteError(w, http.StatusInternalServerError, "history query failed")
 		return
 	}
 	if err := s.recordLookup(r, typ, value, len(accesses)); err != nil {
 		s.Log.Error("api: record subject look-up", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the look-up could not be recorded, so it is not answered")
+		WriteError(w, http.StatusServiceUnavailable, "the look-up could not be recorded, so it is not answered")
 		return
 	}
 	subject := custos.Subject{Type: typ, Hash: hash}
@@ -74,11 +74,11 @@ func (s *Server) subjectAccesses(w http.ResponseWriter, r *http.Request) {
 		}
 		if ans.Proofs, err = s.Proofs.ProofsFor(r.Context(), ids); err != nil {
 			s.Log.Error("api: ledger proofs", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "ledger proofs unavailable")
+			WriteError(w, http.StatusServiceUnavailable, "ledger proofs unavailable")
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, ans)
+	WriteJSON(w, http.StatusOK, ans)
 }
 
 // recordLookup appends the investigator's own access event.
@@ -108,17 +108,17 @@ type actorAnswer struct {
 func (s *Server) actorEvents(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	id := r.PathValue("id")
 	events, err := s.History.ActorAccesses(r.Context(), id, q)
 	if err != nil {
 		s.Log.Error("api: actor history", "err", err)
-		writeError(w, http.StatusInternalServerError, "history query failed")
+		WriteError(w, http.StatusInternalServerError, "history query failed")
 		return
 	}
-	writeJSON(w, http.StatusOK, actorAnswer{Actor: id, Events: nonNil(events), NextBefore: nextBefore(events, q)})
+	WriteJSON(w, http.StatusOK, actorAnswer{Actor: id, Events: nonNil(events), NextBefore: nextBefore(events, q)})
 }
 
 type loginsAnswer struct {
@@ -138,7 +138,7 @@ func (s *Server) accountLogins(w http.ResponseWriter, r *http.Request) {
 func (s *Server) sourceLogins(w http.ResponseWriter, r *http.Request) {
 	ip := r.PathValue("ip")
 	if net.ParseIP(ip) == nil {
-		writeError(w, http.StatusBadRequest, "source: not an IP address")
+		WriteError(w, http.StatusBadRequest, "source: not an IP address")
 		return
 	}
 	s.logins(w, r, loginsAnswer{Source: ip}, func(q custos.Query) ([]custos.StoredLogin, error) {
@@ -151,13 +151,13 @@ func (s *Server) sourceLogins(w http.ResponseWriter, r *http.Request) {
 func (s *Server) logins(w http.ResponseWriter, r *http.Request, ans loginsAnswer, read func(custos.Query) ([]custos.StoredLogin, error)) {
 	q, err := parseQuery(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	logins, err := read(q)
 	if err != nil {
 		s.Log.Error("api: login history", "err", err)
-		writeError(w, http.StatusInternalServerError, "history query failed")
+		WriteError(w, http.StatusInternalServerError, "history query failed")
 		return
 	}
 	if len(logins) == q.Limit {
@@ -167,7 +167,7 @@ func (s *Server) logins(w http.ResponseWriter, r *http.Request, ans loginsAnswer
 	if ans.Logins == nil {
 		ans.Logins = []custos.StoredLogin{}
 	}
-	writeJSON(w, http.StatusOK, ans)
+	WriteJSON(w, http.StatusOK, ans)
 }
 
 // parseQuery reads from, to (RFC 3339), limit and before (a sequence

@@ -51,5 +51,5 @@ func (s *Server) answerIngest(w http.ResponseWriter, r *http.Request, kind strin
 	s.metrics.batches.WithLabelValues(kind, "accepted").Inc()
 	s.metrics.events.WithLabelValues(kind, "stored").Add(float64(res.Stored))
 	s.metrics.events.WithLabelValues(kind, "duplicate").Add(float64(res.Duplicates))
-	writeJSON(w, http.StatusOK, ingestAnswer{Accepted: n, Stored: res.Stored, Duplicates: res.Duplicates})
+	WriteJSON(w, http.StatusOK, ingestAnswer{Accepted: n, Stored: res.Stored, Duplicates: res.Duplicates})
 }

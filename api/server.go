@@ -93,7 +93,7 @@ type route struct {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 type tokenKey struct{}
@@ -105,17 +105,17 @@ func (s *Server) auth(scope custos.Scope, next http.HandlerFunc) http.Handler {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="custos"`)
-			writeError(w, http.StatusUnauthorized, "missing bearer token (Authorization: Bearer cst_…; create one with 'custos token create')")
+			WriteError(w, http.StatusUnauthorized, "missing bearer token (Authorization: Bearer cst_…; create one with 'custos token create')")
 			return
 		}
 		tok, err := s.Tokens.TokenByHash(r.Context(), custos.HashTokenSecret(strings.TrimSpace(secret)))
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="custos", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unknown or revoked token")
+			WriteError(w, http.StatusUnauthorized, "unknown or revoked token")
 			return
 		}
 		if !tok.Allows(scope) {
-			writeError(w, http.StatusForbidden, "token lacks the "+string(scope)+" scope")
+			WriteError(w, http.StatusForbidden, "token lacks the "+string(scope)+" scope")
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
@@ -176,11 +176,13 @@ type errorBody struct {
 	More   int                 `json:"more,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, errorBody{Error: msg})
+// WriteError answers with {"error": msg}, the API's error shape.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	WriteJSON(w, code, errorBody{Error: msg})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers with v as JSON, for handlers mounted with Handle.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
@@ -208,14 +210,14 @@ func (s *Server) writeIngestError(w http.ResponseWriter, r *http.Request, err er
 	var be *ingest.BatchError
 	switch code := ingestStatus(err); {
 	case errors.As(err, &be):
-		writeJSON(w, code, errorBody{Error: "invalid batch; nothing was stored", Errors: be.Errors, More: be.More})
+		WriteJSON(w, code, errorBody{Error: "invalid batch; nothing was stored", Errors: be.Errors, More: be.More})
 	case code == http.StatusRequestEntityTooLarge:
-		writeError(w, code, "batch larger than the configured limit (max_batch events, max_body_bytes); nothing was stored")
+		WriteError(w, code, "batch larger than the configured limit (max_batch events, max_body_bytes); nothing was stored")
 	case r.Context().Err() != nil:
 		// The client went away; it will retry, and ids make that safe.
-		writeError(w, code, "request cancelled")
+		WriteError(w, code, "request cancelled")
 	default:
 		s.Log.Error("api: ingest failed", "err", err)
-		writeError(w, code, "events could not be stored durably; nothing was acknowledged, retry with the same ids")
+		WriteError(w, code, "events could not be stored durably; nothing was acknowledged, retry with the same ids")
 	}
 }

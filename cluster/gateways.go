@@ -89,9 +89,10 @@ func (g *gatewayState) load(ctx context.Context, st *postgres.Store) error {
 	return nil
 }
 
-// loadSuspensions replaces the suspended set, the reviews and the
-// approval grants with the stored ones.
-func (g *gatewayState) loadSuspensions(ctx context.Context, st *postgres.Store) error {
+// loadResponses replaces what the gateways enforce on detection's and
+// approvers' behalf — suspensions, reviews, step-up risk and approval
+// grants — with the stored ones.
+func (g *gatewayState) loadResponses(ctx context.Context, st *postgres.Store) error {
 	if err := g.grants.load(ctx, st); err != nil {
 		return err
 	}
@@ -131,8 +132,8 @@ func (g *gatewayState) refresh(ctx context.Context, n *Node, e *policy.Engine) {
 			return
 		case <-t.C:
 		}
-		if err := g.loadSuspensions(ctx, n.Store); err != nil && ctx.Err() == nil {
-			n.log.Warn("reloading suspensions and grants failed; keeping the previous ones", "err", err)
+		if err := g.loadResponses(ctx, n.Store); err != nil && ctx.Err() == nil {
+			n.log.Warn("reloading suspensions, reviews, risk and grants failed; keeping the previous ones", "err", err)
 		}
 		if time.Since(swept) >= sweepEvery {
 			swept = time.Now()
@@ -184,8 +185,8 @@ func (n *Node) startInlineGateways(runCtx context.Context, p *ingest.Pipeline, i
 	if err := gs.load(ctx, n.Store); err != nil {
 		return nil, fmt.Errorf("cluster: load relationships and watchlist: %w", err)
 	}
-	if err := gs.loadSuspensions(ctx, n.Store); err != nil {
-		return nil, fmt.Errorf("cluster: load suspensions and grants: %w", err)
+	if err := gs.loadResponses(ctx, n.Store); err != nil {
+		return nil, fmt.Errorf("cluster: load suspensions, reviews, risk and grants: %w", err)
 	}
 	dec, err := server.NewDecisions(cfg, gs.rel, gs.watch, n.log)
 	if err != nil {

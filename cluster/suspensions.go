@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -19,24 +18,24 @@ func (n *Node) suspensionRoutes(a *api.Server) {
 		actors, err := n.Store.SuspendedActors(r.Context())
 		if err != nil {
 			n.log.Error("list suspensions", "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "suspensions unavailable"})
+			api.WriteError(w, http.StatusInternalServerError, "suspensions unavailable")
 			return
 		}
 		if actors == nil {
 			actors = []string{}
 		}
-		writeJSON(w, http.StatusOK, map[string][]string{"suspended": actors})
+		api.WriteJSON(w, http.StatusOK, map[string][]string{"suspended": actors})
 	}))
 	a.Handle("DELETE /api/v1/suspensions/{actor}", custos.ScopeAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor := r.PathValue("actor")
 		err := n.Store.LiftSuspension(r.Context(), actor)
 		switch {
 		case errors.Is(err, custos.ErrNotFound):
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "actor is not suspended"})
+			api.WriteError(w, http.StatusNotFound, "actor is not suspended")
 			return
 		case err != nil:
 			n.log.Error("lift suspension", "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "suspension not lifted"})
+			api.WriteError(w, http.StatusInternalServerError, "suspension not lifted")
 			return
 		}
 		by := "unknown"
@@ -44,12 +43,6 @@ func (n *Node) suspensionRoutes(a *api.Server) {
 			by = tok.Name
 		}
 		n.audit(r.Context(), by, "actor.unsuspended", actor, nil)
-		writeJSON(w, http.StatusOK, map[string]string{"lifted": actor})
+		api.WriteJSON(w, http.StatusOK, map[string]string{"lifted": actor})
 	}))
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
 }
