@@ -184,28 +184,37 @@ func (e *ParseError) Error() string {
 // by semicolons, and describes each. An empty query string (or only
 // comments) has no statements. Errors from the parser are *ParseError.
 func Analyze(sql string) (Analysis, error) {
+	a, _, err := analyze(sql)
+	return a, err
+}
+
+// analyze is Analyze, and for each statement the offsets of the constants
+// that may be lifted out as parameters (liftable).
+func analyze(sql string) (Analysis, [][]int32, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		var pe *parser.Error
 		if errors.As(err, &pe) {
-			return Analysis{}, &ParseError{Message: pe.Message, Position: pe.Cursorpos}
+			return Analysis{}, nil, &ParseError{Message: pe.Message, Position: pe.Cursorpos}
 		}
-		return Analysis{}, fmt.Errorf("pgsql: parse: %w", err)
+		return Analysis{}, nil, fmt.Errorf("pgsql: parse: %w", err)
 	}
 	var a Analysis
+	var lifts [][]int32
 	for _, raw := range tree.Stmts {
 		text := statementText(sql, raw)
 		st := analyzeStatement(raw.Stmt)
 		st.Text = text
 		fp, err := pg_query.Fingerprint(text)
 		if err != nil {
-			return Analysis{}, fmt.Errorf("pgsql: fingerprint: %w", err)
+			return Analysis{}, nil, fmt.Errorf("pgsql: fingerprint: %w", err)
 		}
 		st.Fingerprint = fp
 		a.Statements = append(a.Statements, st)
+		lifts = append(lifts, liftable(raw.Stmt))
 	}
 	a.Comment = commentAttributes(sql)
-	return a, nil
+	return a, lifts, nil
 }
 
 func statementText(sql string, raw *pg_query.RawStmt) string {
@@ -485,19 +494,7 @@ func (az *analyzer) walk(m protoreflect.Message) {
 func eachChild(m protoreflect.Message, f func(protoreflect.Message)) {
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !m.Has(fd) {
-			continue
-		}
-		val := m.Get(fd)
-		if !fd.IsList() {
-			f(val.Message())
-			continue
-		}
-		l := val.List()
-		for j := 0; j < l.Len(); j++ {
-			f(l.Get(j).Message())
-		}
+		walkField(m, fields.Get(i), f)
 	}
 }
 

@@ -20,7 +20,14 @@ import (
 type Cache struct {
 	size int
 	mu   sync.RWMutex
-	m    map[string]Analysis
+	m    map[string]cacheEntry
+}
+
+// cacheEntry is one shape's analysis and the ordinals of the constants a
+// query of that shape may have lifted out as parameters (Lifted).
+type cacheEntry struct {
+	a    Analysis
+	lift []int
 }
 
 // NewCache returns a cache of at most size shapes (1024 when size <= 0).
@@ -28,27 +35,40 @@ func NewCache(size int) *Cache {
 	if size <= 0 {
 		size = 1024
 	}
-	return &Cache{size: size, m: make(map[string]Analysis, size)}
+	return &Cache{size: size, m: make(map[string]cacheEntry, size)}
 }
 
 // Analyze is Analyze(sql), served from the cache when a query of the same
 // shape was analyzed before. Parse errors are not cached.
 func (c *Cache) Analyze(sql string) (Analysis, error) {
-	key, text, ok := shape(sql)
+	a, _, err := c.AnalyzeLifted(sql)
+	return a, err
+}
+
+// AnalyzeLifted is Analyze, and for a single plain SELECT with numeric
+// constants (of a shape the cache takes) also the statement with those
+// constants lifted out as typed parameters (see Lifted); nil otherwise.
+func (c *Cache) AnalyzeLifted(sql string) (Analysis, *Lifted, error) {
+	key, text, consts, ok := lexShape(sql)
 	if !ok {
-		return Analyze(sql)
+		a, err := Analyze(sql)
+		return a, nil, err
 	}
 	c.mu.RLock()
-	a, hit := c.m[key]
+	e, hit := c.m[key]
 	c.mu.RUnlock()
 	if hit {
-		st := a.Statements[0]
+		st := e.a.Statements[0]
 		st.Text = text
-		return Analysis{Statements: []Statement{st}}, nil
+		return Analysis{Statements: []Statement{st}}, lift(text, consts, e.lift), nil
 	}
-	a, err := Analyze(sql)
+	a, locs, err := analyze(sql)
 	if err != nil || len(a.Statements) != 1 || a.Statements[0].Setting != nil || a.Comment != nil {
-		return a, err
+		return a, nil, err
+	}
+	e = cacheEntry{a: a}
+	if st := a.Statements[0]; st.Kind == KindSelect && !st.Utility && !st.Creates {
+		e.lift = liftOrdinals(sql, locs[0])
 	}
 	c.mu.Lock()
 	if len(c.m) >= c.size {
@@ -57,19 +77,32 @@ func (c *Cache) Analyze(sql string) (Analysis, error) {
 			break
 		}
 	}
-	c.m[key] = a
+	c.m[key] = e
 	c.mu.Unlock()
-	return a, nil
+	return a, lift(text, consts, e.lift), nil
 }
 
 // shape replaces the constants of a single statement with '?' and returns
 // that key and the statement's text (trimmed, without the final semicolon).
 // ok is false for anything it does not lex with certainty.
 func shape(sql string) (key, text string, ok bool) {
+	key, text, _, ok = lexShape(sql)
+	return key, text, ok
+}
+
+// constToken is one constant of a statement's text: its byte span in the
+// text and whether it is a number (else a quoted string).
+type constToken struct {
+	start, end int
+	numeric    bool
+}
+
+// lexShape is shape, with the constants it replaced in order.
+func lexShape(sql string) (key, text string, consts []constToken, ok bool) {
 	text = strings.TrimSpace(sql)
 	text = strings.TrimSpace(strings.TrimSuffix(text, ";"))
 	if text == "" || strings.IndexByte(text, '\\') >= 0 {
-		return "", "", false
+		return "", "", nil, false
 	}
 	var b strings.Builder
 	b.Grow(len(text))
@@ -80,18 +113,18 @@ func shape(sql string) (key, text string, ok bool) {
 		c := text[i]
 		switch {
 		case c == '\\' || c == ';' || c == '$' && (i == 0 || !identChar(text[i-1])):
-			return "", "", false // backslash, second statement, dollar quote or parameter
+			return "", "", nil, false // backslash, second statement, dollar quote or parameter
 		case c == '-' && i+1 < len(text) && text[i+1] == '-', c == '/' && i+1 < len(text) && text[i+1] == '*':
-			return "", "", false // comment
+			return "", "", nil, false // comment
 		case c == '\'':
 			if i > 0 && identChar(text[i-1]) {
-				return "", "", false // E'…', B'…', X'…', U&'…' and the like
+				return "", "", nil, false // E'…', B'…', X'…', U&'…' and the like
 			}
 			j := i + 1
 			for {
 				k := strings.IndexByte(text[j:], '\'')
 				if k < 0 {
-					return "", "", false // unterminated
+					return "", "", nil, false // unterminated
 				}
 				j += k + 1
 				if j < len(text) && text[j] == '\'' {
@@ -101,14 +134,15 @@ func shape(sql string) (key, text string, ok bool) {
 				break
 			}
 			if j < len(text) && text[j] == '\'' {
-				return "", "", false
+				return "", "", nil, false
 			}
 			b.WriteByte('?')
+			consts = append(consts, constToken{start: i, end: j})
 			i = j
 		case c == '"':
 			k := strings.IndexByte(text[i+1:], '"')
 			if k < 0 {
-				return "", "", false
+				return "", "", nil, false
 			}
 			b.WriteString(text[i : i+k+2])
 			i += k + 2
@@ -118,9 +152,10 @@ func shape(sql string) (key, text string, ok bool) {
 				j++
 			}
 			if j < len(text) && identChar(text[j]) {
-				return "", "", false // 1e5, 0x1f, 1_000, 1from: not lexed here
+				return "", "", nil, false // 1e5, 0x1f, 1_000, 1from: not lexed here
 			}
 			b.WriteByte('?')
+			consts = append(consts, constToken{start: i, end: j, numeric: true})
 			i = j
 		case identChar(c):
 			j := i
@@ -134,5 +169,5 @@ func shape(sql string) (key, text string, ok bool) {
 			i++
 		}
 	}
-	return b.String(), text, true
+	return b.String(), text, consts, true
 }
