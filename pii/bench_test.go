@@ -129,3 +129,23 @@ func BenchmarkFindAdversarial(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindPlainCorpus runs the detectors over 8 MiB of the prose
+// corpus bench/scan generates with PLAIN=1 (corpus.WritePlain): English
+// and Chinese sentences, log lines, one record line in a hundred.
+func BenchmarkFindPlainCorpus(b *testing.B) {
+	var buf bytes.Buffer
+	if _, err := corpus.WritePlain(&buf, 8<<20, 1); err != nil {
+		b.Fatal(err)
+	}
+	text := buf.Bytes()
+	var d pii.Detector
+	dst := d.AppendMatches(nil, text)
+	b.SetBytes(int64(len(text)))
+	cpu := cpuTime()
+	for b.Loop() {
+		dst = d.AppendMatches(dst[:0], text)
+	}
+	reportCPU(b, cpu, len(text))
+	b.ReportMetric(float64(len(dst))/float64(len(text))*(1<<20), "matches/MiB")
+}

@@ -1,8 +1,12 @@
 package pii
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/custos-dev/custos/pii/corpus"
 )
 
 // TestSkipPlain holds the eight-bytes-at-a-time skip to the byte-by-byte
@@ -70,4 +74,85 @@ func TestShortRun(t *testing.T) {
 			t.Errorf("shortRun(%q) = %d, %v; want %d, %v", tc.text, end, ok, tc.end, tc.ok)
 		}
 	}
+}
+
+// hanAlphabet is what the Han loop's tests build text from: word anchors
+// and the characters that complete their pairs, numerals and what follows
+// them, full-width digits, plate provinces, traditional forms, common
+// characters that start nothing, 3-byte sequences decode3 rejects
+// (overlong, surrogate), and the bytes that end a Han run.
+var hanAlphabet = []string{
+	"北", "京", "市", "朝", "阳", "区", "客", "户", "姓", "名", "联", "系", "人", "地", "址",
+	"收", "件", "张", "伟", "新", "疆", "粤", "上", "海", "大", "本", "常", "。", "，", "：",
+	"一", "二", "三", "十", "零", "两", "个", "月", "号", "０", "１", "９", "Ａ",
+	"戶", "張", "臺", "聯", "繫", "區", "的", "了", "是", "会", "议",
+	"\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xe4\xbd", "\xe4",
+	"A", "1", " ", "é", "𠀀", "\x80",
+}
+
+func randomHan(r *rand.Rand, n int) []byte {
+	var b []byte
+	for range n {
+		b = append(b, hanAlphabet[r.IntN(len(hanAlphabet))]...)
+	}
+	return b
+}
+
+// TestHanSkip holds hanSkip to hanPasses: every character it passes is
+// one hanPasses passes, on random text rich in anchors, pairs, numerals
+// and malformed sequences.
+func TestHanSkip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		text := randomHan(r, r.IntN(16))
+		for j := 0; j <= len(text); j++ {
+			got := hanSkip(text, j)
+			if got < j || got > len(text) || (got-j)%3 != 0 {
+				t.Fatalf("hanSkip(%q, %d) = %d", text, j, got)
+			}
+			for k := j; k < got; k += 3 {
+				if !hanPasses(text, k) {
+					t.Fatalf("hanSkip(%q, %d) = %d passes %q at %d, which hanPasses does not", text, j, got, text[k:k+3], k)
+				}
+			}
+		}
+	}
+}
+
+// TestHanSkipSameMatches: the first pass with hanSkip finds exactly what
+// it finds with the per-character test alone, on the corpora and on
+// random Han text.
+func TestHanSkipSameMatches(t *testing.T) {
+	var plain bytes.Buffer
+	if _, err := corpus.WritePlain(&plain, 2<<20, 7); err != nil {
+		t.Fatal(err)
+	}
+	dense, _ := corpus.Generate(11, 2<<20)
+	texts := [][]byte{plain.Bytes(), dense}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		texts = append(texts, randomHan(r, r.IntN(64)))
+	}
+	for _, text := range texts {
+		sameWithPerChar(t, text)
+	}
+}
+
+func sameWithPerChar(t *testing.T, text []byte) {
+	t.Helper()
+	var fast, slow Detector
+	slow.perChar = true
+	got, want := fast.AppendMatches(nil, text), slow.AppendMatches(nil, text)
+	if !slices.Equal(got, want) {
+		t.Fatalf("with hanSkip %v, per character %v (text %q)", got, want, text[:min(len(text), 400)])
+	}
+}
+
+// FuzzHanSkip: the same on any input.
+func FuzzHanSkip(f *testing.F) {
+	f.Add([]byte("客户姓名：张伟，住址北京市朝阳区建国路88号，一二三〇。新疆"))
+	f.Add([]byte("\xe0\x80\x80二\xed\xa0\x80北京 京A12345 ０１２３"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		sameWithPerChar(t, text)
+	})
 }
