@@ -31,6 +31,10 @@ type Postgres struct {
 	// RecordAll records an access event for every statement, not only for
 	// those that touch personal data (docs/pgwire.md, Events).
 	RecordAll bool `yaml:"record_all"`
+	// AutoPrepare runs each simple-protocol SELECT with numeric constants
+	// as a prepared statement of its shape upstream (docs/pgwire.md,
+	// Auto-prepare). On by default.
+	AutoPrepare bool `yaml:"auto_prepare"`
 	// The policy and catalogue are the node's (policy.file and
 	// policy.catalog), shared with the other gateways.
 }
@@ -76,6 +80,7 @@ func defaultPostgres() Postgres {
 		System:         "postgres",
 		Upstream:       PostgresUpstream{Address: "127.0.0.1:5432", Database: "postgres", SSLMode: "prefer"},
 		MaxConnections: 1000,
+		AutoPrepare:    true,
 	}
 }
 

@@ -630,6 +630,8 @@ func extStartGateway(t testing.TB, o extGatewayOptions) *extGateway {
 		Masker:  &mask.Masker{Tokens: tok},
 		Index:   idx,
 		Events:  &ingest.Pipeline{Store: st, Index: idx},
+		// As custos.yaml has it by default.
+		AutoPrepare: true,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -31,9 +31,11 @@ const analysisCacheSize = 4096
 // analysis itself may be shared: read only).
 func (ss *session) analyze(sql string) *statement {
 	st := &statement{sql: sql}
-	if a, err := ss.s.analyses.Analyze(sql); err == nil {
+	if a, l, err := ss.s.analyses.AnalyzeLifted(sql); err == nil {
 		st.analysis = a
 		st.parsed = true
+		st.lifted = l
+		ss.noteDeallocate(a)
 	}
 	return st
 }

@@ -91,8 +91,11 @@ type gwOptions struct {
 	tls        bool
 	requireTLS bool
 	recordAll  bool
-	policy     string              // testPolicy when empty
-	grants     policy.GrantChecker // approval grants, none when nil
+	// noAutoPrepare turns Server.AutoPrepare off (on by default, as in
+	// custos.yaml).
+	noAutoPrepare bool
+	policy        string              // testPolicy when empty
+	grants        policy.GrantChecker // approval grants, none when nil
 }
 
 // adminURL is the upstream as the test's own superuser.
@@ -243,6 +246,8 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	srv.RecordAll = o.recordAll
+	// As custos.yaml has it unless turned off.
+	srv.AutoPrepare = !o.noAutoPrepare
 	g := &gw{t: t, srv: srv, db: db, store: st, index: index}
 	if o.tls {
 		serverTLS, clientTLS := testCerts(t)

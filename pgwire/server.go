@@ -77,6 +77,12 @@ type Server struct {
 	// only statements whose result holds personal data, that name a
 	// catalogued relation, or that the gateway refused are recorded.
 	RecordAll bool
+	// AutoPrepare runs each simple-protocol SELECT with numeric constants
+	// as a prepared statement of its shape on the client's upstream
+	// connection (pgsql.Lifted): the server parses and plans a shape once
+	// per connection instead of once per query. The client sees the
+	// answers of its simple query, byte for byte the same.
+	AutoPrepare bool
 
 	Policy  *policy.Engine
 	Catalog *catalog.Catalog

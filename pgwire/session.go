@@ -75,6 +75,9 @@ type pending struct {
 	recorded bool
 	// actor is the verified end user a service account acts for, or nil.
 	actor *custos.Actor
+	// autoName is the upstream name of the gateway's own prepared
+	// statement this Parse creates (AutoPrepare).
+	autoName string
 	// lineage, by statement index, is the query a FETCH or EXECUTE takes
 	// its result from (the DECLARE or PREPARE seen earlier), nil where the
 	// statement is its own.
@@ -89,6 +92,9 @@ type statement struct {
 	// endUser is the verified end user of a statement that carried a
 	// signed attribution (check), or nil.
 	endUser *custos.Actor
+	// lifted is the statement with its numeric constants as parameters,
+	// for AutoPrepare; nil when it is not a SELECT of that kind.
+	lifted *pgsql.Lifted
 }
 
 // session is one client connection and its upstream connection.
@@ -154,6 +160,14 @@ type session struct {
 	// the queue: the client reader holds it for each message, the
 	// upstream reader to send a poison statement.
 	umu sync.Mutex
+
+	// The gateway's own prepared statements on the upstream connection
+	// (AutoPrepare), by lifted text: the client reader adds them as it
+	// sends their Parse, the upstream reader forgets one whose Parse
+	// failed. autoSeq numbers them; a name is never used twice.
+	autoMu  sync.Mutex
+	auto    map[string]string
+	autoSeq int
 
 	// Upstream reader state.
 	portalFields map[string][]pgproto3.FieldDescription
@@ -458,6 +472,8 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 			ss.fe.Send(&pgproto3.Query{String: refusedSQL})
 		case ss.splittable(st, false):
 			return ss.splitQuery(ctx, st, purpose, now, lineage, -1, nil)
+		case ss.s.AutoPrepare && st.lifted != nil && st.endUser == nil:
+			ss.sendLifted(p)
 		default:
 			p.gate = mayRefuseAfter(st, -1)
 			ss.push(p)
@@ -903,6 +919,9 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		}
 		// In the extended protocol the server skips to the next Sync.
 		for p := ss.head(); p != nil && p.kind != pkSync && p.kind != pkQuery; p = ss.head() {
+			if p.autoName != "" {
+				ss.forgetAuto(p.autoName) // its Parse failed or was skipped
+			}
 			switch {
 			case p.refusal != nil:
 				// Refused by the gateway, skipped by the server: recorded

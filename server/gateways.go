@@ -98,6 +98,7 @@ func ServePostgres(ctx context.Context, c config.Postgres, d GatewayDeps, run Ru
 		RequireTLS:     c.RequireTLS,
 		MaxConnections: c.MaxConnections,
 		RecordAll:      c.RecordAll,
+		AutoPrepare:    c.AutoPrepare,
 		Policy:         d.Policy,
 		Catalog:        d.Catalog,
 		Masker:         d.Masker,

@@ -14,7 +14,9 @@
 # for docs/benchmarks.md.
 #
 # Usage: bash bench/pgwire/run.sh            (DUR=15 CLIENTS=4 SCALE=10;
-#        CUSTOS_BIN=path uses a built binary instead of building one)
+#        CUSTOS_BIN=path uses a built binary instead of building one;
+#        KINDS="select" and TARGETS="direct pgbouncer custos" run a subset;
+#        ROUNDS=3 repeats every measurement and reports the median)
 # Needs the local PostgreSQL of scripts/services.sh (127.0.0.1:5432, trust).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -155,8 +157,16 @@ bench() {
 }
 
 declare -A tps p99
-for kind in select mask; do
-  for target in direct pgbouncer custos custos-all; do
+KINDS=${KINDS:-select mask}
+TARGETS=${TARGETS:-direct pgbouncer custos custos-all}
+ROUNDS=${ROUNDS:-1}
+median() { tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+for kind in $KINDS; do
+  declare -A runs_t=() runs_p=()
+  for round in $(seq 1 "$ROUNDS"); do
+  # Targets alternate within a round, so that a neighbour's load falls on
+  # all of them rather than on one.
+  for target in $TARGETS; do
     [ $kind = mask ] && [ $target = custos-all ] && continue # every masking query is recorded anyway
     case $target in
       direct) port=$PGPORT user=postgres ;;
@@ -165,9 +175,14 @@ for kind in select mask; do
       custos-all) port=$cport_all user=analyst ;;
     esac
     if [ $kind = select ]; then args=(-S -c "$CLIENTS"); else args=(-f "$work/mask.sql" -c "$MASK_CLIENTS"); fi
-    read -r t p < <(bench "$kind-$target" "$port" "$user" "${args[@]}")
-    tps[$kind-$target]=$t p99[$kind-$target]=$p
-    log "$kind $target: $t tps, p99 $p ms"
+    read -r t p < <(bench "$kind-$target-$round" "$port" "$user" "${args[@]}")
+    runs_t[$target]="${runs_t[$target]:-} $t" runs_p[$target]="${runs_p[$target]:-} $p"
+    log "$kind $target (round $round): $t tps, p99 $p ms"
+  done
+  done
+  for target in "${!runs_t[@]}"; do
+    tps[$kind-$target]=$(echo ${runs_t[$target]} | median)
+    p99[$kind-$target]=$(echo ${runs_p[$target]} | median)
   done
 done
 # Masking must have happened: a masked phone through Custos, never a clear one.
@@ -180,8 +195,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else 
 echo
 echo "| workload | target | TPS | × PgBouncer | × direct | p99 ms | rows/s |"
 echo "|---|---|---:|---:|---:|---:|---:|"
-for kind in select mask; do
-  for target in direct pgbouncer custos custos-all; do
+for kind in $KINDS; do
+  for target in $TARGETS; do
     [ -n "${tps[$kind-$target]:-}" ] || continue
     t=$(printf '%.0f' "${tps[$kind-$target]}")
     rows="-"; [ $kind = mask ] && rows=$(awk -v t="$t" 'BEGIN{printf "%.0f", t * 1000}')
