@@ -118,8 +118,8 @@ func TestLiftMeansTheSame(t *testing.T) {
 		"SELECT generate_series(1, 4), 1 = 1.0",
 		"SELECT id FROM lt ORDER BY id FETCH FIRST 2 ROWS ONLY",
 		"SELECT (SELECT max(id) FROM lt WHERE id < 10) + 5, EXISTS (SELECT 1 FROM lt WHERE id = 51)",
-		"SELECT id FROM lt WHERE name = 5",           // an error either way
-		"SELECT 2147483647 + 1",                      // int4 overflow either way
+		"SELECT id FROM lt WHERE name = 5", // an error either way
+		"SELECT 2147483647 + 1",            // int4 overflow either way
 		"SELECT id FROM lt WHERE id = 1 UNION SELECT 2 ORDER BY 1",
 		"SELECT make_interval(0, 0, 0, 1), to_char(1234.5, '9999.9'), lpad('x', 5)",
 	}
