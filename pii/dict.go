@@ -271,24 +271,28 @@ var mustStopBits, wordBits, numeralBits = func() (*[1 << 10]uint64, *[1 << 10]ui
 // hanFlags drives hanSkip, the part of the Han loop that runs without a
 // branch per character. It is indexed by the 16 bits a 3-byte UTF-8
 // sequence carries (also when decode3 rejects them: overlong forms and
-// surrogates), and says:
-//   - hanMust: always handed to the per-character test (mustStopBits);
-//     plate provinces never are, as a plate needs a capital right after
-//     the character and hanSkip only passes one followed by another 3-byte
-//     character;
-//   - hanWord: starts a dictionary word when the pair filter says so
-//     (wordBits);
-//   - hanNum: a Chinese numeral (numeralBits), stopped at when the next
-//     character is hanGoes (numeralGoesOn);
-//   - hanGoes, for the next character: one a digit may go on with;
-//   - hanBad, for the next character: decode3 rejects it (pairAt and
-//     numeralGoesOn see 0), so the per-character test decides.
+// surrogates). The low bits say what may make the character start
+// something:
+//   - hanMust: always (mustStopBits); plate provinces never here, as a
+//     plate needs a capital right after the character and hanSkip only
+//     passes one followed by another 3-byte character;
+//   - hanWord: the pair filter says it and the next character may start
+//     a dictionary word (wordBits);
+//   - hanNum: a Chinese numeral (numeralBits), when a digit may go on
+//     with the next character (numeralGoesOn).
+//
+// The bits from hanNext up say what the character allows the one before
+// it, shifted to line up with those: hanMust always; hanNum when it is
+// one a digit may go on with; all three when decode3 rejects it (pairAt
+// and numeralGoesOn would see 0), so that the per-character test decides.
+// A character with no bits of its own passes whatever follows it, as in
+// hanPasses.
 const (
 	hanMust = 1 << iota
 	hanWord
 	hanNum
-	hanGoes
-	hanBad
+
+	hanNext = 4
 )
 
 var hanFlags = func() *[0x10000]uint8 {
@@ -298,9 +302,9 @@ var hanFlags = func() *[0x10000]uint8 {
 		// the bytes hanSkip decodes r from, and what decode3 makes of them
 		b[0], b[1], b[2] = 0xE0|byte(r>>12), 0x80|byte(r>>6&0x3F), 0x80|byte(r&0x3F)
 		nx := decode3(b[:], 0)
-		var f uint8
+		f := uint8(hanMust) << hanNext
 		if nx == 0 {
-			f |= hanBad
+			f |= (hanMust | hanWord | hanNum) << hanNext
 		} else {
 			k, bit := nx>>6, uint64(1)<<(nx&63)
 			if mustStopBits[k]&bit != 0 {
@@ -312,9 +316,9 @@ var hanFlags = func() *[0x10000]uint8 {
 			if numeralBits[k]&bit != 0 {
 				f |= hanNum
 			}
-		}
-		if nx == 0 || cnDigit(nx) != 0 || nx >= 0xFF10 && nx <= 0xFF19 {
-			f |= hanGoes
+			if cnDigit(nx) != 0 || nx >= 0xFF10 && nx <= 0xFF19 {
+				f |= hanNum << hanNext
+			}
 		}
 		t[r] = f
 	}

@@ -176,30 +176,29 @@ func hanPasses(text []byte, j int) bool {
 // passes, with table loads and arithmetic instead of a branch on each
 // anchor: in prose about 40 % of Han characters are anchors (上, 大, 本…)
 // and almost none starts a word, so that branch was mispredicted often.
-// Both characters are read as one 32-bit word, which needs a fourth byte
-// after the pair; the last character or two of a text are left to
-// hanPasses.
 func hanSkip(text []byte, j int) int {
-	n := len(text)
-	if j+4 > n {
+	flags, pairs := hanFlags, pairBits // locals: no reload per character
+	if j < 0 || j+2 >= len(text) {
 		return j
 	}
-	w := binary.LittleEndian.Uint32(text[j:])
-	if w&0xC0C0F0 != 0x8080E0 {
+	c0, c1, c2 := text[j], text[j+1], text[j+2]
+	if c0&0xF0 != 0xE0 || c1&0xC0|(c2&0xC0)>>2 != 0xA0 {
 		return j
 	}
-	r := w&0x0F<<12 | w>>2&0xFC0 | w>>16&0x3F
-	f := uint32(hanFlags[r])
-	for j+7 <= n {
-		w = binary.LittleEndian.Uint32(text[j+3:])
-		if w&0xC0C0F0 != 0x8080E0 {
+	r := uint32(c0&0x0F)<<12 | uint32(c1&0x3F)<<6 | uint32(c2&0x3F)
+	f := uint32(flags[r])
+	for t := text[j+3:]; len(t) >= 3; t = t[3:] {
+		c0, c1, c2 := t[0], t[1], t[2]
+		if c0&0xF0 != 0xE0 || c1&0xC0|(c2&0xC0)>>2 != 0xA0 {
 			break // the next character is not a 3-byte one
 		}
-		r2 := w&0x0F<<12 | w>>2&0xFC0 | w>>16&0x3F
-		f2 := uint32(hanFlags[r2])
-		k := (r<<16 ^ r2) * 0x9E3779B1 >> (32 - pairLog) // pairKey
-		pair := uint32(pairBits[k>>6]>>(k&63)) & 1
-		if f&hanMust|f&hanWord&(pair<<1)|f&hanNum&(f2>>1)|f2&hanBad != 0 {
+		r2 := uint32(c0&0x0F)<<12 | uint32(c1&0x3F)<<6 | uint32(c2&0x3F)
+		f2 := uint32(flags[r2])
+		h := (r<<16 ^ r2) * 0x9E3779B1 >> (32 - pairLog) // pairKey
+		pair := uint32(pairs[h>>6]>>(h&63)) << 1 & hanWord
+		// what stops the character (its own bits) against what the pair
+		// and the next character allow (hanNext)
+		if f&(f2>>hanNext|pair) != 0 {
 			break
 		}
 		j += 3
