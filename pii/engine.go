@@ -187,12 +187,13 @@ func hanSkip(text []byte, j int) int {
 	}
 	r := uint32(c0&0x0F)<<12 | uint32(c1&0x3F)<<6 | uint32(c2&0x3F)
 	f := uint32(flags[r])
-	for t := text[j+3:]; len(t) >= 3; t = t[3:] {
-		c0, c1, c2 := t[0], t[1], t[2]
-		if c0&0xF0 != 0xE0 || c1&0xC0|(c2&0xC0)>>2 != 0xA0 {
+	// four bytes read at once: the character and one byte past it
+	for t := text[j+3:]; len(t) >= 4; t = t[3:] {
+		w := binary.LittleEndian.Uint32(t)
+		if w&0xC0C0F0 != 0x8080E0 {
 			break // the next character is not a 3-byte one
 		}
-		r2 := uint32(c0&0x0F)<<12 | uint32(c1&0x3F)<<6 | uint32(c2&0x3F)
+		r2 := w&0x0F<<12 | w>>2&0xFC0 | w>>16&0x3F
 		f2 := uint32(flags[r2])
 		h := (r<<16 ^ r2) * 0x9E3779B1 >> (32 - pairLog) // pairKey
 		pair := uint32(pairs[h>>6]>>(h&63)) << 1 & hanWord
