@@ -300,9 +300,17 @@ func skipPlain(text []byte, i int) int {
 	}
 	return i
 }
-func isWord(c byte) bool {
-	return c-'0' < 10 || c|0x20-'a' < 26 || c == '_'
-}
+
+// isWord reports whether c is a letter, digit or '_': one table load,
+// as it runs on every byte of the tokens the first pass passes over.
+func isWord(c byte) bool { return wordByte[c] }
+
+var wordByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c-'0' < 10 && c >= '0' || c|0x20 >= 'a' && c|0x20 <= 'z' || c == '_'
+	}
+	return t
+}()
 
 func isDigit(c byte) bool { return c-'0' < 10 }
 

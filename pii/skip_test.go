@@ -156,3 +156,14 @@ func FuzzHanSkip(f *testing.F) {
 		sameWithPerChar(t, text)
 	})
 }
+
+// TestIsWord: the table is letters, digits and '_'.
+func TestIsWord(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		want := b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_'
+		if isWord(b) != want {
+			t.Errorf("isWord(%q) = %v", b, !want)
+		}
+	}
+}
