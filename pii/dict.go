@@ -279,7 +279,9 @@ var mustStopBits, wordBits, numeralBits = func() (*[1 << 10]uint64, *[1 << 10]ui
 //   - hanWord: the pair filter says it and the next character may start
 //     a dictionary word (wordBits);
 //   - hanNum: a Chinese numeral (numeralBits), when a digit may go on
-//     with the next character (numeralGoesOn).
+//     with the next character (numeralGoesOn);
+//   - hanPlate: a plate province, for the last character of a run (the
+//     loop's test ignores it: no character's hanNext half has that bit).
 //
 // The bits from hanNext up say what the character allows the one before
 // it, shifted to line up with those: hanMust always; hanNum when it is
@@ -291,6 +293,7 @@ const (
 	hanMust = 1 << iota
 	hanWord
 	hanNum
+	hanPlate
 
 	hanNext = 4
 )
@@ -315,6 +318,9 @@ var hanFlags = func() *[0x10000]uint8 {
 			}
 			if numeralBits[k]&bit != 0 {
 				f |= hanNum
+			}
+			if anchors[nx]&anchorPlate != 0 {
+				f |= hanPlate
 			}
 			if cnDigit(nx) != 0 || nx >= 0xFF10 && nx <= 0xFF19 {
 				f |= hanNum << hanNext

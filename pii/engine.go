@@ -170,9 +170,9 @@ func hanPasses(text []byte, j int) bool {
 	return true
 }
 
-// hanSkip returns the first j' ≥ j such that the character at text[j'] is
-// not a 3-byte character followed by another one, or is one hanPasses
-// might not pass. It decides the same as hanPasses for the characters it
+// hanSkip returns the first j' ≥ j such that text[j'] is not a 3-byte
+// character, or is one hanPasses might not pass, or is among the last four
+// bytes of text. It decides as hanPasses does for the characters it
 // passes, with table loads and arithmetic instead of a branch on each
 // anchor: in prose about 40 % of Han characters are anchors (上, 大, 本…)
 // and almost none starts a word, so that branch was mispredicted often.
@@ -191,7 +191,14 @@ func hanSkip(text []byte, j int) int {
 	for t := text[j+3:]; len(t) >= 4; t = t[3:] {
 		w := binary.LittleEndian.Uint32(t)
 		if w&0xC0C0F0 != 0x8080E0 {
-			break // the next character is not a 3-byte one
+			// The next character is not a 3-byte one (the run ends): the
+			// character passes unless a digit may go on after it, it may
+			// pair with what follows (pairAt with 0: hanPasses decides) or
+			// it is a plate province before a capital.
+			if f&(hanMust|hanWord|hanNum) == 0 && (f&hanPlate == 0 || !isUpper(byte(w))) {
+				j += 3
+			}
+			break
 		}
 		r2 := w&0x0F<<12 | w>>2&0xFC0 | w>>16&0x3F
 		f2 := uint32(flags[r2])
