@@ -10,8 +10,9 @@
 #             off (LEDGER=true turns it on: it cannot yet take an event of
 #             1,000 subjects, see docs/benchmarks.md)
 # Prints TPS, the ratio to PgBouncer and to direct, p99 latency (from
-# pgbench --log) and masking throughput in rows/s, then a Markdown table
-# for docs/benchmarks.md.
+# pgbench --log), masking throughput in rows/s and the CPU time per
+# transaction of client, proxy and server together (which a neighbour's
+# load changes little), then a Markdown table for docs/benchmarks.md.
 #
 # Usage: bash bench/pgwire/run.sh            (DUR=15 CLIENTS=4 SCALE=10;
 #        CUSTOS_BIN=path uses a built binary instead of building one;
@@ -133,56 +134,83 @@ postgres:
   users: [{name: analyst, verifier: '$verifier', roles: [analyst]}]
 YAML
   "$work/custos" serve -c "$work/custos-$name.yaml" ${CUSTOS_BENCH_PROFILE:+--cpuprofile "$CUSTOS_BENCH_PROFILE.$name"} >"$work/custos-$name.log" 2>&1 &
-  pids+=($!)
+  pids+=($!) started_pid=$!
   wait_port "$port"
 }
-start_custos custos false; cport=$port
-start_custos custos-all true; cport_all=$port
+start_custos custos false; cport=$port cpid=$started_pid
+start_custos custos-all true; cport_all=$port cpid_all=$started_pid
 
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "machine: $machine; $(date -u '+%F %H:%M') UTC; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "pgbench: -S scale $SCALE, $CLIENTS clients, ${DUR}s; masking: 1000 rows x (id, phone, id_number), $MASK_CLIENTS clients, ${DUR}s"
 
-# bench NAME PORT USER SCRIPT-ARGS... -> "tps p99_ms"
+# CPU accounting, so that a run on a shared machine still says what each
+# target costs: CPU time per transaction of the client (pgbench), the
+# proxy and the server (every live server process, and the backends that
+# exited, which the postmaster reaped). On a 2-core machine that all three
+# saturate, TPS is about 2 s / their total.
+tck=$(getconf CLK_TCK)
+postmaster=$(pgrep -o -x postgres || pgrep -o postgres || echo "")
+ticks() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" || echo 0; }
+server_ticks() {
+  [ -n "$postmaster" ] || { echo 0; return; }
+  { cat "/proc/$postmaster/stat"; for p in $(pgrep -P "$postmaster"); do cat "/proc/$p/stat" 2>/dev/null; done; } |
+    awk -v pm="$postmaster" '{ t += $14 + $15; if ($1 == pm) t += $16 + $17 } END { print t + 0 }'
+}
+if [ ! -x /usr/bin/time ]; then
+  (apt-get install -y -qq time || { apt-get update -qq && apt-get install -y -qq time; }) >/dev/null 2>&1 || true
+fi
+
+# bench NAME PORT USER PROXY-PID SCRIPT-ARGS... -> "tps p99_ms cpu_us_client cpu_us_proxy cpu_us_server"
 bench() {
-  local name=$1 port=$2 user=$3; shift 3
+  local name=$1 port=$2 user=$3 proxy=$4; shift 4
   local dir="$work/log-$name"; mkdir -p "$dir"
-  PGPASSWORD=bench-pw pgbench -h 127.0.0.1 -p "$port" -U "$user" -n -j 2 -T "$DUR" -l --log-prefix="$dir/tx" "$@" "$db" >"$dir/out" 2>&1 ||
-    { log "$name failed:"; cat "$dir/out" >&2; tail -n 20 "$work"/custos-*.log >&2; echo "0 0"; return; }
-  local tps p99
+  local p0 s0 p1 s1
+  p0=$(ticks "$proxy") s0=$(server_ticks)
+  PGPASSWORD=bench-pw /usr/bin/time -f '%U %S' -o "$dir/time" pgbench -h 127.0.0.1 -p "$port" -U "$user" -n -j 2 -T "$DUR" -l --log-prefix="$dir/tx" "$@" "$db" >"$dir/out" 2>&1 ||
+    { log "$name failed:"; cat "$dir/out" >&2; tail -n 20 "$work"/custos-*.log >&2; echo "0 0 0 0 0"; return; }
+  sleep 0.3 # the backends exit and are reaped
+  p1=$(ticks "$proxy") s1=$(server_ticks)
+  local tps p99 n
   if grep -q "aborted\|ERROR" "$dir/out"; then log "$name had errors:"; cat "$dir/out" >&2; fi
   tps=$(awk '/^tps = /{print $3; exit}' "$dir/out")
+  n=$(awk -F': ' '/number of transactions actually processed/{print $2+0; exit}' "$dir/out")
   p99=$(cat "$dir"/tx* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END{i=int(NR*0.99); if(i<1)i=1; printf "%.2f", v[i]/1000}')
-  echo "$tps $p99"
+  awk -v tps="$tps" -v p99="$p99" -v n="$n" -v tck="$tck" -v dp=$((p1 - p0)) -v ds=$((s1 - s0)) -v c="$(cat "$dir/time")" 'BEGIN{
+    split(c, t, " "); if (n < 1) n = 1
+    printf "%s %s %.0f %.0f %.0f\n", tps, p99, (t[1] + t[2]) * 1e6 / n, dp / tck * 1e6 / n, ds / tck * 1e6 / n }'
 }
 
-declare -A tps p99
+declare -A tps p99 cpu last_cpu
 KINDS=${KINDS:-select mask}
 TARGETS=${TARGETS:-direct pgbouncer custos custos-all}
 ROUNDS=${ROUNDS:-1}
 median() { tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 for kind in $KINDS; do
-  declare -A runs_t=() runs_p=()
+  declare -A runs_t=() runs_p=() runs_cpu=()
   for round in $(seq 1 "$ROUNDS"); do
   # Targets alternate within a round, so that a neighbour's load falls on
   # all of them rather than on one.
   for target in $TARGETS; do
     [ $kind = mask ] && [ $target = custos-all ] && continue # every masking query is recorded anyway
     case $target in
-      direct) port=$PGPORT user=postgres ;;
-      pgbouncer) port=$bport user=postgres ;;
-      custos) port=$cport user=analyst ;;
-      custos-all) port=$cport_all user=analyst ;;
+      direct) port=$PGPORT user=postgres proxy="" ;;
+      pgbouncer) port=$bport user=postgres proxy=$(cat "$work/pgbouncer.pid") ;;
+      custos) port=$cport user=analyst proxy=$cpid ;;
+      custos-all) port=$cport_all user=analyst proxy=$cpid_all ;;
     esac
     if [ $kind = select ]; then args=(-S -c "$CLIENTS"); else args=(-f "$work/mask.sql" -c "$MASK_CLIENTS"); fi
-    read -r t p < <(bench "$kind-$target-$round" "$port" "$user" "${args[@]}")
+    read -r t p cc cp cs < <(bench "$kind-$target-$round" "$port" "$user" "$proxy" "${args[@]}")
     runs_t[$target]="${runs_t[$target]:-} $t" runs_p[$target]="${runs_p[$target]:-} $p"
-    log "$kind $target (round $round): $t tps, p99 $p ms"
+    runs_cpu[$target]="${runs_cpu[$target]:-} $((cc + cp + cs))"
+    last_cpu[$kind-$target]="$cc $cp $cs"
+    log "$kind $target (round $round): $t tps, p99 $p ms; CPU µs/tx: client $cc, proxy $cp, server $cs"
   done
   done
   for target in "${!runs_t[@]}"; do
     tps[$kind-$target]=$(echo ${runs_t[$target]} | median)
     p99[$kind-$target]=$(echo ${runs_p[$target]} | median)
+    cpu[$kind-$target]=$(echo ${runs_cpu[$target]} | median)
   done
 done
 # Masking must have happened: a masked phone through Custos, never a clear one.
@@ -193,14 +221,14 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
-echo "| workload | target | TPS | × PgBouncer | × direct | p99 ms | rows/s |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| workload | target | TPS | × PgBouncer | × direct | p99 ms | rows/s | CPU µs/tx | PgBouncer's CPU / this |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for kind in $KINDS; do
   for target in $TARGETS; do
     [ -n "${tps[$kind-$target]:-}" ] || continue
     t=$(printf '%.0f' "${tps[$kind-$target]}")
     rows="-"; [ $kind = mask ] && rows=$(awk -v t="$t" 'BEGIN{printf "%.0f", t * 1000}')
     label="pgbench -S"; [ $kind = mask ] && label="1,000-row masking query"
-    echo "| $label | $target | $t | $(ratio "$t" "${tps[$kind-pgbouncer]}") | $(ratio "$t" "${tps[$kind-direct]}") | ${p99[$kind-$target]} | $rows |"
+    echo "| $label | $target | $t | $(ratio "$t" "${tps[$kind-pgbouncer]}") | $(ratio "$t" "${tps[$kind-direct]}") | ${p99[$kind-$target]} | $rows | ${cpu[$kind-$target]} | $(ratio "${cpu[$kind-pgbouncer]:-0}" "${cpu[$kind-$target]}") |"
   done
 done
