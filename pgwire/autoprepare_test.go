@@ -33,6 +33,13 @@ var autoPrepareScript = map[string][]string{
 	"lim": { // limit 5: the result is cut with an error
 		"SELECT pid, phone FROM passengers WHERE pid > 0 ORDER BY pid",
 		"SELECT pid, phone FROM passengers WHERE pid > 0 ORDER BY pid",
+		// Cut inside a transaction: the transaction fails as after an error.
+		"BEGIN",
+		"SELECT pid FROM passengers WHERE pid = 1",
+		"SELECT pid, phone FROM passengers WHERE pid > 0 ORDER BY pid",
+		"SELECT pid FROM passengers WHERE pid = 1",
+		"COMMIT",
+		"SELECT pid FROM passengers WHERE pid = 1",
 	},
 	"quinn": { // three subjects an hour
 		"SELECT id_number FROM passengers WHERE pid = 1",
