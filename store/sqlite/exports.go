@@ -48,18 +48,14 @@ func (s *Store) RegisterExport(ctx context.Context, e export.Export) error {
 		if err != nil {
 			return custos.AppendResult{}, err
 		}
-		stmt, err := w.conn.PrepareContext(ctx, `INSERT INTO export_subjects (subject, rid, canary) VALUES (?, ?, ?)
-			ON CONFLICT (subject, rid) DO UPDATE SET canary = max(canary, excluded.canary)`)
-		if err != nil {
-			return custos.AppendResult{}, err
-		}
-		defer stmt.Close()
+		args := make([]any, 0, 3*(len(subjects)+len(canaries)))
 		for canary, list := range [][]custos.Subject{subjects, canaries} {
 			for _, sub := range list {
-				if _, err := stmt.ExecContext(ctx, subjectKey(sub.Type, sub.Hash), rid, canary); err != nil {
-					return custos.AppendResult{}, err
-				}
+				args = append(args, subjectKey(sub.Type, sub.Hash), rid, canary)
 			}
+		}
+		if err := w.insertChunks("export_subjects", args); err != nil {
+			return custos.AppendResult{}, err
 		}
 		return custos.AppendResult{Stored: 1}, nil
 	})

@@ -422,6 +422,9 @@ var insertSQL = map[string]struct {
 	"event_subjects": {`INSERT INTO event_subjects (subject, seq, time, actor) VALUES `, ` ON CONFLICT DO NOTHING`, 4},
 	"logins": {`INSERT INTO logins (id, time, account, source_ip, system, outcome, doc) VALUES `,
 		` ON CONFLICT (id) DO NOTHING RETURNING seq, id`, 7},
+	// A canary listed among the real subjects too stays a canary.
+	"export_subjects": {`INSERT INTO export_subjects (subject, rid, canary) VALUES `,
+		` ON CONFLICT (subject, rid) DO UPDATE SET canary = max(canary, excluded.canary)`, 3},
 }
 
 // multiInsert returns the prepared INSERT of rows rows into table.
@@ -515,21 +518,22 @@ func (w *writer) appendAccess(rows []accessRow) (custos.AppendResult, error) {
 			w.hours[h] = seqRange{seq, seq}
 		}
 	}
-	if err := w.indexSubjects(subs); err != nil {
+	if err := w.insertChunks("event_subjects", subs); err != nil {
 		return custos.AppendResult{}, fmt.Errorf("index subjects of %d events: %w", res.Stored, err)
 	}
 	return res, nil
 }
 
-// indexSubjects writes event_subjects rows, 4 arguments each, in chunks
-// of subjectChunk: an event that returned thousands of people costs a few
-// statements, not thousands.
-func (w *writer) indexSubjects(args []any) error {
-	const cols = 4
+// insertChunks writes rows of a table without RETURNING (args holds the
+// rows' arguments one after the other) in chunks of subjectChunk rows: an
+// event or an export of thousands of people costs a few statements, not
+// thousands.
+func (w *writer) insertChunks(table string, args []any) error {
+	cols := insertSQL[table].cols
 	n := len(args) / cols
 	for start := 0; start < n; start += subjectChunk {
 		k := min(subjectChunk, n-start)
-		st, err := w.multiInsert("event_subjects", k)
+		st, err := w.multiInsert(table, k)
 		if err != nil {
 			return err
 		}
