@@ -119,7 +119,7 @@ func (d *Detector) cjk(dst []Match, text []byte, i int) ([]Match, int) {
 	}
 	if f&anchorAddressContext != 0 {
 		if l := prefixAt(text, i, aw.addressContext); l > 0 {
-			p := skipSeps(text, i+l)
+			p := skipCopula(text, skipSeps(text, i+l), true)
 			if e, ok := addressAt(text, p); ok {
 				return append(dst, Match{Type: custos.TypeCNAddress, Offset: p, Length: e - p, Confidence: 0.92}), e
 			}
@@ -165,6 +165,22 @@ func skipSeps(text []byte, p int) int {
 	return p
 }
 
+// skipCopula skips a copula between a label and its value (送货地址是北京市…,
+// 地址为…, 姓名是张三) and the separators after it: the value starts behind
+// it. place also skips 在 (住址在…), which before a name would turn
+// 乘客在王府井 into a person.
+func skipCopula(text []byte, p int, place bool) int {
+	switch fold(decode3(text, p)) {
+	case '为', '是':
+		return skipSeps(text, p+3)
+	case '在':
+		if place {
+			return skipSeps(text, p+3)
+		}
+	}
+	return p
+}
+
 // nameAfter reads a Chinese name after a context word ending at p
 // (further context words, as in 乘客姓名, are skipped). A name is a known
 // surname and one or two more Han characters, followed by a non-Han
@@ -174,11 +190,11 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 	n := len(text)
 	for k := 0; k < 3; k++ {
 		p = skipSeps(text, p)
-		r := decode3(text, p)
-		if fr := fold(r); fr == '为' || fr == '是' { // 法定代表人为孙丽, 姓名是张三
-			p += 3
+		if q := skipCopula(text, p, false); q != p { // 法定代表人为孙丽, 姓名是张三
+			p = q
 			continue
 		}
+		r := decode3(text, p)
 		if r == 0 || anchors[r]&anchorName == 0 {
 			break
 		}
