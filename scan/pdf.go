@@ -12,7 +12,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 	"golang.org/x/text/encoding/charmap"
@@ -86,7 +86,11 @@ func pdfText(rs io.ReadSeeker, limit int64) (pages [][]byte, unread []string, er
 			pages, unread, err = nil, nil, fmt.Errorf("pdf: malformed: %v", r)
 		}
 	}()
-	pc, err := api.ReadContext(rs, pdfConfig())
+	// pdfcpu.Read, not api.ReadContext: the api package pulls in pdfcpu's
+	// form filling and with it go-runewidth, whose package initialization
+	// (27 ms) every custos command would pay. The panic recovery api adds
+	// is the deferred recover above.
+	pc, err := pdfcpu.Read(rs, pdfConfig())
 	if err != nil {
 		return nil, nil, fmt.Errorf("pdf: %w", err)
 	}
