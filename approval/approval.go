@@ -84,6 +84,9 @@ type Request struct {
 	// GrantFrom and GrantUntil bound the grant once given.
 	GrantFrom  time.Time `json:"grant_from,omitzero"`
 	GrantUntil time.Time `json:"grant_until,omitzero"`
+	// Notified is when the approvers were told of the request
+	// (approvals.notify); zero until then.
+	Notified time.Time `json:"notified,omitzero"`
 }
 
 // Rule says who may approve which requests. The first rule whose kinds,
@@ -517,6 +520,47 @@ func (s *Service) List(ctx context.Context, viewer Identity, status Status) []Re
 		return out[i].Created.After(out[j].Created) || out[i].Created.Equal(out[j].Created) && out[i].ID > out[j].ID
 	})
 	return out
+}
+
+// Unnotified returns the pending requests whose approvers have not been
+// told yet, oldest first, each with the rule that names its approvers.
+func (s *Service) Unnotified(ctx context.Context) ([]Request, []Rule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []Request
+	for _, r := range s.reqs {
+		s.refresh(ctx, r, now)
+		if r.Status == StatusPending && r.Notified.IsZero() {
+			out = append(out, *r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Created.Before(out[j].Created) || out[i].Created.Equal(out[j].Created) && out[i].ID < out[j].ID
+	})
+	rules := make([]Rule, len(out))
+	for i, r := range out {
+		rules[i] = s.rule(r.Rule)
+	}
+	return out, rules
+}
+
+// MarkNotified records, durably, that the approvers of a request were
+// told, so that a restart does not tell them again.
+func (s *Service) MarkNotified(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.reqs[id]
+	if !ok {
+		return ErrNotFound
+	}
+	prev := r.Notified
+	r.Notified = s.now()
+	if err := s.save(ctx, r); err != nil {
+		r.Notified = prev
+		return err
+	}
+	return nil
 }
 
 // Sweep expires what is due, emitting the events; call it now and then so

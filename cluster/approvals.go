@@ -52,6 +52,17 @@ func (n *Node) startApprovals(ctx, runCtx context.Context, a *api.Server) error 
 	svc.OnEvent = func(ctx context.Context, ev approval.Event) {
 		n.record(ctx, server.ApprovalAudit(ev))
 	}
+	notifier, err := server.NewApprovalNotifier(n.cfg.Approvals.Notify, svc, n.log)
+	if err != nil {
+		return fmt.Errorf("cluster: approvals: %w", err)
+	}
+	if notifier != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			notifier.Run(runCtx)
+		}()
+	}
 	h := server.ApprovalHandler(svc)
 	a.Handle("/api/v1/approvals", custos.ScopeRead, h)
 	a.Handle("/api/v1/approvals/", custos.ScopeRead, h)

@@ -59,11 +59,7 @@ func (a Alerts) validate() []error {
 	default:
 		bad("min_severity", "must be low, medium, high or critical, not %q", a.MinSeverity)
 	}
-	for i, w := range a.Webhooks {
-		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(fmt.Sprintf("webhooks[%d].url", i), "must be an http or https URL")
-		}
-	}
+	errs = append(errs, validateWebhooks("alerts", a.Webhooks)...)
 	if a.Syslog.Address != "" {
 		if a.Syslog.Network != "udp" && a.Syslog.Network != "tcp" {
 			bad("syslog.network", "must be udp or tcp, not %q", a.Syslog.Network)
@@ -72,13 +68,32 @@ func (a Alerts) validate() []error {
 			bad("syslog.address", "must be host:port")
 		}
 	}
-	if a.Email.SMTP != "" {
-		if _, _, err := net.SplitHostPort(a.Email.SMTP); err != nil {
-			bad("email.smtp", "must be host:port")
+	errs = append(errs, a.Email.validate("alerts")...)
+	return errs
+}
+
+// validateWebhooks checks webhook URLs under section (alerts, approvals.notify).
+func validateWebhooks(section string, hooks []Webhook) []error {
+	var errs []error
+	for i, w := range hooks {
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s.webhooks[%d].url: must be an http or https URL", section, i))
 		}
-		if a.Email.From == "" || len(a.Email.To) == 0 {
-			bad("email", "from and to are required")
-		}
+	}
+	return errs
+}
+
+// validate checks an e-mail sink under section; an empty smtp is off.
+func (e Email) validate(section string) []error {
+	if e.SMTP == "" {
+		return nil
+	}
+	var errs []error
+	if _, _, err := net.SplitHostPort(e.SMTP); err != nil {
+		errs = append(errs, fmt.Errorf("%s.email.smtp: must be host:port", section))
+	}
+	if e.From == "" || len(e.To) == 0 {
+		errs = append(errs, fmt.Errorf("%s.email: from and to are required", section))
 	}
 	return errs
 }

@@ -45,7 +45,22 @@ type Config struct {
 // /api/v1/approvals off.
 type Approvals struct {
 	RulesFile string `yaml:"rules_file"`
+	// Notify tells approvers of each new request (docs/policy.md,
+	// "Approver notifications"); every sink is optional.
+	Notify ApprovalNotify `yaml:"notify"`
 }
+
+// ApprovalNotify is where new approval requests are announced.
+type ApprovalNotify struct {
+	Webhooks []Webhook `yaml:"webhooks"`
+	Email    Email     `yaml:"email"`
+	// ConsoleURL is the console's address as approvers reach it
+	// (https://custos.example.org/console); notices link its approvals page.
+	ConsoleURL string `yaml:"console_url"`
+}
+
+// Enabled reports whether any sink is configured.
+func (n ApprovalNotify) Enabled() bool { return len(n.Webhooks) > 0 || n.Email.SMTP != "" }
 
 // Ledger configures the tamper-evident log every stored event is appended
 // to (<data_dir>/ledger).
@@ -299,5 +314,10 @@ func (c Config) Validate() error {
 		bad("ledger.checkpoint_interval", "must be a duration between 100ms and 1h (e.g. 1s)")
 	}
 	errs = append(errs, c.Alerts.validate()...)
+	errs = append(errs, validateWebhooks("approvals.notify", c.Approvals.Notify.Webhooks)...)
+	errs = append(errs, c.Approvals.Notify.Email.validate("approvals.notify")...)
+	if c.Approvals.Notify.Enabled() && c.Approvals.RulesFile == "" {
+		errs = append(errs, errors.New("approvals.notify: needs approvals.rules_file (there are no approvals without approver rules)"))
+	}
 	return errors.Join(errs...)
 }

@@ -35,6 +35,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad syslog", "alerts:\n  syslog: {network: sctp, address: 'siem:514'}\n", "alerts.syslog.network"},
 		{"email without recipients", "alerts:\n  email: {smtp: 'mail:25', from: custos@example.org}\n", "alerts.email"},
 		{"bad severity", "alerts:\n  min_severity: urgent\n", "alerts.min_severity"},
+		{"bad approval webhook", "approvals:\n  rules_file: r.yaml\n  notify:\n    webhooks: [{url: 'soc'}]\n", "approvals.notify.webhooks[0].url"},
+		{"approval email without sender", "approvals:\n  rules_file: r.yaml\n  notify:\n    email: {smtp: 'mail:25', to: [a@example.org]}\n", "approvals.notify.email"},
+		{"approval notices without rules", "approvals:\n  notify:\n    webhooks: [{url: 'https://bot.example.org/hook'}]\n", "approvals.notify: needs approvals.rules_file"},
 		{"bad checkpoint interval", "ledger:\n  checkpoint_interval: 1ms\n", "ledger.checkpoint_interval"},
 	}
 	for _, tt := range tests {

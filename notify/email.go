@@ -26,6 +26,11 @@ type Email struct {
 func (e *Email) Name() string { return "email via " + e.Addr }
 
 func (e *Email) Deliver(ctx context.Context, a custos.AlertRecord) error {
+	return e.send(ctx, Message(a, e.From, e.To, time.Now()))
+}
+
+// send hands one message to the relay.
+func (e *Email) send(ctx context.Context, msg []byte) error {
 	host, _, err := net.SplitHostPort(e.Addr)
 	if err != nil {
 		return fmt.Errorf("smtp address %q: %w", e.Addr, err)
@@ -34,7 +39,6 @@ func (e *Email) Deliver(ctx context.Context, a custos.AlertRecord) error {
 	if e.Username != "" {
 		auth = smtp.PlainAuth("", e.Username, e.Password, host)
 	}
-	msg := Message(a, e.From, e.To, time.Now())
 	done := make(chan error, 1)
 	go func() { done <- smtp.SendMail(e.Addr, auth, e.From, e.To, msg) }()
 	select {

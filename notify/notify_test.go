@@ -214,52 +214,66 @@ func TestSyslogCEFOverUDPAndTCP(t *testing.T) {
 }
 
 // TestEmailThroughSMTP speaks to a minimal SMTP server on loopback.
-func TestEmailThroughSMTP(t *testing.T) {
+// fakeSMTP is a relay on a local port that hands each message's data to
+// the channel it returns.
+func fakeSMTP(t *testing.T) (string, <-chan string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	data := make(chan string, 1)
+	t.Cleanup(func() { ln.Close() })
+	data := make(chan string, 4)
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		r := bufio.NewReader(c)
-		say := func(s string) { io.WriteString(c, s+"\r\n") }
-		say("220 test ESMTP")
 		for {
-			line, err := r.ReadString('\n')
+			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			cmd := strings.ToUpper(strings.TrimSpace(line))
-			switch {
-			case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-				say("250 test")
-			case strings.HasPrefix(cmd, "DATA"):
-				say("354 go ahead")
-				var b strings.Builder
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil || l == ".\r\n" {
-						break
-					}
-					b.WriteString(l)
-				}
-				data <- b.String()
-				say("250 queued")
-			case strings.HasPrefix(cmd, "QUIT"):
-				say("221 bye")
-				return
-			default:
-				say("250 ok")
-			}
+			serveSMTP(c, data)
 		}
 	}()
-	e := &notify.Email{Addr: ln.Addr().String(), From: "custos@example.org", To: []string{"soc@example.org"}}
+	return ln.Addr().String(), data
+}
+
+func serveSMTP(c net.Conn, data chan<- string) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	say := func(s string) { io.WriteString(c, s+"\r\n") }
+	say("220 test ESMTP")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+			say("250 test")
+		case strings.HasPrefix(cmd, "DATA"):
+			say("354 go ahead")
+			var b strings.Builder
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil || l == ".\r\n" {
+					break
+				}
+				b.WriteString(l)
+			}
+			data <- b.String()
+			say("250 queued")
+		case strings.HasPrefix(cmd, "QUIT"):
+			say("221 bye")
+			return
+		default:
+			say("250 ok")
+		}
+	}
+}
+
+func TestEmailThroughSMTP(t *testing.T) {
+	addr, data := fakeSMTP(t)
+	e := &notify.Email{Addr: addr, From: "custos@example.org", To: []string{"soc@example.org"}}
 	if err := e.Deliver(context.Background(), alert("a1", "stuffing", "critical", "emp-1", t0)); err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,11 @@ func (w *Webhook) Deliver(ctx context.Context, a custos.AlertRecord) error {
 	if err != nil {
 		return err
 	}
+	return w.post(ctx, body)
+}
+
+// post sends one JSON body, signed when there is a secret.
+func (w *Webhook) post(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -595,6 +596,14 @@ func TestApprovalsRoute(t *testing.T) {
 	_, alice, _ := server.CreateToken(ctx, st, "alice", []custos.Scope{custos.ScopeRead})
 	st.Close()
 	cfg.Approvals.RulesFile = rules
+	// Approvers hear of each request through approvals.notify.
+	notices := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		notices <- string(b)
+	}))
+	defer hook.Close()
+	cfg.Approvals.Notify.Webhooks = []config.Webhook{{URL: hook.URL}}
 	srv, err := server.Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -612,6 +621,14 @@ func TestApprovalsRoute(t *testing.T) {
 	json.Unmarshal([]byte(body), &req)
 	if req.ID == "" || req.Requester != "carol" {
 		t.Fatalf("request answer: %s", body)
+	}
+	select {
+	case n := <-notices:
+		if !strings.Contains(n, `"type":"approval.requested"`) || !strings.Contains(n, req.ID) || !strings.Contains(n, `"approvers":["alice"]`) {
+			t.Errorf("notice: %s", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("approvers were not notified")
 	}
 	if code, body := do(t, "POST", base+"/"+req.ID+"/approve", carol, `{}`); code != http.StatusForbidden {
 		t.Errorf("self-approval: %d %s", code, body)

@@ -29,39 +29,92 @@ func (s *Server) startNotifier(ctx context.Context) error {
 	return nil
 }
 
+// startApprovalNotifier tells approvers of new requests, when approvals
+// and approvals.notify are configured.
+func (s *Server) startApprovalNotifier(ctx context.Context) error {
+	if s.Approvals == nil {
+		return nil
+	}
+	n, err := NewApprovalNotifier(s.cfg.Approvals.Notify, s.Approvals, s.log)
+	if n == nil {
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		n.Run(ctx)
+	}()
+	return nil
+}
+
 // NewNotifier builds the alert notifier of cfg over src: nil when no sink
 // is configured.
 func NewNotifier(cfg config.Alerts, src notify.Source, log *slog.Logger) (*notify.Notifier, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
+	hooks, email, err := webAndMail(cfg.Webhooks, cfg.Email)
+	if err != nil {
+		return nil, err
+	}
 	var sinks []notify.Sink
-	for _, w := range cfg.Webhooks {
-		wh := &notify.Webhook{URL: w.URL}
-		if w.SecretFile != "" {
-			secret, err := readSecret(w.SecretFile)
-			if err != nil {
-				return nil, err
-			}
-			wh.Secret = []byte(secret)
-		}
-		sinks = append(sinks, wh)
+	for _, h := range hooks {
+		sinks = append(sinks, h)
 	}
 	if cfg.Syslog.Address != "" {
 		sinks = append(sinks, &notify.Syslog{Network: cfg.Syslog.Network, Address: cfg.Syslog.Address})
 	}
-	if cfg.Email.SMTP != "" {
-		e := &notify.Email{Addr: cfg.Email.SMTP, From: cfg.Email.From, To: cfg.Email.To, Username: cfg.Email.Username}
-		if cfg.Email.PasswordFile != "" {
-			pw, err := readSecret(cfg.Email.PasswordFile)
-			if err != nil {
-				return nil, err
-			}
-			e.Password = pw
-		}
-		sinks = append(sinks, e)
+	if email != nil {
+		sinks = append(sinks, email)
 	}
 	return &notify.Notifier{Source: src, Sinks: sinks, MinSeverity: cfg.MinSeverity, Log: log}, nil
+}
+
+// NewApprovalNotifier builds the notifier that tells approvers of new
+// requests of svc: nil when approvals.notify configures no sink.
+func NewApprovalNotifier(cfg config.ApprovalNotify, svc notify.ApprovalSource, log *slog.Logger) (*notify.ApprovalNotifier, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	hooks, email, err := webAndMail(cfg.Webhooks, cfg.Email)
+	if err != nil {
+		return nil, err
+	}
+	var sinks []notify.ApprovalSender
+	for _, h := range hooks {
+		sinks = append(sinks, h)
+	}
+	if email != nil {
+		sinks = append(sinks, email)
+	}
+	return &notify.ApprovalNotifier{Source: svc, Sinks: sinks, ConsoleURL: cfg.ConsoleURL, Log: log}, nil
+}
+
+// webAndMail builds the webhook and e-mail sinks of a section, reading
+// their secret files; email is nil when no relay is configured.
+func webAndMail(ws []config.Webhook, ec config.Email) (hooks []*notify.Webhook, email *notify.Email, err error) {
+	for _, w := range ws {
+		wh := &notify.Webhook{URL: w.URL}
+		if w.SecretFile != "" {
+			secret, err := readSecret(w.SecretFile)
+			if err != nil {
+				return nil, nil, err
+			}
+			wh.Secret = []byte(secret)
+		}
+		hooks = append(hooks, wh)
+	}
+	if ec.SMTP != "" {
+		email = &notify.Email{Addr: ec.SMTP, From: ec.From, To: ec.To, Username: ec.Username}
+		if ec.PasswordFile != "" {
+			pw, err := readSecret(ec.PasswordFile)
+			if err != nil {
+				return nil, nil, err
+			}
+			email.Password = pw
+		}
+	}
+	return hooks, email, nil
 }
 
 // readSecret reads a secret file, refusing one that others may read.

@@ -165,6 +165,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, e
 		s.Close(context.Background())
 		return nil, err
 	}
+	if err := s.startApprovalNotifier(runCtx); err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
 	if cfg.Policy.File != "" {
 		s.wg.Add(1)
 		go func() {
