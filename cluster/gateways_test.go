@@ -290,9 +290,17 @@ func TestClusterApprovals(t *testing.T) {
 		delivered <- a.ID
 	}))
 	defer hook.Close()
+	notices := make(chan string, 10)
+	bot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n struct{ ID, Type string }
+		json.NewDecoder(r.Body).Decode(&n)
+		notices <- n.Type + " " + n.ID
+	}))
+	defer bot.Close()
 	apiCfg := func() config.Config {
 		return inProcessConfig(t, pgDSN, stream, 2, func(c *config.Config) {
 			c.Approvals.RulesFile, c.Ledger.Enabled = rules, false
+			c.Approvals.Notify.Webhooks = []config.Webhook{{URL: bot.URL}}
 			c.Alerts.Webhooks = []config.Webhook{{URL: hook.URL}}
 		})
 	}
@@ -361,6 +369,15 @@ func TestClusterApprovals(t *testing.T) {
 	var req struct{ ID string }
 	if err := json.Unmarshal([]byte(body), &req); err != nil || req.ID == "" {
 		t.Fatalf("request: %s", body)
+	}
+	// The approvals node tells the approvers (approvals.notify).
+	select {
+	case n := <-notices:
+		if n != "approval.requested "+req.ID {
+			t.Errorf("approver notice: %q", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the approvals node sent no notice")
 	}
 	call(alice, "/"+req.ID+"/approve", `{}`)
 	waitUntil(t, 10*time.Second, "grant honoured by the gateway node", func() (bool, string) {
