@@ -27,7 +27,7 @@ const autoPrefix = "custos.auto."
 // carries the Query's gate). Called with umu held.
 func (ss *session) sendLifted(p *pending) {
 	l := p.stmt.lifted
-	name, known := ss.autoStatement(l.Text)
+	name, known := ss.autoStatement(autoKey(l))
 	gate := mayRefuseAfter(p.stmt, -1)
 	if name == "" {
 		p.gate = gate
@@ -50,13 +50,25 @@ func (ss *session) sendLifted(p *pending) {
 	ss.fe.Send(&pgproto3.Sync{})
 }
 
-// autoStatement returns the name of the prepared statement of a lifted
-// text on this connection and whether it was prepared before; "" when the
-// connection has as many as it may.
-func (ss *session) autoStatement(text string) (name string, known bool) {
+// autoKey identifies a prepared statement: the lifted text and its
+// parameters' types, since "WHERE id = 5" and "WHERE id = 3000000000" lift
+// to the same text with an int4 and an int8 parameter.
+func autoKey(l *pgsql.Lifted) string {
+	b := []byte(l.Text)
+	for _, t := range l.Types {
+		b = append(b, 0)
+		b = strconv.AppendUint(b, uint64(t), 10)
+	}
+	return string(b)
+}
+
+// autoStatement returns the name of the prepared statement of a key
+// (autoKey) on this connection and whether it was prepared before; ""
+// when the connection has as many as it may.
+func (ss *session) autoStatement(key string) (name string, known bool) {
 	ss.autoMu.Lock()
 	defer ss.autoMu.Unlock()
-	if name, ok := ss.auto[text]; ok {
+	if name, ok := ss.auto[key]; ok {
 		return name, true
 	}
 	if len(ss.auto) >= maxAutoStatements {
@@ -67,7 +79,7 @@ func (ss *session) autoStatement(text string) (name string, known bool) {
 	}
 	ss.autoSeq++
 	name = autoPrefix + strconv.Itoa(ss.autoSeq)
-	ss.auto[text] = name
+	ss.auto[key] = name
 	return name, false
 }
 

@@ -29,6 +29,10 @@ var autoPrepareScript = map[string][]string{
 		"SELECT pid, name FROM passenger_contacts c JOIN passengers USING (name) WHERE pid = 2",
 		"SELECT pid FROM no_such_table WHERE pid = 1",
 		"SELECT pid FROM passengers WHERE pid = 2",
+		// One lifted text, parameters of other types: other statements.
+		"SELECT pid FROM passengers WHERE pid = 3000000000",
+		"SELECT pid FROM passengers WHERE pid = 1.5",
+		"SELECT pid FROM passengers WHERE pid = 3",
 	},
 	"lim": { // limit 5: the result is cut with an error
 		"SELECT pid, phone FROM passengers WHERE pid > 0 ORDER BY pid",

@@ -162,7 +162,7 @@ type session struct {
 	umu sync.Mutex
 
 	// The gateway's own prepared statements on the upstream connection
-	// (AutoPrepare), by lifted text: the client reader adds them as it
+	// (AutoPrepare), by autoKey: the client reader adds them as it
 	// sends their Parse, the upstream reader forgets one whose Parse
 	// failed. autoSeq numbers them; a name is never used twice.
 	autoMu  sync.Mutex
