@@ -11,7 +11,6 @@ import (
 
 	"github.com/custos-dev/custos/approval"
 	"github.com/custos-dev/custos/mask"
-	"github.com/custos-dev/custos/pii"
 )
 
 // ApprovalNotice is what approvers are told of a pending request: enough
@@ -48,7 +47,7 @@ type ApprovalNotice struct {
 // rule; console is the console's base URL ("" leaves URL empty).
 func NewApprovalNotice(r approval.Request, rule approval.Rule, console string) ApprovalNotice {
 	n := ApprovalNotice{Type: string(approval.EventRequested), ID: r.ID, Kind: string(r.Kind), Requester: r.Requester,
-		Reason: maskIdentifiers(r.Reason), Purpose: r.Purpose.Name, Ticket: r.Purpose.Ticket,
+		Reason: mask.Text(r.Reason), Purpose: r.Purpose.Name, Ticket: r.Purpose.Ticket,
 		System: r.Scope.System, Object: r.Scope.Object, Categories: r.Scope.Categories, Subjects: len(r.Scope.Subjects),
 		Duration: r.Duration, Created: r.Created, Rule: r.Rule, ApproverRoles: rule.ApproverRoles, Approvers: rule.Approvers,
 		Required: r.Required}
@@ -56,23 +55,6 @@ func NewApprovalNotice(r approval.Request, rule approval.Rule, console string) A
 		n.URL = strings.TrimSuffix(console, "/") + "/approvals"
 	}
 	return n
-}
-
-// maskIdentifiers masks what the detectors find in free text.
-func maskIdentifiers(s string) string {
-	ms := pii.Find([]byte(s))
-	if len(ms) == 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, m := range ms {
-		b.WriteString(s[last:m.Offset])
-		b.WriteString(mask.Partial(m.Type, s[m.Offset:m.Offset+m.Length]))
-		last = m.Offset + m.Length
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }
 
 // ApprovalSender tells approvers of a request.

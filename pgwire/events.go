@@ -16,7 +16,6 @@ import (
 	"github.com/custos-dev/custos/export"
 	"github.com/custos-dev/custos/mask"
 	"github.com/custos-dev/custos/pgsql"
-	"github.com/custos-dev/custos/pii"
 	"github.com/custos-dev/custos/policy"
 )
 
@@ -483,27 +482,8 @@ func (ss *session) flushEvents(ctx context.Context) error {
 // failed cast or a constraint violation can quote the value.
 func scrubNotice(e *pgproto3.ErrorResponse) {
 	for _, f := range []*string{&e.Message, &e.Detail, &e.Hint, &e.Where, &e.InternalQuery} {
-		*f = maskText(*f)
+		*f = mask.Text(*f)
 	}
-}
-
-func maskText(s string) string {
-	if s == "" {
-		return s
-	}
-	ms := pii.Find([]byte(s))
-	if len(ms) == 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, m := range ms {
-		b.WriteString(s[last:m.Offset])
-		b.WriteString(mask.Partial(m.Type, s[m.Offset:m.Offset+m.Length]))
-		last = m.Offset + m.Length
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }
 
 func sessionID(k backendKey) string {

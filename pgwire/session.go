@@ -14,6 +14,7 @@ import (
 
 	"github.com/custos-dev/custos"
 	"github.com/custos-dev/custos/export"
+	"github.com/custos-dev/custos/mask"
 	"github.com/custos-dev/custos/pgsql"
 	"github.com/custos-dev/custos/pii"
 )
@@ -812,7 +813,7 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 	case *pgproto3.NotificationResponse:
 		// NOTIFY payloads are text anyone listening receives: identifiers
 		// in them are masked.
-		m.Payload = maskText(m.Payload)
+		m.Payload = mask.Text(m.Payload)
 		ss.send(m)
 	case *pgproto3.NoticeResponse:
 		scrubNotice((*pgproto3.ErrorResponse)(m))

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,27 +273,7 @@ func (s *scanner) record(ctx context.Context, u *unit) {
 }
 
 func (s *scanner) noteErr(ctx context.Context, path string, err error) {
-	s.record(ctx, &unit{note: &Note{Path: path, Kind: NoteError, Message: MaskText(err.Error())}})
-}
-
-// MaskText masks the personal information the detectors find in s. Error
-// messages of parsers sometimes quote the input (strconv, excelize); notes
-// pass through it so that a malformed cell holding a phone number does not
-// print it.
-func MaskText(s string) string {
-	ms := pii.Find([]byte(s))
-	if len(ms) == 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, m := range ms {
-		b.WriteString(s[last:m.Offset])
-		b.WriteString(mask.Partial(m.Type, s[m.Offset:m.Offset+m.Length]))
-		last = m.Offset + m.Length
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	s.record(ctx, &unit{note: &Note{Path: path, Kind: NoteError, Message: mask.Text(err.Error())}})
 }
 
 func (s *scanner) noteSkip(ctx context.Context, path, why string) {

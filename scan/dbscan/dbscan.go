@@ -206,7 +206,7 @@ func Scan(ctx context.Context, dsn string, opt Options, sink scan.Sink) (scan.Su
 		}
 		if err != nil {
 			sum.Errors++
-			if err := sink.Note(scan.Note{Path: system + "/" + where, Kind: scan.NoteError, Message: scan.MaskText(err.Error())}); err != nil {
+			if err := sink.Note(scan.Note{Path: system + "/" + where, Kind: scan.NoteError, Message: mask.Text(err.Error())}); err != nil {
 				return sum, err
 			}
 			continue
