@@ -131,28 +131,7 @@ type ApprovalNotifier struct {
 
 // Run delivers until ctx ends.
 func (n *ApprovalNotifier) Run(ctx context.Context) {
-	poll, retry := n.Poll, n.Retry
-	if poll <= 0 {
-		poll = 2 * time.Second
-	}
-	if retry <= 0 {
-		retry = 10 * time.Second
-	}
-	for {
-		wait := poll
-		if _, err := n.Once(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			n.Log.Warn("approval notification failed; will retry", "err", err, "retry_in", retry)
-			wait = retry
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
+	deliverLoop(ctx, n.Poll, n.Retry, n.Log, "approval notification", n.Once)
 }
 
 // Once notifies every request waiting for it and returns how many were

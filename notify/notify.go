@@ -47,7 +47,12 @@ func (n *Notifier) Run(ctx context.Context) {
 			}
 		}
 	}()
-	poll, retry := n.Poll, n.Retry
+	deliverLoop(ctx, n.Poll, n.Retry, n.Log, "alert delivery", n.Once)
+}
+
+// deliverLoop calls once every poll (default 2 s) until ctx ends, and
+// after a failure logs it and waits retry (default 10 s) instead.
+func deliverLoop(ctx context.Context, poll, retry time.Duration, log *slog.Logger, what string, once func(context.Context) (int, error)) {
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
@@ -56,11 +61,11 @@ func (n *Notifier) Run(ctx context.Context) {
 	}
 	for {
 		wait := poll
-		if _, err := n.Once(ctx); err != nil {
+		if _, err := once(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			n.Log.Warn("alert delivery failed; will retry", "err", err, "retry_in", retry)
+			log.Warn(what+" failed; will retry", "err", err, "retry_in", retry)
 			wait = retry
 		}
 		select {

@@ -53,19 +53,16 @@ func NewNotifier(cfg config.Alerts, src notify.Source, log *slog.Logger) (*notif
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	hooks, email, err := webAndMail(cfg.Webhooks, cfg.Email)
+	both, err := webAndMail(cfg.Webhooks, cfg.Email)
 	if err != nil {
 		return nil, err
 	}
 	var sinks []notify.Sink
-	for _, h := range hooks {
-		sinks = append(sinks, h)
+	for _, x := range both {
+		sinks = append(sinks, x)
 	}
 	if cfg.Syslog.Address != "" {
 		sinks = append(sinks, &notify.Syslog{Network: cfg.Syslog.Network, Address: cfg.Syslog.Address})
-	}
-	if email != nil {
-		sinks = append(sinks, email)
 	}
 	return &notify.Notifier{Source: src, Sinks: sinks, MinSeverity: cfg.MinSeverity, Log: log}, nil
 }
@@ -76,45 +73,51 @@ func NewApprovalNotifier(cfg config.ApprovalNotify, svc notify.ApprovalSource, l
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	hooks, email, err := webAndMail(cfg.Webhooks, cfg.Email)
+	both, err := webAndMail(cfg.Webhooks, cfg.Email)
 	if err != nil {
 		return nil, err
 	}
 	var sinks []notify.ApprovalSender
-	for _, h := range hooks {
-		sinks = append(sinks, h)
-	}
-	if email != nil {
-		sinks = append(sinks, email)
+	for _, x := range both {
+		sinks = append(sinks, x)
 	}
 	return &notify.ApprovalNotifier{Source: svc, Sinks: sinks, ConsoleURL: cfg.ConsoleURL, Log: log}, nil
 }
 
+// webOrMail is a webhook or e-mail sink: both deliver alerts and tell
+// approvers.
+type webOrMail interface {
+	notify.Sink
+	notify.ApprovalSender
+}
+
 // webAndMail builds the webhook and e-mail sinks of a section, reading
-// their secret files; email is nil when no relay is configured.
-func webAndMail(ws []config.Webhook, ec config.Email) (hooks []*notify.Webhook, email *notify.Email, err error) {
+// their secret files.
+func webAndMail(ws []config.Webhook, ec config.Email) ([]webOrMail, error) {
+	var out []webOrMail
 	for _, w := range ws {
 		wh := &notify.Webhook{URL: w.URL}
 		if w.SecretFile != "" {
 			secret, err := readSecret(w.SecretFile)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			wh.Secret = []byte(secret)
 		}
-		hooks = append(hooks, wh)
+		out = append(out, wh)
 	}
 	if ec.SMTP != "" {
-		email = &notify.Email{Addr: ec.SMTP, From: ec.From, To: ec.To, Username: ec.Username}
+		email := &notify.Email{Addr: ec.SMTP, From: ec.From, To: ec.To, Username: ec.Username}
 		if ec.PasswordFile != "" {
 			pw, err := readSecret(ec.PasswordFile)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			email.Password = pw
 		}
+		out = append(out, email)
 	}
-	return hooks, email, nil
+	return out, nil
 }
 
 // readSecret reads a secret file, refusing one that others may read.
