@@ -463,7 +463,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		switch {
 		case e != nil:
 			p.refusal = e
-			if k := ss.refusedIndex(st, p.pre); k > 0 && ss.splittable(st, true) {
+			if k := ss.refusedIndex(st, p.pre); k > 0 && ss.splittable(ctx, st, true) {
 				// The statements before the refused one run, as they
 				// would before a failing one.
 				p.kind = pkParse
@@ -471,7 +471,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 			}
 			ss.push(p)
 			ss.fe.Send(&pgproto3.Query{String: refusedSQL})
-		case ss.splittable(st, false):
+		case ss.splittable(ctx, st, false):
 			return ss.splitQuery(ctx, st, purpose, now, lineage, -1, nil)
 		case ss.s.AutoPrepare && st.lifted != nil && st.endUser == nil:
 			ss.sendLifted(p)
@@ -599,19 +599,24 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 // splittable reports whether a simple query string is sent as
 // extended-protocol statements (splitQuery): it holds several statements,
 // one of them is refused or may have its result refused after it ran, or
-// it is one write whose returned rows may be refused; and none is a
+// it is one write whose returned rows may be refused, or one read outside
+// a transaction block that calls a volatile function; and none is a
 // COPY (the server ignores a Sync during COPY FROM STDIN). Outside a
 // transaction block, statements that need one (DECLARE, LOCK, …: an
 // implicit block of a query string is one, an extended-protocol segment
 // is not) keep the string whole.
-func (ss *session) splittable(st *statement, refused bool) bool {
+func (ss *session) splittable(ctx context.Context, st *statement, refused bool) bool {
 	if !st.parsed || len(st.analysis.Statements) == 0 || (!refused && !mayRefuseAfter(st, -1)) {
 		return false
 	}
 	if len(st.analysis.Statements) == 1 && (refused || !writes(st)) {
 		// One statement: split only a write whose returned rows may be
-		// refused, so that the refusal can still roll it back.
-		return false
+		// refused, or a read outside a transaction block that calls a
+		// volatile function (volatile.go), so that the refusal can still
+		// roll it back. In a block, the failed transaction does.
+		if refused || ss.txStatus.Load() != 'I' || !ss.callsVolatile(ctx, &st.analysis.Statements[0]) {
+			return false
+		}
 	}
 	inBlock := ss.txStatus.Load() != 'I' || st.analysis.Statements[0].Kind == pgsql.KindTransaction
 	for _, s := range st.analysis.Statements {

@@ -139,6 +139,7 @@ type metaCache struct {
 	pools map[string]*pgxpool.Pool
 	rels  map[metaKey]*relation
 	names map[metaName]nameEntry // relation names as statements write them → OIDs
+	funcs map[metaName]volatileEntry
 }
 
 type metaKey struct {
