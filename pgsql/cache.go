@@ -41,7 +41,7 @@ func NewCache(size int) *Cache {
 // Analyze is Analyze(sql), served from the cache when a query of the same
 // shape was analyzed before. Parse errors are not cached.
 func (c *Cache) Analyze(sql string) (Analysis, error) {
-	a, _, err := c.AnalyzeLifted(sql)
+	a, _, err := c.analyze(sql, false)
 	return a, err
 }
 
@@ -49,6 +49,11 @@ func (c *Cache) Analyze(sql string) (Analysis, error) {
 // constants (of a shape the cache takes) also the statement with those
 // constants lifted out as typed parameters (see Lifted); nil otherwise.
 func (c *Cache) AnalyzeLifted(sql string) (Analysis, *Lifted, error) {
+	return c.analyze(sql, true)
+}
+
+// analyze is Analyze, lifting the constants only when asked to.
+func (c *Cache) analyze(sql string, wantLift bool) (Analysis, *Lifted, error) {
 	key, text, consts, ok := lexShape(sql)
 	if !ok {
 		a, err := Analyze(sql)
@@ -60,7 +65,11 @@ func (c *Cache) AnalyzeLifted(sql string) (Analysis, *Lifted, error) {
 	if hit {
 		st := e.a.Statements[0]
 		st.Text = text
-		return Analysis{Statements: []Statement{st}}, lift(text, consts, e.lift), nil
+		var l *Lifted
+		if wantLift {
+			l = lift(text, consts, e.lift)
+		}
+		return Analysis{Statements: []Statement{st}}, l, nil
 	}
 	a, locs, err := analyze(sql)
 	if err != nil || len(a.Statements) != 1 || a.Statements[0].Setting != nil || a.Comment != nil {
@@ -79,6 +88,9 @@ func (c *Cache) AnalyzeLifted(sql string) (Analysis, *Lifted, error) {
 	}
 	c.m[key] = e
 	c.mu.Unlock()
+	if !wantLift {
+		return a, nil, nil
+	}
 	return a, lift(text, consts, e.lift), nil
 }
 

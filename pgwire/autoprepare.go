@@ -27,7 +27,8 @@ const autoPrefix = "custos.auto."
 // carries the Query's gate). Called with umu held.
 func (ss *session) sendLifted(p *pending) {
 	l := p.stmt.lifted
-	name, known := ss.autoStatement(autoKey(l))
+	key := autoKey(l)
+	name, known := ss.autoStatement(key)
 	gate := mayRefuseAfter(p.stmt, -1)
 	if name == "" {
 		p.gate = gate
@@ -36,7 +37,7 @@ func (ss *session) sendLifted(p *pending) {
 		return
 	}
 	if !known {
-		ss.push(&pending{kind: pkParse, hidden: true, autoName: name})
+		ss.push(&pending{kind: pkParse, hidden: true, autoKey: key})
 		ss.fe.Send(&pgproto3.Parse{Name: name, Query: l.Text, ParameterOIDs: l.Types})
 	}
 	ss.push(&pending{kind: pkBind, hidden: true})
@@ -83,17 +84,13 @@ func (ss *session) autoStatement(key string) (name string, known bool) {
 	return name, false
 }
 
-// forgetAuto drops a prepared statement whose Parse did not succeed, so
-// that the next query of its shape prepares it anew (under a new name).
-func (ss *session) forgetAuto(name string) {
+// forgetAuto drops a prepared statement (by autoKey) whose Parse did not
+// succeed, so that the next query of its shape prepares it anew (under a
+// new name).
+func (ss *session) forgetAuto(key string) {
 	ss.autoMu.Lock()
-	defer ss.autoMu.Unlock()
-	for text, n := range ss.auto {
-		if n == name {
-			delete(ss.auto, text)
-			return
-		}
-	}
+	delete(ss.auto, key)
+	ss.autoMu.Unlock()
 }
 
 // noteDeallocate forgets every prepared statement of the gateway's when a

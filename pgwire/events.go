@@ -28,12 +28,18 @@ const analysisCacheSize = 4096
 // parser rejects is forwarded as it is so that the server answers with its
 // own error; it has no analysis. Each call returns its own statement (the
 // analysis itself may be shared: read only).
-func (ss *session) analyze(sql string) *statement {
+func (ss *session) analyze(sql string, lift bool) *statement {
 	st := &statement{sql: sql}
-	if a, l, err := ss.s.analyses.AnalyzeLifted(sql); err == nil {
+	var a pgsql.Analysis
+	var err error
+	if lift {
+		a, st.lifted, err = ss.s.analyses.AnalyzeLifted(sql)
+	} else {
+		a, err = ss.s.analyses.Analyze(sql)
+	}
+	if err == nil {
 		st.analysis = a
 		st.parsed = true
-		st.lifted = l
 		ss.noteDeallocate(a)
 	}
 	return st

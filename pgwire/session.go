@@ -76,9 +76,9 @@ type pending struct {
 	recorded bool
 	// actor is the verified end user a service account acts for, or nil.
 	actor *custos.Actor
-	// autoName is the upstream name of the gateway's own prepared
+	// autoKey is the key (autoKey) of the gateway's own prepared
 	// statement this Parse creates (AutoPrepare).
-	autoName string
+	autoKey string
 	// lineage, by statement index, is the query a FETCH or EXECUTE takes
 	// its result from (the DECLARE or PREPARE seen earlier), nil where the
 	// statement is its own.
@@ -451,7 +451,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 	}
 	switch m := msg.(type) {
 	case *pgproto3.Query:
-		st := ss.analyze(m.String)
+		st := ss.analyze(m.String, ss.s.AutoPrepare)
 		purpose := ss.takePurpose(st)
 		lineage := ss.lineageOf(st)
 		p := &pending{kind: pkQuery, stmt: st, purpose: purpose, start: now, lineage: lineage}
@@ -482,7 +482,7 @@ func (ss *session) handleClient(ctx context.Context, msg pgproto3.FrontendMessag
 		}
 		return ss.flushUp()
 	case *pgproto3.Parse:
-		st := ss.analyze(m.Query)
+		st := ss.analyze(m.Query, false)
 		ss.stmts[m.Name] = st
 		p := &pending{kind: pkParse, stmt: st, purpose: ss.takePurpose(st), start: now}
 		e := ss.check(st)
@@ -925,8 +925,8 @@ func (ss *session) handleUpstream(ctx context.Context, msg pgproto3.BackendMessa
 		}
 		// In the extended protocol the server skips to the next Sync.
 		for p := ss.head(); p != nil && p.kind != pkSync && p.kind != pkQuery; p = ss.head() {
-			if p.autoName != "" {
-				ss.forgetAuto(p.autoName) // its Parse failed or was skipped
+			if p.autoKey != "" {
+				ss.forgetAuto(p.autoKey) // its Parse failed or was skipped
 			}
 			switch {
 			case p.refusal != nil:
