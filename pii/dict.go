@@ -298,8 +298,10 @@ const (
 	hanNext = 4
 )
 
-var hanFlags = func() *[0x10000]uint8 {
-	var t [0x10000]uint8
+// The table has three bytes more than it has characters: hanSkipVec reads
+// four bytes at each index.
+var hanFlags = func() *[0x10000 + 3]uint8 {
+	var t [0x10000 + 3]uint8
 	var b [3]byte
 	for r := range 0x10000 {
 		// the bytes hanSkip decodes r from, and what decode3 makes of them
@@ -348,23 +350,27 @@ func pairKey(r1, r2 rune) uint32 {
 // two characters tell so before any map lookup.
 var pairBits = func() *[1 << (pairLog - 6)]uint64 {
 	var b [1 << (pairLog - 6)]uint64
-	add := func(ws []string) {
+	eachPair(func(r1, r2 rune) {
+		k := pairKey(r1, r2)
+		b[k>>6] |= 1 << (k & 63)
+	})
+	return &b
+}()
+
+// eachPair calls fn with the first two characters of every label and
+// division word, and of every traditional spelling of them (fold.go).
+func eachPair(fn func(r1, r2 rune)) {
+	for _, ws := range [][]string{nameContext, addressContext, divisions} {
 		for _, w := range ws {
 			rs := []rune(w)
-			// and every traditional spelling of the pair (fold.go)
 			for _, a := range append([]rune{rs[0]}, tradForms[rs[0]]...) {
 				for _, c := range append([]rune{rs[1]}, tradForms[rs[1]]...) {
-					k := pairKey(a, c)
-					b[k>>6] |= 1 << (k & 63)
+					fn(a, c)
 				}
 			}
 		}
 	}
-	add(nameContext)
-	add(addressContext)
-	add(divisions)
-	return &b
-}()
+}
 
 // pairAt reports whether the character r at text[i] and the next one may
 // start a dictionary word.

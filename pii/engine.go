@@ -61,6 +61,7 @@ type Detector struct {
 	addrLimit          bool
 
 	perChar bool // tests: every Han character to d.cjk, as the Han loop must decide
+	scalar  bool // tests: the Go skip loops only, not skip_amd64.s
 }
 
 // AppendMatches appends the matches in text to dst, ordered by offset,
@@ -73,6 +74,9 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 		// Most bytes of most text start nothing: skip eight at a time
 		// until one might (see skipPlain), then Han characters three at a
 		// time while the anchor bitmap says they start nothing.
+		if haveVec && !d.scalar && i >= 2 {
+			i = skipVec(text, i, &hanFlags[0], &vecPairs[0])
+		}
 		i = skipPlain(text, i)
 		if i >= n {
 			break
@@ -122,6 +126,16 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			// most Han characters start nothing: pass a whole run of them
 			// in one loop, without a branch per character where the next
 			// one is known (hanSkip), else with the per-character test
+			if haveVec && !d.scalar && !d.perChar && i+64 <= n {
+				// skipVec stopped here: decide this character, and let
+				// it go on after it
+				if hanPasses(text, i) {
+					i += 3
+					continue
+				}
+				dst, i = d.cjk(dst, text, i)
+				break
+			}
 			j := i
 			for !d.perChar {
 				j = hanSkip(text, j)

@@ -138,20 +138,66 @@ func TestHanSkipSameMatches(t *testing.T) {
 	}
 }
 
+// sameWithPerChar: the first pass finds the same with the skip loops of
+// this machine (skip_amd64.s where the CPU has AVX-512), with the Go skip
+// loops alone and with the per-character Han test.
 func sameWithPerChar(t *testing.T, text []byte) {
 	t.Helper()
-	var fast, slow Detector
-	slow.perChar = true
-	got, want := fast.AppendMatches(nil, text), slow.AppendMatches(nil, text)
-	if !slices.Equal(got, want) {
+	var fast, scalar, slow Detector
+	scalar.scalar = true
+	slow.perChar, slow.scalar = true, true
+	want := slow.AppendMatches(nil, text)
+	if got := scalar.AppendMatches(nil, text); !slices.Equal(got, want) {
 		t.Fatalf("with hanSkip %v, per character %v (text %q)", got, want, text[:min(len(text), 400)])
 	}
+	if got := fast.AppendMatches(nil, text); !slices.Equal(got, want) {
+		t.Fatalf("with the vector loops %v, per character %v (text %q)", got, want, text[:min(len(text), 400)])
+	}
+}
+
+// TestSkipVecSameMatches: on mixed text built from the cases skipVec
+// passes over (tokens with digits, capitals and "name" inside, "Na",
+// glued and dashed digits, malformed UTF-8, Han runs longer than a block)
+// and the ones it must stop at, the first pass finds the same with it as
+// without it.
+func TestSkipVecSameMatches(t *testing.T) {
+	if !haveVec {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 3000 {
+		sameWithPerChar(t, randomMixed(r, 10+r.IntN(120)))
+	}
+}
+
+var mixedPieces = []string{
+	"The ", "report ", "name", "Name", "NAME", "_name", "x9name", "2name", "Xname", "nA", "Na", "Nb",
+	"ORDER2024", "SKU-123", "abc-123", "a.1", "1.2.3.4", "42.7s", "0 errors", "v2", "12ms",
+	"13812345678", "138 1234 5678", "+86 138-1234-5678", "a@b.com", "fe80::1", ":", "@", "+",
+	";<=>?", "E12345678", "A123456(7)", "GB82WEST12345698765432", "ABC123", "PNR", "PNR: ABC123",
+	"11010519491231002X", "6222021234567890128", " ", " ", " ", "\n", ",", "-", ".", "_", "\t",
+	"é", "\xe4\xbd", "\x80", "𠀀", "\xef\xbc\x91\xef\xbc\x93",
+	"会议纪要已上传至共享目录请大家查阅本季度业绩同比增长", "数据中心完成了例行巡检，设备运行正常。",
+	"姓名：张伟", "乘客王芳", "地址北京市朝阳区建国路88号", "京A12345", "一三八一二三四五六七八",
+}
+
+func randomMixed(r *rand.Rand, n int) []byte {
+	var b []byte
+	for range n {
+		if r.IntN(4) == 0 {
+			b = append(b, hanAlphabet[r.IntN(len(hanAlphabet))]...)
+		} else {
+			b = append(b, mixedPieces[r.IntN(len(mixedPieces))]...)
+		}
+	}
+	return b
 }
 
 // FuzzHanSkip: the same on any input.
 func FuzzHanSkip(f *testing.F) {
 	f.Add([]byte("客户姓名：张伟，住址北京市朝阳区建国路88号，一二三〇。新疆"))
 	f.Add([]byte("\xe0\x80\x80二\xed\xa0\x80北京 京A12345 ０１２３"))
+	f.Add(randomMixed(rand.New(rand.NewPCG(1, 1)), 60))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		sameWithPerChar(t, text)
 	})

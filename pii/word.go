@@ -11,13 +11,14 @@ func (d *Detector) word(dst []Match, text []byte, i int) ([]Match, int) {
 	e := wordEnd(text, i)
 	L := e - i
 	c0 := text[i]
-	if L == 4 && lower(c0) == 'n' && lower(text[i+1]) == 'a' && lower(text[i+2]) == 'm' && lower(text[i+3]) == 'e' {
+	glued := i > 0 && isWord(text[i-1])
+	if L == 4 && !glued && lower(c0) == 'n' && lower(text[i+1]) == 'a' && lower(text[i+2]) == 'm' && lower(text[i+3]) == 'e' {
 		return d.nameAfter(dst, text, e, e)
 	}
 	if !isUpper(c0) && !isDigit(c0) {
 		return dst, e
 	}
-	if i > 0 && isWord(text[i-1]) {
+	if glued {
 		return dst, e
 	}
 	tok := text[i:e]

@@ -1,0 +1,288 @@
+#include "textflag.h"
+
+// skipVec: the first pass's skip loops (skipPlain, hanSkip and the
+// dispatch cases that only step over a byte or a token) over 64 bytes at a
+// time with AVX-512 (F, BW, VBMI). skip_amd64.go says what it returns and
+// when it runs.
+
+#define VEC_PAIR_LOG 20
+#define c0C0F0 hanConst<>+0(SB)
+#define c8080E0 hanConst<>+4(SB)
+#define c0F hanConst<>+8(SB)
+#define cFC0 hanConst<>+12(SB)
+#define c3F hanConst<>+16(SB)
+#define cMul hanConst<>+20(SB)
+#define c31 hanConst<>+24(SB)
+#define c1 hanConst<>+28(SB)
+#define cFF10 hanConst<>+32(SB)
+#define c10 hanConst<>+36(SB)
+#define c800 hanConst<>+40(SB)
+#define cD800 hanConst<>+44(SB)
+
+// WORDMASK sets out's bit k when byte k of zx is a letter, digit or '_'.
+#define WORDMASK(zx, out) \
+	VPSUBB Z17, zx, Z4; VPCMPUB $2, Z18, Z4, K1; \
+	VPSUBB Z19, zx, Z4; VPCMPUB $2, Z20, Z4, K2; KORQ K1, K2, K1; \
+	VPSUBB Z21, zx, Z4; VPCMPUB $2, Z20, Z4, K2; KORQ K1, K2, K1; \
+	VPCMPEQB Z22, zx, K2; KORQ K1, K2, K1; \
+	KMOVQ K1, out
+
+#define BCASTB(c, z) MOVL $(c*0x01010101), AX; VPBROADCASTD AX, z
+
+// func skipVec(text []byte, i int, flags *byte, pairs *uint64) int
+TEXT ·skipVec(SB), NOSPLIT, $0-56
+	MOVQ text_base+0(FP), SI
+	MOVQ text_len+8(FP), DX
+	MOVQ i+24(FP), BX
+	MOVQ flags+32(FP), R8
+	MOVQ pairs+40(FP), R9
+	VMOVDQU64 hanIdxX<>(SB), Z14
+	VMOVDQU64 hanIdxY<>(SB), Z15
+	VPXORD Z16, Z16, Z16
+	BCASTB(0x30, Z17) // '0'
+	BCASTB(9, Z18)
+	BCASTB(0x41, Z19) // 'A'
+	BCASTB(25, Z20)
+	BCASTB(0x61, Z21) // 'a'
+	BCASTB(0x5F, Z22) // '_'
+	BCASTB(0x2D, Z23) // '-'
+	BCASTB(0x2E, Z24) // '.'
+	BCASTB(0x2B, Z25) // '+'
+	BCASTB(0x3A, Z26) // ':'
+	BCASTB(0x40, Z27) // '@'
+	BCASTB(0x4E, Z28) // 'N'
+	BCASTB(0x6E, Z29) // 'n'
+	BCASTB(0xE0, Z30)
+	BCASTB(0x0F, Z31)
+
+ascii:
+	// the block, the byte after it and the two before it
+	LEAQ 65(BX), AX
+	CMPQ AX, DX
+	JHI out
+	VMOVDQU8 (SI)(BX*1), Z0
+	VMOVDQU8 1(SI)(BX*1), Z1
+	VMOVDQU8 -1(SI)(BX*1), Z2
+	VMOVDQU8 -2(SI)(BX*1), Z3
+	WORDMASK(Z2, R10)             // after a word byte
+	WORDMASK(Z3, R11)
+
+	// digits not inside a token (ORDER2024, SKU-123, a UUID's groups)
+	VPCMPEQB Z23, Z2, K1
+	VPCMPEQB Z24, Z2, K2
+	KORQ K1, K2, K1
+	KMOVQ K1, R12
+	ANDQ R11, R12
+	ORQ R10, R12                  // glued to a token
+	VPSUBB Z17, Z0, Z4
+	VPCMPUB $2, Z18, Z4, K1
+	KMOVQ K1, R13
+	NOTQ R12
+	ANDQ R12, R13
+
+	// capitals that start a token, unless a lower-case letter follows
+	// (no type but "Name" has one there)
+	VPSUBB Z19, Z0, Z4
+	VPCMPUB $2, Z20, Z4, K1
+	KMOVQ K1, AX
+	VPSUBB Z21, Z1, Z4
+	VPCMPUB $2, Z20, Z4, K1
+	KMOVQ K1, CX                  // a lower-case letter follows
+	VPCMPEQB Z21, Z1, K2          // an 'a' follows
+	VPCMPEQB Z28, Z0, K2, K3      // "Na"
+	KMOVQ K3, DI
+	NOTQ DI
+	ANDQ DI, CX
+	NOTQ CX
+	ANDQ CX, AX
+	NOTQ R10
+	ANDQ R10, AX
+	ORQ AX, R13
+
+	// "na" of "name", not inside a token
+	VPCMPEQB Z29, Z0, K2, K3
+	KMOVQ K3, AX
+	ANDQ R10, AX
+	ORQ AX, R13
+
+	// '+', ':', '@'
+	VPCMPEQB Z25, Z0, K1
+	VPCMPEQB Z26, Z0, K2
+	KORQ K1, K2, K1
+	VPCMPEQB Z27, Z0, K2
+	KORQ K1, K2, K1
+	KMOVQ K1, AX
+	ORQ AX, R13
+
+	// lead bytes of 3-byte characters
+	VPSUBB Z30, Z0, Z4
+	VPCMPUB $2, Z31, Z4, K1
+	KMOVQ K1, AX
+	ORQ AX, R13
+
+	TESTQ R13, R13
+	JNZ asciiFound
+	ADDQ $64, BX
+	JMP ascii
+
+asciiFound:
+	TZCNTQ R13, R13
+	ADDQ R13, BX
+	MOVBLZX (SI)(BX*1), AX
+	SUBL $0xE0, AX
+	CMPL AX, $0x0F
+	JHI out                       // an ASCII byte: the Go loop decides
+
+han:
+	// Sixteen characters a block, lane k holding the four bytes at j+3k
+	// (X: the character and one byte more) and at j+3k+3 (Y: the next
+	// one's). Lane 15 only looks ahead: a block passes at most 15.
+	LEAQ 64(BX), AX
+	CMPQ AX, DX
+	JHI out
+	VMOVDQU8 (SI)(BX*1), Z0
+	VPERMB Z0, Z14, Z1 // X
+	VPERMB Z0, Z15, Z2 // Y
+
+	// well-formed 3-byte characters
+	VPANDD.BCST c0C0F0, Z1, Z3
+	VPCMPEQD.BCST c8080E0, Z3, K1
+	KMOVW K1, CX
+	TESTL $1, CX
+	JZ hanNotOne
+
+	// r: the 16 bits the character carries
+	VPANDD.BCST c0F, Z1, Z4
+	VPSLLD $12, Z4, Z4
+	VPSRLD $2, Z1, Z5
+	VPANDD.BCST cFC0, Z5, Z5
+	VPSRLD $16, Z1, Z6
+	VPANDD.BCST c3F, Z6, Z6
+	VPTERNLOGD $0xFE, Z5, Z6, Z4
+
+	// r2: the next character's (lane 15: none)
+	VALIGND $1, Z4, Z16, Z8
+
+	// the stop filter's bit for (r, r2): vecPairKey
+	VPSLLD $16, Z4, Z10
+	VPXORD Z8, Z10, Z10
+	VPMULLD.BCST cMul, Z10, Z10
+	VPSRLD $(32-VEC_PAIR_LOG), Z10, Z10
+	VPSRLD $5, Z10, Z11
+	KXNORW K3, K3, K3
+	VPXORD Z12, Z12, Z12
+	VPGATHERDD (R9)(Z11*4), K3, Z12
+	VPANDD.BCST c31, Z10, Z10
+	VPSRLVD Z10, Z12, Z12
+	VPTESTMD.BCST c1, Z12, K4
+
+	// full-width digits, and characters before a 3-byte sequence
+	// decode3 rejects (overlong, surrogate)
+	VPSUBD.BCST cFF10, Z4, Z13
+	VPCMPUD.BCST $1, c10, Z13, K5
+	KORW K4, K5, K4
+	VPCMPUD.BCST $1, c800, Z8, K5
+	KORW K4, K5, K4
+	VPSUBD.BCST cD800, Z8, Z13
+	VPCMPUD.BCST $1, c800, Z13, K5
+	KORW K4, K5, K4
+	KMOVW K4, R10
+
+	// CX: the first lane that is not a 3-byte character (1..16)
+	NOTL CX
+	TZCNTL CX, CX
+	CMPL CX, $16
+	JEQ hanFull
+	DECL CX                       // the run's last character
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	ANDL R10, AX
+	JNZ hanStopAt
+
+	// The last character of the run, by hanFlags as hanSkip decides it:
+	// it stops when it is a full-width digit, may start a word or a
+	// number, or is a plate province before a capital.
+	LEAQ (CX)(CX*2), CX
+	ADDQ CX, BX
+	MOVBLZX (SI)(BX*1), AX
+	ANDL $0x0F, AX
+	SHLL $12, AX
+	MOVBLZX 1(SI)(BX*1), DI
+	ANDL $0x3F, DI
+	SHLL $6, DI
+	ORL DI, AX
+	MOVBLZX 2(SI)(BX*1), DI
+	ANDL $0x3F, DI
+	ORL DI, AX
+	MOVBLZX (R8)(AX*1), AX
+	TESTL $7, AX
+	JNZ out
+	TESTL $8, AX
+	JZ hanPass
+	MOVBLZX 3(SI)(BX*1), DI
+	SUBL $0x41, DI
+	CMPL DI, $26
+	JCS out
+
+hanPass:
+	ADDQ $3, BX                   // ASCII or another length follows
+	JMP ascii
+
+hanFull:
+	ANDL $0x7FFF, R10
+	JNZ hanStopR10
+	ADDQ $45, BX
+	JMP han
+
+hanStopR10:
+	MOVL R10, AX
+
+hanStopAt:
+	TZCNTL AX, AX
+	LEAQ (AX)(AX*2), AX
+	ADDQ AX, BX
+	JMP out
+
+hanNotOne:
+	// not a well-formed 3-byte character: the Go loop steps over its
+	// first byte and decides nothing else there
+	INCQ BX
+	JMP ascii
+
+out:
+	MOVQ BX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+DATA hanIdxX<>+0(SB)/8, $0x0605040303020100
+DATA hanIdxX<>+8(SB)/8, $0x0c0b0a0909080706
+DATA hanIdxX<>+16(SB)/8, $0x1211100f0f0e0d0c
+DATA hanIdxX<>+24(SB)/8, $0x1817161515141312
+DATA hanIdxX<>+32(SB)/8, $0x1e1d1c1b1b1a1918
+DATA hanIdxX<>+40(SB)/8, $0x2423222121201f1e
+DATA hanIdxX<>+48(SB)/8, $0x2a29282727262524
+DATA hanIdxX<>+56(SB)/8, $0x302f2e2d2d2c2b2a
+GLOBL hanIdxX<>(SB), RODATA|NOPTR, $64
+DATA hanIdxY<>+0(SB)/8, $0x0908070606050403
+DATA hanIdxY<>+8(SB)/8, $0x0f0e0d0c0c0b0a09
+DATA hanIdxY<>+16(SB)/8, $0x151413121211100f
+DATA hanIdxY<>+24(SB)/8, $0x1b1a191818171615
+DATA hanIdxY<>+32(SB)/8, $0x21201f1e1e1d1c1b
+DATA hanIdxY<>+40(SB)/8, $0x2726252424232221
+DATA hanIdxY<>+48(SB)/8, $0x2d2c2b2a2a292827
+DATA hanIdxY<>+56(SB)/8, $0x33323130302f2e2d
+GLOBL hanIdxY<>(SB), RODATA|NOPTR, $64
+DATA hanConst<>+0(SB)/4, $0xc0c0f0 // c0C0F0
+DATA hanConst<>+4(SB)/4, $0x8080e0 // c8080E0
+DATA hanConst<>+8(SB)/4, $0xf // c0F
+DATA hanConst<>+12(SB)/4, $0xfc0 // cFC0
+DATA hanConst<>+16(SB)/4, $0x3f // c3F
+DATA hanConst<>+20(SB)/4, $0x9e3779b1 // cMul
+DATA hanConst<>+24(SB)/4, $0x1f // c31
+DATA hanConst<>+28(SB)/4, $0x1 // c1
+DATA hanConst<>+32(SB)/4, $0xff10 // cFF10
+DATA hanConst<>+36(SB)/4, $0xa // c10
+DATA hanConst<>+40(SB)/4, $0x800 // c800
+DATA hanConst<>+44(SB)/4, $0xd800 // cD800
+GLOBL hanConst<>(SB), RODATA|NOPTR, $48
