@@ -29,17 +29,17 @@ func byFirst(words []string) map[rune][]string {
 	return m
 }
 
-// anchorWords are the dictionary words by first character, in one map so
-// that an anchor costs one lookup.
+// anchorWords are the dictionary words by first character, in one table
+// so that an anchor costs one load.
 type anchorWords struct{ names, addressContext, divisions []string }
 
-var wordsAt = func() map[rune]*anchorWords {
-	m := make(map[rune]*anchorWords)
+var wordsAt = func() *[0x10000]*anchorWords {
+	var t [0x10000]*anchorWords
 	get := func(r rune) *anchorWords {
-		if m[r] == nil {
-			m[r] = &anchorWords{}
+		if t[r] == nil {
+			t[r] = &anchorWords{}
 		}
-		return m[r]
+		return t[r]
 	}
 	for r, ws := range byFirst(nameContext) {
 		get(r).names = ws
@@ -54,12 +54,12 @@ var wordsAt = func() map[rune]*anchorWords {
 	// compared folded (prefixAt); none of them starts words of its own
 	for si, trs := range tradForms {
 		for _, tr := range trs {
-			if m[si] != nil && m[tr] == nil {
-				m[tr] = m[si]
+			if si <= 0xFFFF && tr <= 0xFFFF && t[si] != nil && t[tr] == nil {
+				t[tr] = t[si]
 			}
 		}
 	}
-	return m
+	return &t
 }()
 
 // prefixAt returns the length of the longest word of ws at text[i], or 0.

@@ -74,10 +74,15 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 		// Most bytes of most text start nothing: skip eight at a time
 		// until one might (see skipPlain), then Han characters three at a
 		// time while the anchor bitmap says they start nothing.
-		if haveVec && !d.scalar && i >= 2 {
-			i = skipVec(text, i, &hanFlags[0], &vecPairs[0])
+		if haveVec && !d.scalar && i >= 2 && i+65 <= n {
+			// it stops where skipPlain would, or where fewer than 65
+			// bytes are left
+			if i = skipVec(text, i, &hanFlags[0], &vecPairs[0]); i+65 > n {
+				i = skipPlain(text, i)
+			}
+		} else {
+			i = skipPlain(text, i)
 		}
-		i = skipPlain(text, i)
 		if i >= n {
 			break
 		}
@@ -127,12 +132,9 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			// in one loop, without a branch per character where the next
 			// one is known (hanSkip), else with the per-character test
 			if haveVec && !d.scalar && !d.perChar && i+64 <= n {
-				// skipVec stopped here: decide this character, and let
-				// it go on after it
-				if hanPasses(text, i) {
-					i += 3
-					continue
-				}
+				// skipVec stopped here: d.cjk decides this character
+				// (on one that starts nothing it finds nothing, as the
+				// per-character tests show) and skipVec goes on after it
 				dst, i = d.cjk(dst, text, i)
 				break
 			}
