@@ -241,10 +241,13 @@ func numeralGoesOn(text []byte, p int) bool {
 // shortRun reports whether the ASCII digits at text[i], with the single
 // spaces, dashes and dots between them, are fewer than four and end at a
 // byte that cannot continue a number or a token (ASCII, not a letter,
-// digit, '_', 'X' or '+'); it returns the end. No type has fewer than four
-// digits (an IPv4 address has four, a date six), so such a run is
-// skipped without reading it; anything else goes to numeric, which also
-// reads full-width digits, Chinese numerals and tokens glued to letters.
+// digit, '_', 'X' or '+'), or at a lower-case letter; it returns the end,
+// after the token in the second case. No type has fewer than four digits
+// (an IPv4 address has four, a date six), and no token with a lower-case
+// letter in it is a document number, so such a run ("0 errors", "42.7s",
+// "12ms") is skipped as numeric would skip it, without reading it;
+// anything else goes to numeric, which also reads full-width digits,
+// Chinese numerals and tokens glued to capitals.
 func shortRun(text []byte, i int) (int, bool) {
 	n, digits := len(text), 0
 	j := i
@@ -265,6 +268,9 @@ func shortRun(text []byte, i int) (int, bool) {
 			return 0, false // full-width digits or Chinese numerals may go on
 		}
 		break
+	}
+	if j < n && text[j]-'a' < 26 {
+		return wordEnd(text, j), true
 	}
 	if j < n && (text[j] >= 0x80 || isWord(text[j]) || text[j] == '+') {
 		return 0, false

@@ -61,7 +61,10 @@ func TestShortRun(t *testing.T) {
 		{"42.7 s", 4, true},
 		{"1.2.3", 5, true},
 		{"1.2.3.4", 0, false},  // four digits: an IPv4 address
-		{"42.7s", 0, false},    // glued to a letter: numeric decides
+		{"42.7s", 5, true},     // glued to a lower-case letter: the token
+		{"12ms=3", 4, true},
+		{"12x ", 3, true},
+		{"42.7S", 0, false}, // to a capital: numeric decides
 		{"138 ００１３", 0, false}, // mixed widths go on
 		{"13８", 0, false},
 		{"12 三", 0, false},
@@ -72,6 +75,29 @@ func TestShortRun(t *testing.T) {
 		end, ok := shortRun([]byte(tc.text), 0)
 		if end != tc.end || ok != tc.ok {
 			t.Errorf("shortRun(%q) = %d, %v; want %d, %v", tc.text, end, ok, tc.end, tc.ok)
+		}
+	}
+}
+
+// TestShortRunAsNumeric: where shortRun skips a run, numeric finds
+// nothing in it and ends where shortRun ends.
+func TestShortRunAsNumeric(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const bytes = "0123456789 -.xXasz_+AB:@\xe4\xb8\x80"
+	var d Detector
+	for range 200000 {
+		text := make([]byte, 1+r.IntN(12))
+		text[0] = '0' + byte(r.IntN(10))
+		for k := 1; k < len(text); k++ {
+			text[k] = bytes[r.IntN(len(bytes))]
+		}
+		end, ok := shortRun(text, 0)
+		if !ok {
+			continue
+		}
+		got, gotEnd := d.numeric(nil, text, 0, false)
+		if len(got) > 0 || gotEnd != end {
+			t.Fatalf("shortRun(%q) = %d; numeric finds %v and ends at %d", text, end, got, gotEnd)
 		}
 	}
 }
