@@ -60,11 +60,11 @@ func TestShortRun(t *testing.T) {
 		{"0 errors", 1, true},
 		{"42.7 s", 4, true},
 		{"1.2.3", 5, true},
-		{"1.2.3.4", 0, false},  // four digits: an IPv4 address
-		{"42.7s", 5, true},     // glued to a lower-case letter: the token
+		{"1.2.3.4", 0, false}, // four digits: an IPv4 address
+		{"42.7s", 5, true},    // glued to a lower-case letter: the token
 		{"12ms=3", 4, true},
 		{"12x ", 3, true},
-		{"42.7S", 0, false}, // to a capital: numeric decides
+		{"42.7S", 0, false},    // to a capital: numeric decides
 		{"138 ００１３", 0, false}, // mixed widths go on
 		{"13８", 0, false},
 		{"12 三", 0, false},
