@@ -5,7 +5,7 @@ import "golang.org/x/sys/cpu"
 // haveVec says whether this CPU runs skipVec (skip_amd64.s, AVX-512):
 // the first pass then steps over text 64 bytes at a time and stops only
 // where something may start.
-var haveVec = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI
+var haveVec = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI && cpu.X86.HasBMI2
 
 // skipVec returns the first index p ≥ i where the first pass may find
 // something, or where fewer than 65 bytes are left. It passes only what
