@@ -226,6 +226,10 @@ func FuzzHanSkip(f *testing.F) {
 	f.Add(randomMixed(rand.New(rand.NewPCG(1, 1)), 60))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		sameWithPerChar(t, text)
+		if len(text) > 0 && len(text) < 200 {
+			// long enough for the vector loop's blocks
+			sameWithPerChar(t, bytes.Repeat(text, 1+200/len(text)))
+		}
 	})
 }
 
