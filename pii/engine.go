@@ -70,15 +70,26 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	base := len(dst)
 	n := len(text)
 	d.addrFrom, d.addrStop = -1, -1
+	vecFrom := 2 // skipVec reads the two bytes before its start
+	short := 0   // skipVec's stops in a row less than 16 bytes on
 	for i := 0; i < n; {
 		// Most bytes of most text start nothing: skip eight at a time
 		// until one might (see skipPlain), then Han characters three at a
 		// time while the anchor bitmap says they start nothing.
-		if haveVec && !d.scalar && i >= 2 && i+65 <= n {
+		if haveVec && !d.scalar && i >= vecFrom && i+65 <= n {
 			// it stops where skipPlain would, or where fewer than 65
 			// bytes are left
+			from := i
 			if i = skipVec(text, i, &hanFlags[0], &vecPairs[0]); i+65 > n {
 				i = skipPlain(text, i)
+			}
+			if short = short + 1; i-from >= 16 {
+				short = 0
+			} else if short == 4 {
+				// Text where something may start every few bytes (a
+				// table of numbers, a list of addresses): the Go loop
+				// costs less there than a block of 64 bytes per stop.
+				vecFrom, short = i+256, 0
 			}
 		} else {
 			i = skipPlain(text, i)
