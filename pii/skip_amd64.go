@@ -1,3 +1,5 @@
+//go:build !purego
+
 package pii
 
 import "golang.org/x/sys/cpu"

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // skipVec: the first pass's skip loops (skipPlain, hanSkip and the
