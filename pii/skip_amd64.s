@@ -79,8 +79,55 @@ ascii:
 	VPSUBB Z17, Z0, Z4
 	VPCMPUB $2, Z18, Z4, K1
 	KMOVQ K1, R13
+	MOVQ R13, R11                 // all digits
 	NOTQ R12
 	ANDQ R12, R13
+
+	// ... but for runs of one to three digits that shortRun passes: the
+	// byte after them (E) is a lower-case letter, or ASCII that is not a
+	// word byte or '+', nor a separator (' ', '-', '.') before a digit
+	// or a non-ASCII byte. Past the block nothing counts as E.
+	VPMOVB2M Z0, K3               // non-ASCII
+	KMOVQ K3, DI
+	MOVQ R11, AX
+	ORQ DI, AX
+	SHRQ $1, AX
+	BTSQ $63, AX                  // the next byte is a digit or non-ASCII
+	VPCMPEQB Z23, Z0, K4
+	VPCMPEQB Z24, Z0, K5
+	KORQ K4, K5, K4
+	VPCMPEQB spaces<>(SB), Z0, K5
+	KORQ K4, K5, K4
+	KMOVQ K4, CX
+	ANDQ AX, CX                   // separators that go on
+	ORQ DI, CX
+	MOVQ R10, AX
+	SHRQ $1, AX
+	BTSQ $63, AX                  // word bytes
+	ORQ AX, CX
+	VPCMPEQB Z25, Z0, K5
+	KMOVQ K5, AX
+	ORQ AX, CX
+	NOTQ CX
+	VPSUBB Z21, Z0, Z4
+	VPCMPUB $2, Z20, Z4, K5
+	KMOVQ K5, AX
+	ORQ AX, CX                    // E
+	// a digit at k starts such a run when E[k+1] | D[k+1] & (E[k+2] |
+	// D[k+2] & E[k+3])
+	MOVQ CX, AX
+	SHRQ $1, AX
+	MOVQ CX, DI
+	SHRQ $2, DI
+	MOVQ R11, R12
+	SHRQ $1, R12
+	ANDQ R12, DI
+	ORQ DI, AX
+	ANDQ R11, AX
+	ORQ CX, AX
+	SHRQ $1, AX
+	ANDQ R13, AX
+	XORQ AX, R13
 
 	// capitals that start a token, unless a lower-case letter follows
 	// (no type but "Name" has one there)
@@ -296,3 +343,12 @@ DATA hanConst<>+36(SB)/4, $0xa // c10
 DATA hanConst<>+40(SB)/4, $0x800 // c800
 DATA hanConst<>+44(SB)/4, $0xd800 // cD800
 GLOBL hanConst<>(SB), RODATA|NOPTR, $48
+DATA spaces<>+0(SB)/8, $0x2020202020202020
+DATA spaces<>+8(SB)/8, $0x2020202020202020
+DATA spaces<>+16(SB)/8, $0x2020202020202020
+DATA spaces<>+24(SB)/8, $0x2020202020202020
+DATA spaces<>+32(SB)/8, $0x2020202020202020
+DATA spaces<>+40(SB)/8, $0x2020202020202020
+DATA spaces<>+48(SB)/8, $0x2020202020202020
+DATA spaces<>+56(SB)/8, $0x2020202020202020
+GLOBL spaces<>(SB), RODATA|NOPTR, $64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/custos-dev/custos/pii/corpus"
@@ -193,6 +194,25 @@ func TestSkipVecSameMatches(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for range 3000 {
 		sameWithPerChar(t, randomMixed(r, 10+r.IntN(120)))
+	}
+}
+
+// TestSkipVecBlockEdges: values and look-alikes at every offset from a
+// block's start, so that each rule meets the bytes a block cannot see.
+func TestSkipVecBlockEdges(t *testing.T) {
+	if !haveVec {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	probes := []string{"12A", "1A110105MA01ABCD2X", "91350100M000100Y43", "0 errors", "42.7s", "12ms", "1-2", "12.",
+		"13812345678", "138 1234 5678", "11010519491231002X", "Name", "name：张伟", "ORDER2024", "A123456(7)", "张伟",
+		"客户张伟", "京A12345", "一三八一二三四五六七八", "０１２", "a@b.com", "fe80::1", "+86 138 1234 5678"}
+	for _, probe := range probes {
+		for _, pad := range []string{"x", "x ", "中"} {
+			for k := range 70 {
+				text := []byte(strings.Repeat(pad, k) + " " + probe + " " + strings.Repeat("y", 140))
+				sameWithPerChar(t, text)
+			}
+		}
 	}
 }
 
