@@ -57,6 +57,13 @@ TEXT ·skipVec(SB), NOSPLIT, $0-56
 	BCASTB(0xE0, Z30)
 	BCASTB(0x0F, Z31)
 
+	// Started at a lead byte (the Go loop decided the Han character
+	// before): straight to the Han block.
+	MOVBLZX (SI)(BX*1), AX
+	SUBL $0xE0, AX
+	CMPL AX, $0x0F
+	JLS han
+
 ascii:
 	// the block, the byte after it and the two before it
 	LEAQ 65(BX), AX
