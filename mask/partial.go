@@ -65,6 +65,7 @@ func keepDigits(v string, head, tail int) string {
 		head, tail = 0, min(tail, total/4)
 	}
 	var b strings.Builder
+	b.Grow(len(v))
 	i := 0
 	for _, r := range v {
 		if !isAlnum(r) {
@@ -83,16 +84,22 @@ func keepDigits(v string, head, tail int) string {
 
 // keepRunes keeps the first head and last tail runes and stars the rest.
 func keepRunes(v string, head, tail int) string {
-	rs := []rune(v)
-	if head+tail >= len(rs) {
-		head, tail = min(head, (len(rs)-1)/2), 0
+	n := utf8.RuneCountInString(v)
+	if head+tail >= n {
+		head, tail = min(head, (n-1)/2), 0
 	}
-	for i := range rs {
-		if i >= head && i < len(rs)-tail {
-			rs[i] = '*'
+	var b strings.Builder
+	b.Grow(len(v))
+	i := 0
+	for _, r := range v {
+		if i >= head && i < n-tail {
+			b.WriteByte('*')
+		} else {
+			b.WriteRune(r) // U+FFFD for a byte that is not UTF-8, as before
 		}
+		i++
 	}
-	return string(rs)
+	return b.String()
 }
 
 // maskIPv4 keeps the first two octets (the network, which is rarely

@@ -82,8 +82,10 @@ func digitsOnly(v string, allowX bool) string {
 	var b strings.Builder
 	b.Grow(len(v))
 	for i, r := range v {
-		if d, ok := chineseDigits[r]; ok {
-			r = d
+		if r >= 0x80 {
+			if d, ok := chineseDigits[r]; ok {
+				r = d
+			}
 		}
 		switch {
 		case '0' <= r && r <= '9':

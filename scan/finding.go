@@ -169,6 +169,57 @@ func (s *Summary) Merge(o Summary) {
 	s.Duration += o.Duration
 }
 
+// tally counts findings by type for a Summary without a map operation
+// per finding: the output loop is one goroutine, and on dense text
+// (a finding every 50 bytes) four map operations per finding were a
+// tenth of its time. A scan meets a few dozen types at most.
+type tally []kindCount
+
+type kindCount struct {
+	t         custos.DataType
+	cat       custos.Category
+	sensitive bool
+	n, minors int
+}
+
+// kind returns the counter of type t, with its category and sensitivity.
+func (ts *tally) kind(t custos.DataType) *kindCount {
+	for i := range *ts {
+		if (*ts)[i].t == t {
+			return &(*ts)[i]
+		}
+	}
+	cat := custos.CategoryOf(t)
+	*ts = append(*ts, kindCount{t: t, cat: cat, sensitive: custos.Sensitive(cat)})
+	return &(*ts)[len(*ts)-1]
+}
+
+// addTo adds the counts to s, findings of minors (CategoryMinor, always
+// sensitive) apart.
+func (ts tally) addTo(s *Summary) {
+	for _, k := range ts {
+		if k.n+k.minors == 0 {
+			continue
+		}
+		if s.ByType == nil {
+			s.ByType = map[custos.DataType]int{}
+			s.ByCategory = map[custos.Category]int{}
+		}
+		s.Findings += k.n + k.minors
+		s.ByType[k.t] += k.n + k.minors
+		if k.n > 0 {
+			s.ByCategory[k.cat] += k.n
+		}
+		if k.minors > 0 {
+			s.ByCategory[custos.CategoryMinor] += k.minors
+		}
+		s.Sensitive += k.minors
+		if k.sensitive {
+			s.Sensitive += k.n
+		}
+	}
+}
+
 // Count adds f to s; database scanners call it for each column finding.
 func (s *Summary) Count(f Finding) { s.add(f) }
 

@@ -181,11 +181,12 @@ func run(ctx context.Context, opt Options, sink Sink, total int64, files int, pr
 	}()
 
 	var sum Summary
+	var kinds tally
 	var sinkErr error
 	for u := range s.order {
 		<-u.done
 		if sinkErr == nil {
-			sinkErr = s.emit(u, sink, &sum)
+			sinkErr = s.emit(u, sink, &sum, &kinds)
 			if sinkErr != nil {
 				cancel()
 			}
@@ -199,6 +200,7 @@ func run(ctx context.Context, opt Options, sink Sink, total int64, files int, pr
 	if stopProgress != nil {
 		stopProgress()
 	}
+	kinds.addTo(&sum)
 	sum.Duration = time.Since(start)
 	sum.Seconds = sum.Duration.Seconds()
 	if sinkErr != nil {
@@ -210,7 +212,7 @@ func run(ctx context.Context, opt Options, sink Sink, total int64, files int, pr
 	return sum, nil
 }
 
-func (s *scanner) emit(u *unit, sink Sink, sum *Summary) error {
+func (s *scanner) emit(u *unit, sink Sink, sum *Summary, kinds *tally) error {
 	sum.Files += u.files
 	sum.Bytes += u.bytes
 	if u.note != nil {
@@ -226,12 +228,15 @@ func (s *scanner) emit(u *unit, sink Sink, sum *Summary) error {
 	}
 	minors := u.minors
 	for i, m := range u.matches {
-		f := s.finding(u, m, u.values[i])
+		k := kinds.kind(m.Type)
+		f := s.finding(u, m, u.values[i], k.cat, k.sensitive)
 		if len(minors) > 0 && minors[0] == i {
 			minors = minors[1:]
 			f.Category, f.Sensitive = custos.CategoryMinor, true
+			k.minors++
+		} else {
+			k.n++
 		}
-		sum.add(f)
 		if err := sink.Finding(f); err != nil {
 			return err
 		}
@@ -317,11 +322,10 @@ func (s *scanner) worker() {
 	}
 }
 
-func (s *scanner) finding(u *unit, m pii.Match, value string) Finding {
-	cat := custos.CategoryOf(m.Type)
+func (s *scanner) finding(u *unit, m pii.Match, value string, cat custos.Category, sensitive bool) Finding {
 	f := Finding{
 		Path: u.path, Location: u.location, Offset: u.base + int64(m.Offset), Length: m.Length,
-		Type: m.Type, Category: cat, Sensitive: custos.Sensitive(cat), Confidence: m.Confidence, Value: value,
+		Type: m.Type, Category: cat, Sensitive: sensitive, Confidence: m.Confidence, Value: value,
 	}
 	if u.orig != nil {
 		start, end := u.orig[m.Offset], u.orig[m.Offset+m.Length]
