@@ -29,7 +29,6 @@
 	VPCMPEQB Z22, zx, K2; KORQ K1, K2, K1; \
 	KMOVQ K1, out
 
-#define BCASTB(c, z) MOVL $(c*0x01010101), AX; VPBROADCASTD AX, z
 
 // func skipVec(text []byte, i int, flags *byte, pairs *uint64) int
 TEXT ·skipVec(SB), NOSPLIT, $0-56
@@ -41,21 +40,21 @@ TEXT ·skipVec(SB), NOSPLIT, $0-56
 	VMOVDQU64 hanIdxX<>(SB), Z14
 	VMOVDQU64 hanIdxY<>(SB), Z15
 	VPXORD Z16, Z16, Z16
-	BCASTB(0x30, Z17) // '0'
-	BCASTB(9, Z18)
-	BCASTB(0x41, Z19) // 'A'
-	BCASTB(25, Z20)
-	BCASTB(0x61, Z21) // 'a'
-	BCASTB(0x5F, Z22) // '_'
-	BCASTB(0x2D, Z23) // '-'
-	BCASTB(0x2E, Z24) // '.'
-	BCASTB(0x2B, Z25) // '+'
-	BCASTB(0x3A, Z26) // ':'
-	BCASTB(0x40, Z27) // '@'
-	BCASTB(0x4E, Z28) // 'N'
-	BCASTB(0x6E, Z29) // 'n'
-	BCASTB(0xE0, Z30)
-	BCASTB(0x0F, Z31)
+	VPBROADCASTB asciiConst<>+0(SB), Z17 // '0'
+	VPBROADCASTB asciiConst<>+1(SB), Z18
+	VPBROADCASTB asciiConst<>+2(SB), Z19 // 'A'
+	VPBROADCASTB asciiConst<>+3(SB), Z20
+	VPBROADCASTB asciiConst<>+4(SB), Z21 // 'a'
+	VPBROADCASTB asciiConst<>+5(SB), Z22 // '_'
+	VPBROADCASTB asciiConst<>+6(SB), Z23 // '-'
+	VPBROADCASTB asciiConst<>+7(SB), Z24 // '.'
+	VPBROADCASTB asciiConst<>+8(SB), Z25 // '+'
+	VPBROADCASTB asciiConst<>+9(SB), Z26 // ':'
+	VPBROADCASTB asciiConst<>+10(SB), Z27 // '@'
+	VPBROADCASTB asciiConst<>+11(SB), Z28 // 'N'
+	VPBROADCASTB asciiConst<>+12(SB), Z29 // 'n'
+	VPBROADCASTB asciiConst<>+13(SB), Z30
+	VPBROADCASTB asciiConst<>+14(SB), Z31
 
 	// Started at a lead byte (the Go loop decided the Han character
 	// before): straight to the Han block.
@@ -359,3 +358,7 @@ DATA spaces<>+40(SB)/8, $0x2020202020202020
 DATA spaces<>+48(SB)/8, $0x2020202020202020
 DATA spaces<>+56(SB)/8, $0x2020202020202020
 GLOBL spaces<>(SB), RODATA|NOPTR, $64
+// the bytes skipVec's ASCII rules compare with, in the order of Z17-Z31
+DATA asciiConst<>+0(SB)/8, $0x2e2d5f6119410930
+DATA asciiConst<>+8(SB)/8, $0x000fe06e4e403a2b
+GLOBL asciiConst<>(SB), RODATA|NOPTR, $16
