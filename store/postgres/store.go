@@ -103,9 +103,17 @@ func (s *Store) Lock(ctx context.Context, name string) (unlock func(), err error
 		return nil, fmt.Errorf("postgres: lock %s: %w", name, err)
 	}
 	// The connection leaves the pool: closing it ends the session, which
-	// releases the lock whatever state the connection is in.
+	// releases the lock whatever state the connection is in. The server
+	// lets go of a closed session's locks only when its backend exits,
+	// a moment later, so unlock first releases it explicitly: a Lock
+	// right after unlock must find it free.
 	pc := conn.Hijack()
-	return func() { pc.Close(context.Background()) }, nil
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		pc.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended(current_schema() || '/' || $1, 0))`, name)
+		pc.Close(ctx)
+	}, nil
 }
 
 // Pool is the connection pool, for tests and tools.
