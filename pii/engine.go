@@ -64,32 +64,38 @@ type Detector struct {
 	scalar  bool // tests: the Go skip loops only, not skip_amd64.s
 }
 
+// vecGap is the distance between stops below which the first pass leaves
+// skipVec for the Go loop for a while.
+const vecGap = 48
+
 // AppendMatches appends the matches in text to dst, ordered by offset,
 // and returns the extended slice.
 func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	base := len(dst)
 	n := len(text)
 	d.addrFrom, d.addrStop = -1, -1
-	vecFrom := 2 // skipVec reads the two bytes before its start
-	short := 0   // skipVec's stops in a row less than 16 bytes on
+	vecFrom := 2      // skipVec reads the two bytes before its start
+	gap := 2 * vecGap // how far skipVec went on average, lately
 	for i := 0; i < n; {
 		// Most bytes of most text start nothing: skip eight at a time
 		// until one might (see skipPlain), then Han characters three at a
 		// time while the anchor bitmap says they start nothing.
+		vecStop := false // skipVec stopped here
 		if haveVec && !d.scalar && i >= vecFrom && i+65 <= n {
 			// it stops where skipPlain would, or where fewer than 65
 			// bytes are left
 			from := i
 			if i = skipVec(text, i, &hanFlags[0], &vecPairs[0]); i+65 > n {
 				i = skipPlain(text, i)
+			} else {
+				vecStop = true
 			}
-			if short = short + 1; i-from >= 16 {
-				short = 0
-			} else if short == 4 {
+			if gap += (i - from - gap) / 4; gap < vecGap {
 				// Text where something may start every few bytes (a
-				// table of numbers, a list of addresses): the Go loop
-				// costs less there than a block of 64 bytes per stop.
-				vecFrom, short = i+256, 0
+				// table of numbers, a list of addresses, records): the
+				// Go loop costs less there than a block of 64 bytes per
+				// stop.
+				vecFrom, gap = i+256, 2*vecGap
 			}
 		} else {
 			i = skipPlain(text, i)
@@ -142,7 +148,7 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 			// most Han characters start nothing: pass a whole run of them
 			// in one loop, without a branch per character where the next
 			// one is known (hanSkip), else with the per-character test
-			if haveVec && !d.scalar && !d.perChar && i+64 <= n {
+			if vecStop {
 				// skipVec stopped here: d.cjk decides this character
 				// (on one that starts nothing it finds nothing, as the
 				// per-character tests show) and skipVec goes on after it
