@@ -204,6 +204,11 @@ func (d *Detector) nameAfter(dst []Match, text []byte, p, ctx int) ([]Match, int
 		}
 		p += l
 	}
+	if r := decode3(text, p); !isHan(r) || anchors[fold(r)]&(anchorSurname|anchorCompound) == 0 {
+		// no surname here: the usual case after a label in running
+		// text (客户满意度, 学生会), decided before reading seven characters
+		return dst, max(p, ctx+3)
+	}
 	var offs [8]int
 	var rs [7]rune
 	cnt := 0
