@@ -318,6 +318,8 @@ out:
 	VZEROUPPER
 	RET
 
+// VPERMB indices: lane k of X holds bytes 3k..3k+3 of the block (the
+// character and one byte more), of Y bytes 3k+3..3k+6 (the next one's)
 DATA hanIdxX<>+0(SB)/8, $0x0605040303020100
 DATA hanIdxX<>+8(SB)/8, $0x0c0b0a0909080706
 DATA hanIdxX<>+16(SB)/8, $0x1211100f0f0e0d0c
@@ -336,6 +338,8 @@ DATA hanIdxY<>+40(SB)/8, $0x2726252424232221
 DATA hanIdxY<>+48(SB)/8, $0x2d2c2b2a2a292827
 DATA hanIdxY<>+56(SB)/8, $0x33323130302f2e2d
 GLOBL hanIdxY<>(SB), RODATA|NOPTR, $64
+
+// the dword constants of the Han block, broadcast from memory
 DATA hanConst<>+0(SB)/4, $0xc0c0f0 // c0C0F0
 DATA hanConst<>+4(SB)/4, $0x8080e0 // c8080E0
 DATA hanConst<>+8(SB)/4, $0xf // c0F
@@ -349,6 +353,9 @@ DATA hanConst<>+36(SB)/4, $0xa // c10
 DATA hanConst<>+40(SB)/4, $0x800 // c800
 DATA hanConst<>+44(SB)/4, $0xd800 // cD800
 GLOBL hanConst<>(SB), RODATA|NOPTR, $48
+
+// ' ' in every byte: the ASCII block compares with it from memory (every
+// vector register holds a constant already)
 DATA spaces<>+0(SB)/8, $0x2020202020202020
 DATA spaces<>+8(SB)/8, $0x2020202020202020
 DATA spaces<>+16(SB)/8, $0x2020202020202020
@@ -358,6 +365,7 @@ DATA spaces<>+40(SB)/8, $0x2020202020202020
 DATA spaces<>+48(SB)/8, $0x2020202020202020
 DATA spaces<>+56(SB)/8, $0x2020202020202020
 GLOBL spaces<>(SB), RODATA|NOPTR, $64
+
 // the bytes skipVec's ASCII rules compare with, in the order of Z17-Z31
 DATA asciiConst<>+0(SB)/8, $0x2e2d5f6119410930
 DATA asciiConst<>+8(SB)/8, $0x000fe06e4e403a2b
