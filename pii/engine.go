@@ -77,13 +77,15 @@ func (d *Detector) AppendMatches(dst []Match, text []byte) []Match {
 	vecFrom := 2      // skipVec reads the two bytes before its start
 	gap := 2 * vecGap // how far skipVec went on average, lately
 	for i := 0; i < n; {
-		// Most bytes of most text start nothing: skip eight at a time
-		// until one might (see skipPlain), then Han characters three at a
-		// time while the anchor bitmap says they start nothing.
+		// Most bytes of most text start nothing: skipVec passes them 64
+		// at a time where the CPU allows; else skip eight at a time until
+		// one might (see skipPlain), then Han characters three at a time
+		// while the anchor bitmap says they start nothing.
 		vecStop := false // skipVec stopped here
 		if haveVec && !d.scalar && i >= vecFrom && i+65 <= n {
-			// it stops where skipPlain would, or where fewer than 65
-			// bytes are left
+			// it stops only where skipPlain stops and something may
+			// start, or where fewer than 65 bytes are left (skipPlain
+			// goes on from there)
 			from := i
 			if i = skipVec(text, i, &hanFlags[0], &vecPairs[0]); i+65 > n {
 				i = skipPlain(text, i)
