@@ -89,10 +89,11 @@ ascii:
 	NOTQ R12
 	ANDQ R12, R13
 
-	// ... but for runs of one to three digits that shortRun passes: the
-	// byte after them (E) is a lower-case letter, or ASCII that is not a
-	// word byte or '+', nor a separator (' ', '-', '.') before a digit
-	// or a non-ASCII byte. Past the block nothing counts as E.
+	// ... but for runs of one to three digits, with single separators
+	// between them, that shortRun passes: the byte after them (E) is a
+	// lower-case letter, or ASCII that is not a word byte or '+', nor a
+	// separator (' ', '-', '.') before a digit or a non-ASCII byte.
+	// Past the block nothing counts as E.
 	VPMOVB2M Z0, K3               // non-ASCII
 	KMOVQ K3, DI
 	MOVQ R11, AX
@@ -119,18 +120,29 @@ ascii:
 	VPCMPUB $2, Z20, Z4, K5
 	KMOVQ K5, AX
 	ORQ AX, CX                    // E
-	// a digit at k starts such a run when E[k+1] | D[k+1] & (E[k+2] |
-	// D[k+2] & E[k+3])
+	// A run goes on over digits (D) and over separators before a digit
+	// (S1). T1[k]: from k the run ends at an E after at most one more
+	// digit; T2: after at most two. A digit at k starts a passable run
+	// when T2[k+1] (three digits at most, as "42.7s", "1 2", "12ms").
+	KMOVQ K4, R12
+	MOVQ R11, AX
+	SHRQ $1, AX
+	ANDQ AX, R12                  // S1
 	MOVQ CX, AX
 	SHRQ $1, AX
+	ANDQ R11, AX
 	MOVQ CX, DI
 	SHRQ $2, DI
-	MOVQ R11, R12
-	SHRQ $1, R12
 	ANDQ R12, DI
 	ORQ DI, AX
-	ANDQ R11, AX
-	ORQ CX, AX
+	ORQ CX, AX                    // T1 = E | D & E>>1 | S1 & E>>2
+	MOVQ AX, DI
+	SHRQ $1, DI
+	ANDQ R11, DI
+	SHRQ $2, AX
+	ANDQ R12, AX
+	ORQ DI, AX
+	ORQ CX, AX                    // T2 = E | D & T1>>1 | S1 & T1>>2
 	SHRQ $1, AX
 	ANDQ R13, AX
 	XORQ AX, R13

@@ -216,9 +216,42 @@ func TestSkipVecBlockEdges(t *testing.T) {
 	}
 }
 
+// TestSkipVecShortRuns: every digit run that skipVec passes, not inside
+// a token, is one shortRun passes (fewer than four digits, single
+// separators, a byte after it that cannot go on).
+func TestSkipVecShortRuns(t *testing.T) {
+	if !haveVec {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	const alphabet = "0123456789 -.xaZ_+:\xe4\xb8\x80"
+	for range 20000 {
+		text := make([]byte, 70+r.IntN(100))
+		for k := range text {
+			text[k] = "ab c"[r.IntN(4)] // mostly passed, so that blocks go far
+			if r.IntN(6) == 0 {
+				text[k] = alphabet[r.IntN(len(alphabet))]
+			}
+		}
+		for i := 2; i+65 <= len(text); i++ {
+			p := skipVec(text, i, &hanFlags[0], &vecPairs[0])
+			for k := i; k < p; k++ {
+				glued := isWord(text[k-1]) || (text[k-1] == '-' || text[k-1] == '.') && isWord(text[k-2])
+				if !isDigit(text[k]) || glued {
+					continue
+				}
+				if _, ok := shortRun(text, k); !ok {
+					t.Fatalf("skipVec(%q, %d) = %d passes the digit run at %d, which shortRun does not", text, i, p, k)
+				}
+			}
+		}
+	}
+}
+
 var mixedPieces = []string{
 	"The ", "report ", "name", "Name", "NAME", "_name", "x9name", "2name", "Xname", "nA", "Na", "Nb",
 	"ORDER2024", "SKU-123", "abc-123", "a.1", "1.2.3.4", "42.7s", "0 errors", "v2", "12ms",
+	"1 2 3", "1.2.3x", "1-2-3-4", "12.3.4", "1 2中", "1 2３", "1 23 4", "12 3a", "1.2 3", "1. 2",
 	"13812345678", "138 1234 5678", "+86 138-1234-5678", "a@b.com", "fe80::1", ":", "@", "+",
 	";<=>?", "E12345678", "A123456(7)", "GB82WEST12345698765432", "ABC123", "PNR", "PNR: ABC123",
 	"11010519491231002X", "6222021234567890128", " ", " ", " ", "\n", ",", "-", ".", "_", "\t",
