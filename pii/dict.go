@@ -298,7 +298,7 @@ const (
 	hanNext = 4
 )
 
-// The table has three bytes more than it has characters: hanSkipVec reads
+// The table has three bytes more than it has characters: skipVec reads
 // four bytes at each index.
 var hanFlags = func() *[0x10000 + 3]uint8 {
 	var t [0x10000 + 3]uint8
