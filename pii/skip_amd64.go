@@ -39,14 +39,18 @@ func vecPairKey(r1, r2 rune) uint32 {
 // vecPairs holds the pairs of characters at which hanSkip may stop, for
 // characters followed by another one: the first two of every dictionary
 // word pairBits holds, and a Chinese numeral followed by a numeral or a
-// full-width digit.
+// full-width digit. Built only on CPUs that run skipVec (nil elsewhere:
+// the first pass never reads it there).
 var vecPairs = func() *[1 << (vecPairLog - 5)]uint32 {
+	if !haveVec {
+		return nil
+	}
 	var b [1 << (vecPairLog - 5)]uint32
 	set := func(r1, r2 rune) {
 		k := vecPairKey(r1, r2)
 		b[k>>5] |= 1 << (k & 31)
 	}
-	eachPair(func(r1, r2 rune) { set(r1, r2) })
+	eachPair(set)
 	var nums, next []rune
 	for r := range rune(0x10000) {
 		if hanFlags[r]&hanNum != 0 {
