@@ -132,16 +132,22 @@ type Summary struct {
 }
 
 // add counts f in s.
-func (s *Summary) add(f Finding) {
+func (s *Summary) add(f Finding) { s.addN(f.Type, f.Category, f.Sensitive, 1) }
+
+// addN counts n findings of type t and category cat.
+func (s *Summary) addN(t custos.DataType, cat custos.Category, sensitive bool, n int) {
+	if n == 0 {
+		return
+	}
 	if s.ByType == nil {
 		s.ByType = map[custos.DataType]int{}
 		s.ByCategory = map[custos.Category]int{}
 	}
-	s.Findings++
-	s.ByType[f.Type]++
-	s.ByCategory[f.Category]++
-	if f.Sensitive {
-		s.Sensitive++
+	s.Findings += n
+	s.ByType[t] += n
+	s.ByCategory[cat] += n
+	if sensitive {
+		s.Sensitive += n
 	}
 }
 
@@ -198,25 +204,8 @@ func (ts *tally) kind(t custos.DataType) *kindCount {
 // sensitive) apart.
 func (ts tally) addTo(s *Summary) {
 	for _, k := range ts {
-		if k.n+k.minors == 0 {
-			continue
-		}
-		if s.ByType == nil {
-			s.ByType = map[custos.DataType]int{}
-			s.ByCategory = map[custos.Category]int{}
-		}
-		s.Findings += k.n + k.minors
-		s.ByType[k.t] += k.n + k.minors
-		if k.n > 0 {
-			s.ByCategory[k.cat] += k.n
-		}
-		if k.minors > 0 {
-			s.ByCategory[custos.CategoryMinor] += k.minors
-		}
-		s.Sensitive += k.minors
-		if k.sensitive {
-			s.Sensitive += k.n
-		}
+		s.addN(k.t, k.cat, k.sensitive, k.n)
+		s.addN(k.t, custos.CategoryMinor, true, k.minors)
 	}
 }
 
